@@ -1,0 +1,89 @@
+"""arkit: autoregressive generation in any domain, from composable, swappable parts.
+
+The public API is exactly the names in ``__all__``; everything else is private
+and may change without notice (see docs/stability.md).
+"""
+
+from . import protocols
+from ._deprecation import deprecated
+from ._version import __version__
+from .errors import (
+    ArkitConfigWarning,
+    ArkitDeprecationWarning,
+    ArkitError,
+    ArkitPluginWarning,
+    ArkitWarning,
+    ComponentProtocolError,
+    ConfigError,
+    DuplicateComponentError,
+    GenerationError,
+    InputError,
+    MissingPluginError,
+    PipelineFormatError,
+    PluginLoadError,
+    TrainingError,
+    UnknownComponentError,
+    WeightsError,
+)
+from .hookspecs import hookimpl
+from .pipeline import Pipeline
+from .protocols import Backbone, Cache, Drafter, Head, Sampler, Tokenizer
+from .registry import create, get_component, get_preset, list_components, list_plugins, list_presets
+from .types import (
+    CacheSpec,
+    ComponentInfo,
+    Draft,
+    GenerationConfig,
+    GenerationEvent,
+    GenerationOutput,
+    PipelinePreset,
+    PluginInfo,
+    TrainConfig,
+    TrainResult,
+)
+
+__all__ = [
+    "ArkitConfigWarning",
+    "ArkitDeprecationWarning",
+    "ArkitError",
+    "ArkitPluginWarning",
+    "ArkitWarning",
+    "Backbone",
+    "Cache",
+    "CacheSpec",
+    "ComponentInfo",
+    "ComponentProtocolError",
+    "ConfigError",
+    "Draft",
+    "Drafter",
+    "DuplicateComponentError",
+    "GenerationConfig",
+    "GenerationError",
+    "GenerationEvent",
+    "GenerationOutput",
+    "Head",
+    "InputError",
+    "MissingPluginError",
+    "Pipeline",
+    "PipelineFormatError",
+    "PipelinePreset",
+    "PluginInfo",
+    "PluginLoadError",
+    "Sampler",
+    "Tokenizer",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingError",
+    "UnknownComponentError",
+    "WeightsError",
+    "__version__",
+    "create",
+    "deprecated",
+    "get_component",
+    "get_preset",
+    "hookimpl",
+    "list_components",
+    "list_plugins",
+    "list_presets",
+    "protocols",
+]

@@ -1,0 +1,220 @@
+"""A decoder-only transformer backbone: RoPE, RMSNorm, SwiGLU, grouped-query attention.
+
+Registered as ``core/transformer``. One file, top to bottom: config checks,
+rotary embeddings, attention, MLP, block, backbone. Attention uses
+``torch.nn.functional.scaled_dot_product_attention`` with an explicit mask
+built from storage slots, never ``is_causal=True``: SDPA aligns its causal mask
+top-left, which is wrong as soon as there is a past in the cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from ..errors import ConfigError, InputError
+from ..protocols import Cache
+from ..types import CacheSpec
+
+__all__ = ["TransformerBackbone"]
+
+
+def _rope_tables(max_len: int, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim))
+    angles = torch.outer(torch.arange(max_len, dtype=torch.float64), inv_freq)  # [L, Dh/2]
+    return angles.cos().float(), angles.sin().float()
+
+
+def _apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    # x: [B, H, T, Dh]; cos/sin: [B, 1, T, Dh/2]. Rotate pairs (first half, second half).
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1).type_as(x)
+
+
+class _Attention(nn.Module):
+    def __init__(self, d_model: int, n_heads: int, n_kv_heads: int) -> None:
+        super().__init__()
+        self.n_heads, self.n_kv_heads = n_heads, n_kv_heads
+        self.head_dim = d_model // n_heads
+        self.q_proj = nn.Linear(d_model, n_heads * self.head_dim, bias=False)
+        self.k_proj = nn.Linear(d_model, n_kv_heads * self.head_dim, bias=False)
+        self.v_proj = nn.Linear(d_model, n_kv_heads * self.head_dim, bias=False)
+        self.o_proj = nn.Linear(n_heads * self.head_dim, d_model, bias=False)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        mask: torch.Tensor | None,
+        cache: Cache | None,
+        layer: int,
+    ) -> torch.Tensor:
+        B, T, _ = x.shape
+        q = self.q_proj(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)
+        k = self.k_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
+        q, k = _apply_rope(q, cos, sin), _apply_rope(k, cos, sin)
+        if cache is not None:
+            k, v = cache.update(layer, k, v)  # all stored positions: [B, Hkv, S, Dh]
+        if self.n_kv_heads != self.n_heads:  # grouped-query attention: share each K/V head
+            repeat = self.n_heads // self.n_kv_heads
+            k, v = k.repeat_interleave(repeat, dim=1), v.repeat_interleave(repeat, dim=1)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.o_proj(y.transpose(1, 2).reshape(B, T, -1))
+
+
+class _MLP(nn.Module):
+    """SwiGLU: down(silu(gate(x)) * up(x))."""
+
+    def __init__(self, d_model: int, hidden: int) -> None:
+        super().__init__()
+        self.gate_proj = nn.Linear(d_model, hidden, bias=False)
+        self.up_proj = nn.Linear(d_model, hidden, bias=False)
+        self.down_proj = nn.Linear(hidden, d_model, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class _Block(nn.Module):
+    def __init__(self, d_model: int, n_heads: int, n_kv_heads: int, ffn_hidden: int, eps: float) -> None:
+        super().__init__()
+        self.attn_norm = nn.RMSNorm(d_model, eps=eps)
+        self.attn = _Attention(d_model, n_heads, n_kv_heads)
+        self.mlp_norm = nn.RMSNorm(d_model, eps=eps)
+        self.mlp = _MLP(d_model, ffn_hidden)
+
+    def forward(self, x, cos, sin, mask, cache, layer):  # type: ignore[no-untyped-def]
+        x = x + self.attn(self.attn_norm(x), cos, sin, mask, cache, layer)
+        return x + self.mlp(self.mlp_norm(x))
+
+
+class TransformerBackbone(nn.Module):
+    """Decoder-only transformer (Llama-style) over token ids.
+
+    ``n_kv_heads < n_heads`` gives grouped-query attention; ``ffn_hidden``
+    defaults to about ``8/3 * d_model`` rounded up to a multiple of 32.
+    Weights are initialised with std ``init_std`` (residual projections scaled
+    by ``1/sqrt(2 * n_layers)``), as GPT-2 does.
+    """
+
+    def __init__(
+        self,
+        *,
+        vocab_size: int = 512,
+        d_model: int = 256,
+        n_layers: int = 4,
+        n_heads: int = 4,
+        n_kv_heads: int | None = None,
+        ffn_hidden: int | None = None,
+        max_seq_len: int = 1024,
+        rope_theta: float = 10000.0,
+        norm_eps: float = 1e-5,
+        init_std: float = 0.02,
+    ) -> None:
+        super().__init__()
+        n_kv_heads = n_heads if n_kv_heads is None else n_kv_heads
+        if ffn_hidden is None:
+            ffn_hidden = -(-int(8 * d_model / 3) // 32) * 32
+        for key, value in (("vocab_size", vocab_size), ("d_model", d_model), ("n_layers", n_layers),
+                           ("n_heads", n_heads), ("n_kv_heads", n_kv_heads), ("ffn_hidden", ffn_hidden),
+                           ("max_seq_len", max_seq_len)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"transformer {key} must be a positive integer, got {value!r}")
+        if d_model % n_heads:
+            raise ConfigError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
+        if n_heads % n_kv_heads:
+            raise ConfigError(f"n_heads ({n_heads}) must be a multiple of n_kv_heads ({n_kv_heads})")
+        if (d_model // n_heads) % 2:
+            raise ConfigError(f"the head size d_model / n_heads = {d_model // n_heads} must be even for RoPE")
+        self._config = dict(
+            vocab_size=vocab_size, d_model=d_model, n_layers=n_layers, n_heads=n_heads,
+            n_kv_heads=n_kv_heads, ffn_hidden=ffn_hidden, max_seq_len=max_seq_len,
+            rope_theta=float(rope_theta), norm_eps=float(norm_eps), init_std=float(init_std),
+        )
+        self.vocab_size, self.d_model, self.max_seq_len = vocab_size, d_model, max_seq_len
+        self.n_layers, self.n_kv_heads, self.head_dim = n_layers, n_kv_heads, d_model // n_heads
+
+        self.embed = nn.Embedding(vocab_size, d_model)
+        self.layers = nn.ModuleList(
+            _Block(d_model, n_heads, n_kv_heads, ffn_hidden, norm_eps) for _ in range(n_layers)
+        )
+        self.norm = nn.RMSNorm(d_model, eps=norm_eps)
+        cos, sin = _rope_tables(max_seq_len, self.head_dim, rope_theta)
+        self.register_buffer("rope_cos", cos, persistent=False)
+        self.register_buffer("rope_sin", sin, persistent=False)
+        self._init_weights(init_std)
+
+    def _init_weights(self, std: float) -> None:
+        for name, param in self.named_parameters():
+            if param.dim() < 2:
+                continue  # norms keep their ones
+            scale = (2 * self.n_layers) ** -0.5 if name.endswith(("o_proj.weight", "down_proj.weight")) else 1.0
+            nn.init.normal_(param, mean=0.0, std=std * scale)
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        return dict(self._config)
+
+    def cache_spec(self) -> CacheSpec:
+        return CacheSpec(num_layers=self.n_layers, num_kv_heads=self.n_kv_heads, head_dim=self.head_dim)
+
+    def _check_inputs(self, input_ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None, past: int) -> None:
+        if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2 or input_ids.dtype != torch.long:
+            raise InputError(
+                f"input_ids must be a LongTensor of shape [batch, seq], got "
+                f"{getattr(input_ids, 'dtype', type(input_ids).__name__)} of shape {tuple(getattr(input_ids, 'shape', ()))}"
+            )
+        if not isinstance(positions, torch.Tensor) or positions.shape != input_ids.shape:
+            raise InputError(
+                f"positions must be a tensor shaped like input_ids {tuple(input_ids.shape)}, got "
+                f"{tuple(getattr(positions, 'shape', ()))}"
+            )
+        if input_ids.numel():
+            low, high = int(input_ids.min()), int(input_ids.max())
+            if low < 0 or high >= self.vocab_size:
+                raise InputError(f"token id {low if low < 0 else high} is outside the vocabulary [0, {self.vocab_size})")
+            if int(positions.min()) < 0 or int(positions.max()) >= self.max_seq_len:
+                raise InputError(
+                    f"position {int(positions.max())} is beyond the model's context of {self.max_seq_len} tokens: "
+                    f"shorten the prompt or lower max_new_tokens"
+                )
+        if mask is not None:
+            B, T = input_ids.shape
+            if mask.shape != (B, T, past + T) or mask.dtype != torch.bool:
+                raise InputError(
+                    f"attention_mask must be a BoolTensor of shape [batch, seq, past + seq] = "
+                    f"{[B, T, past + T]}, got {mask.dtype} {list(mask.shape)}"
+                )
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        *,
+        positions: torch.Tensor,
+        cache: Cache | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        past = cache.seq_len if cache is not None else 0
+        self._check_inputs(input_ids, positions, attention_mask, past)
+        B, T = input_ids.shape
+        x = self.embed(input_ids)
+
+        # Mask: True where a query may attend. Default: causal by storage slot.
+        if attention_mask is None:
+            slots = torch.arange(past + T, device=x.device)
+            attention_mask = (slots[None, :] <= (slots[past:, None])).expand(B, T, past + T)
+        # An additive float mask with finfo.min (not -inf) keeps fully masked rows finite.
+        mask = torch.zeros(attention_mask.shape, dtype=x.dtype, device=x.device)
+        mask = mask.masked_fill_(~attention_mask, torch.finfo(x.dtype).min).unsqueeze(1)
+
+        cos = self.rope_cos[positions].unsqueeze(1).to(x.dtype)  # [B, 1, T, Dh/2]
+        sin = self.rope_sin[positions].unsqueeze(1).to(x.dtype)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, cos, sin, mask, cache, i)
+        return self.norm(x)

@@ -1,0 +1,1 @@
+"""Built-in key/value caches."""

@@ -1,0 +1,116 @@
+"""The hooks a plugin implements to add components to arkit.
+
+A plugin is a module (or any object) with functions named after these specs and
+decorated with :data:`arkit.hookimpl`, exposed through an entry point in the
+``arkit`` group::
+
+    [project.entry-points.arkit]
+    mydomain = "arkit_mydomain.plugin"
+
+Every ``register`` callback has the signature ``register(name, factory, *,
+description="", examples=())``. ``name`` is ``"domain/name"``; a name without a
+``/`` is put under the plugin's entry-point name. ``factory(**config)`` builds
+the component. arkit knows which plugin called ``register``: it binds the
+plugin's name into the callback, so a duplicate name is reported with both
+plugins. A plugin may implement any subset of the hooks; each hook is called
+once per plugin, the first time the registry is used.
+
+Compatibility: hooks only gain optional behaviour. Implementations may accept
+fewer arguments than a spec (pluggy's opt-in arguments).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+__all__ = [
+    "arkit_register_backbones",
+    "arkit_register_caches",
+    "arkit_register_commands",
+    "arkit_register_drafters",
+    "arkit_register_heads",
+    "arkit_register_pipeline_presets",
+    "arkit_register_samplers",
+    "arkit_register_tokenizers",
+    "hookimpl",
+    "hookspec",
+]
+
+hookspec = pluggy.HookspecMarker("arkit")
+#: Decorator marking a plugin's hook implementations (re-exported as ``arkit.hookimpl``).
+hookimpl = pluggy.HookimplMarker("arkit")
+
+
+@hookspec
+def arkit_register_tokenizers(register: Any) -> None:
+    """Register :class:`~arkit.protocols.Tokenizer` factories.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+@hookspec
+def arkit_register_backbones(register: Any) -> None:
+    """Register :class:`~arkit.protocols.Backbone` factories (``nn.Module`` classes).
+
+    .. versionadded:: 0.1.0
+    """
+
+
+@hookspec
+def arkit_register_heads(register: Any) -> None:
+    """Register :class:`~arkit.protocols.Head` factories (``nn.Module`` classes).
+
+    .. versionadded:: 0.1.0
+    """
+
+
+@hookspec
+def arkit_register_samplers(register: Any) -> None:
+    """Register :class:`~arkit.protocols.Sampler` factories.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+@hookspec
+def arkit_register_drafters(register: Any) -> None:
+    """Register :class:`~arkit.protocols.Drafter` factories.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+@hookspec
+def arkit_register_caches(register: Any) -> None:
+    """Register :class:`~arkit.protocols.Cache` factories.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+@hookspec
+def arkit_register_pipeline_presets(register: Any) -> None:
+    """Register named pipelines: ``register(name, components, *, description="")``.
+
+    ``components`` maps roles (``"tokenizer"``, ``"backbone"``, ``"head"``,
+    ``"sampler"``, ``"cache"``, optionally ``"drafter"``) to ``(component_name,
+    config)`` pairs. :meth:`arkit.Pipeline.from_preset` builds them.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+@hookspec
+def arkit_register_commands(register: Any) -> None:
+    """Add subcommands to the ``arkit`` command line.
+
+    ``register(name, run, *, help="", arguments=None)``: ``arguments(parser)``
+    adds options to an :class:`argparse.ArgumentParser`; ``run(args)`` executes
+    the command and returns an exit code (``None`` means 0). Names must not
+    clash with built-in commands.
+
+    .. versionadded:: 0.1.0
+    """

@@ -1,0 +1,155 @@
+"""Loading plugins: the built-ins, then every ``arkit`` entry point, one at a time.
+
+This module is a thin, failure-isolating facade over a ``pluggy.PluginManager``.
+pluggy's own ``load_setuptools_entrypoints`` stops at the first plugin that
+raises; arkit imports each entry point separately so that one broken plugin is
+recorded, warned about and listed by ``arkit plugins`` while every other plugin
+keeps working.
+
+Environment switches, read when plugins are first loaded:
+
+- ``ARKIT_STRICT_PLUGINS=1``: a plugin failure raises :class:`arkit.PluginLoadError`.
+- ``ARKIT_DISABLE_PLUGINS=a,b``: do not load these entry points (by entry-point
+  or distribution name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import contextlib
+import importlib
+import importlib.metadata
+import os
+import warnings
+from typing import Any
+
+import attrs
+import pluggy
+
+from . import hookspecs
+from ._version import __version__
+from .errors import ArkitPluginWarning, PluginLoadError
+
+__all__ = ["ENTRY_POINT_GROUP", "BUILTIN_PLUGINS"]
+
+#: Entry-point group third-party plugins are published under.
+ENTRY_POINT_GROUP = "arkit"
+#: Plugin name -> module, registered before any entry point, exactly like third-party plugins.
+BUILTIN_PLUGINS: dict[str, str] = {"core": "arkit.builtins"}
+
+
+@attrs.define
+class _PluginRecord:
+    name: str
+    plugin: Any
+    distribution: str | None
+    version: str | None
+    builtin: bool
+    error: str | None = None
+
+
+def _strict() -> bool:
+    return os.environ.get("ARKIT_STRICT_PLUGINS", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _disabled() -> set[str]:
+    return {n.strip() for n in os.environ.get("ARKIT_DISABLE_PLUGINS", "").split(",") if n.strip()}
+
+
+class _PluginHost:
+    """Owns the plugin manager and the record of every plugin, loaded or failed."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager("arkit")
+        self.pm.add_hookspecs(hookspecs)
+        self.records: dict[str, _PluginRecord] = {}
+        self.loaded = False
+        self.generation = 0  # bumped on every change; the registry rebuilds when it moves
+
+    # -- loading -----------------------------------------------------------------
+    def load(self) -> None:
+        if self.loaded:
+            return
+        self.loaded = True
+        for name, module_name in BUILTIN_PLUGINS.items():
+            # A failing built-in is a bug in arkit itself: let it raise.
+            self.add(importlib.import_module(module_name), name, "arkit", __version__, builtin=True)
+        disabled = _disabled()
+        for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist = ep.dist.name if ep.dist is not None else None
+            version = ep.dist.version if ep.dist is not None else None
+            if ep.name in disabled or (dist is not None and dist in disabled):
+                self.pm.set_blocked(ep.name)
+                continue
+            if ep.name in self.records:
+                self.fail(ep.name, dist, version, f"the name {ep.name!r} is already used by another plugin")
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # noqa: BLE001 - any import failure is isolated
+                self.fail(ep.name, dist, version, f"import of {ep.value!r} raised {type(exc).__name__}: {exc}")
+                continue
+            self.add(plugin, ep.name, dist, version, builtin=False)
+
+    def add(self, plugin: Any, name: str, distribution: str | None, version: str | None, *, builtin: bool) -> None:
+        try:
+            self.pm.register(plugin, name=name)
+            self.pm.check_pending()
+        except Exception as exc:  # noqa: BLE001 - pluggy validation errors, misspelled hooks
+            if self.pm.get_plugin(name) is not None:
+                self.pm.unregister(name=name)
+            if builtin:
+                raise
+            self.fail(name, distribution, version, f"{type(exc).__name__}: {exc}")
+            return
+        self.records[name] = _PluginRecord(name, plugin, distribution, version, builtin)
+        self.generation += 1
+
+    def fail(self, name: str, distribution: str | None, version: str | None, reason: str) -> None:
+        """Record a failed plugin (unregistering it), warn, or raise in strict mode."""
+        if self.pm.get_plugin(name) is not None:
+            self.pm.unregister(name=name)
+        self.records[name] = _PluginRecord(name, None, distribution, version, builtin=False, error=reason)
+        self.generation += 1
+        error = PluginLoadError(name, distribution, reason)
+        if _strict():
+            raise error
+        warnings.warn(str(error), ArkitPluginWarning, stacklevel=3)
+
+    def remove(self, name: str) -> None:
+        if self.pm.get_plugin(name) is not None:
+            self.pm.unregister(name=name)
+        self.records.pop(name, None)
+        self.generation += 1
+
+
+_host: _PluginHost | None = None
+
+
+def _get_host() -> _PluginHost:
+    """The process-wide plugin host, loading plugins on first use."""
+    global _host
+    if _host is None:
+        _host = _PluginHost()
+        try:
+            _host.load()
+        except BaseException:
+            _host = None  # a strict-mode failure must not leave a half-loaded host behind
+            raise
+    return _host
+
+
+def _reset_plugins() -> None:
+    """Forget every loaded plugin; the next registry access loads them again."""
+    global _host
+    _host = None
+
+
+@contextlib.contextmanager
+def _registered_plugin(plugin: Any, name: str) -> Iterator[Any]:
+    host = _get_host()
+    host.add(plugin, name, None, None, builtin=False)
+    try:
+        yield plugin
+    finally:
+        host.remove(name)

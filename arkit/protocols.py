@@ -1,0 +1,209 @@
+"""The six protocols every arkit component satisfies.
+
+A protocol is structural: a class conforms by having the members below, not by
+inheriting from anything. The docstrings are the contract; the contract test
+suite in :mod:`arkit.testing` checks it. Conformance is checked once, when a
+component is registered or created, never inside the decode loop.
+
+Shapes use ``B`` for batch rows, ``T`` for new positions in a call, ``S`` for
+all key positions seen by attention (cached plus new), ``D`` for the model width
+and ``V`` for the vocabulary size.
+
+Every component also has ``config``: a JSON-serialisable mapping of keyword
+arguments such that calling its registered factory with them rebuilds an
+equivalent component (with fresh weights). Learned state that is not a tensor
+(a tokenizer's alphabet) belongs in ``config`` too; tensors belong in
+``state_dict()``, which arkit saves as safetensors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+
+from .types import CacheSpec, Draft
+
+__all__ = ["Backbone", "Cache", "Drafter", "Head", "Sampler", "Tokenizer"]
+
+
+@runtime_checkable
+class Tokenizer(Protocol):
+    """Turns domain items (text, series, molecules, images...) into token ids and back.
+
+    - ``vocab_size``: ids produced by ``encode`` lie in ``[0, vocab_size)``.
+    - ``special_tokens``: names to ids, conventionally ``"bos"``, ``"eos"`` and
+      ``"pad"`` where the tokenizer has them. Generation stops on ``"eos"``.
+    - ``lossless``: when true, ``decode(encode(x)) == x`` for every valid item x
+      (the contract suite checks it with hypothesis).
+    - ``encode(item)`` returns a list of ints; it raises :class:`arkit.InputError`
+      for items it cannot represent. It does not add ``bos``/``eos``: callers that
+      want them add them.
+    - ``decode(ids)`` accepts any sequence of ids in range (special ids are
+      skipped) and returns an item; it must not raise on ids a model generated.
+    """
+
+    vocab_size: int
+    special_tokens: Mapping[str, int]
+    lossless: bool
+
+    @property
+    def config(self) -> Mapping[str, Any]: ...
+
+    def encode(self, item: Any) -> list[int]: ...
+
+    def decode(self, ids: Sequence[int]) -> Any: ...
+
+
+@runtime_checkable
+class Backbone(Protocol):
+    """The sequence model (an ``nn.Module``): token ids -> hidden states.
+
+    ``forward(input_ids, *, positions, cache=None, attention_mask=None)``:
+
+    - ``input_ids``: ``LongTensor[B, T]``, ids in ``[0, vocab_size)``.
+    - ``positions``: ``LongTensor[B, T]``, the absolute position of each token
+      (rows of a left-padded batch start at different offsets).
+    - ``cache``: a :class:`Cache` already ``allocate``\\ d with ``cache_spec()``.
+      Keys and values of the ``T`` new tokens are appended to it; attention runs
+      over all ``S = cache.seq_len (before) + T`` stored positions. ``None``
+      means no cache: attention runs over the ``T`` tokens only.
+    - ``attention_mask``: ``BoolTensor[B, T, S]``, true where a query may attend
+      to a key. ``None`` means causal by storage slot: the token at slot ``s``
+      sees slots ``<= s``. Padding and draft trees are expressed through it.
+    - returns ``Tensor[B, T, D]`` (``D == d_model``).
+
+    Invariant (checked by the contract suite): decoding incrementally with a
+    cache gives the same hidden states as one forward over the full sequence.
+    Wrong shapes, dtypes or out-of-range ids raise :class:`arkit.InputError`.
+    ``max_seq_len`` bounds positions; ``cache_spec()`` says what to allocate.
+    """
+
+    vocab_size: int
+    d_model: int
+    max_seq_len: int
+
+    @property
+    def config(self) -> Mapping[str, Any]: ...
+
+    def cache_spec(self) -> CacheSpec: ...
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        *,
+        positions: torch.Tensor,
+        cache: Cache | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor: ...
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+@runtime_checkable
+class Head(Protocol):
+    """Maps hidden states to a distribution over the next token (an ``nn.Module``).
+
+    ``forward(hidden: Tensor[B, T, D]) -> Tensor[B, T, V]`` returns unnormalised
+    logits for categorical tokens. ``d_model`` must equal the backbone's and
+    ``vocab_size`` the tokenizer's; the pipeline checks both when it is built.
+    """
+
+    d_model: int
+    vocab_size: int
+
+    @property
+    def config(self) -> Mapping[str, Any]: ...
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor: ...
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+@runtime_checkable
+class Sampler(Protocol):
+    """Chooses the next token from logits, in two steps that other parts reuse.
+
+    - ``process(logits: Tensor[B, V], tokens: LongTensor[B, S]) -> Tensor[B, V]``
+      turns raw logits into the scores of the distribution actually sampled from
+      (temperature, truncation, penalties...): ``softmax`` of the result is that
+      distribution, and ids outside its support are ``-inf``. ``tokens`` holds
+      each row's context so far (left-padded, never read before a row's start).
+      It must not modify ``logits`` in place.
+    - ``select(scores: Tensor[B, V], generator) -> LongTensor[B]`` draws one id per
+      row from ``softmax(scores)`` using only ``generator`` for randomness, so
+      the same seed gives the same ids. The id always has a finite score.
+    - ``deterministic``: true when ``select`` is an argmax (greedy decoding).
+    """
+
+    deterministic: bool
+
+    @property
+    def config(self) -> Mapping[str, Any]: ...
+
+    def process(self, logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor: ...
+
+    def select(self, scores: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Drafter(Protocol):
+    """Proposes tokens for the target model to verify in one forward pass.
+
+    ``propose(tokens: LongTensor[B, S], k: int) -> Draft`` returns ``k`` draft
+    ids per row (``Draft.tokens: LongTensor[B, k]``) continuing each row of
+    ``tokens`` (left-padded context), and, when the drafter has them, its
+    probabilities (``Draft.probs: Tensor[B, k, V]``). Ids lie in
+    ``[0, vocab_size)``. The same inputs give the same proposal.
+    """
+
+    @property
+    def config(self) -> Mapping[str, Any]: ...
+
+    def propose(self, tokens: torch.Tensor, k: int) -> Draft: ...
+
+
+@runtime_checkable
+class Cache(Protocol):
+    """Per-layer key/value storage for incremental decoding.
+
+    Layout: keys and values of layer ``i`` are ``Tensor[B, H, S, Dh]`` (``H`` key/
+    value heads, ``Dh`` head size from the backbone's :class:`~arkit.CacheSpec`).
+
+    - ``allocate(spec, *, batch_size, max_len, dtype, device)`` empties the
+      cache and prepares it for ``batch_size`` rows of at most ``max_len``
+      positions. Called once per generation.
+    - ``update(layer, key, value)`` appends ``T`` positions (``Tensor[B, H, T,
+      Dh]``) to ``layer`` and returns that layer's keys and values for all
+      stored positions (``S`` = stored before + ``T``).
+    - ``seq_len``: positions stored (after a forward pass, the same for every
+      layer and row; per-row validity is the attention mask's business).
+    - ``crop(n)`` keeps the first ``n`` positions of every layer (speculative
+      rollback); ``0 <= n <= seq_len``.
+    - ``reorder(indices: LongTensor[B'])`` replaces the rows by ``rows[indices]``:
+      beam reordering, row selection and duplication.
+    - ``memory_bytes()``: bytes held by the stored tensors.
+    """
+
+    @property
+    def config(self) -> Mapping[str, Any]: ...
+
+    @property
+    def seq_len(self) -> int: ...
+
+    def allocate(
+        self, spec: CacheSpec, *, batch_size: int, max_len: int, dtype: torch.dtype, device: torch.device | str
+    ) -> None: ...
+
+    def update(self, layer: int, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def crop(self, n: int) -> None: ...
+
+    def reorder(self, indices: torch.Tensor) -> None: ...
+
+    def memory_bytes(self) -> int: ...

@@ -1,0 +1,311 @@
+"""The component registry: names -> factories, built from the plugins' hooks.
+
+Every plugin's ``arkit_register_*`` hooks are called once, each with a
+``register`` callback bound to that plugin's name, so the registry knows who
+registered what. A plugin registers all of its components or none: if one of
+them fails (a duplicate name, an object that does not satisfy its protocol, an
+exception inside the hook), the plugin's other registrations are rolled back and
+the failure is recorded like an import failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+import fnmatch
+import inspect
+from typing import Any
+
+import attrs
+
+from . import protocols
+from .errors import (
+    ComponentProtocolError,
+    ConfigError,
+    DuplicateComponentError,
+    UnknownComponentError,
+)
+from .plugins import _get_host, _PluginHost
+from .types import KINDS, ComponentInfo, Kind, PipelinePreset, PluginInfo
+
+__all__ = ["create", "get_component", "get_preset", "list_components", "list_plugins", "list_presets"]
+
+PROTOCOLS: dict[str, type] = {
+    "tokenizer": protocols.Tokenizer,
+    "backbone": protocols.Backbone,
+    "head": protocols.Head,
+    "sampler": protocols.Sampler,
+    "drafter": protocols.Drafter,
+    "cache": protocols.Cache,
+}
+_HOOKS = {kind: f"arkit_register_{kind}s" for kind in KINDS}
+_COMPONENT_ATTR = "_arkit_component"  # set on created objects: (kind, name)
+
+
+def _protocol_methods(protocol: type) -> list[str]:
+    """Members of a protocol that are plain methods (checkable on a class)."""
+    return sorted(
+        name
+        for name, value in vars(protocol).items()
+        if inspect.isfunction(value) and not name.startswith("_")
+    )
+
+
+def _protocol_members(protocol: type) -> list[str]:
+    names = set(getattr(protocol, "__protocol_attrs__", ()))
+    names |= set(getattr(protocol, "__annotations__", {}))
+    names |= {n for n, v in vars(protocol).items() if not n.startswith("_") and (inspect.isfunction(v) or isinstance(v, property))}
+    return sorted(n for n in names if not n.startswith("_"))
+
+
+def check_conforms(kind: str, obj: Any, *, what: str) -> None:
+    """Raise :class:`ComponentProtocolError` unless ``obj`` satisfies ``kind``'s protocol."""
+    protocol = PROTOCOLS[kind]
+    if isinstance(obj, protocol):
+        return
+    missing = [m for m in _protocol_members(protocol) if not hasattr(obj, m)]
+    raise ComponentProtocolError(
+        f"{what} is not a {kind}: it lacks {', '.join(missing) or 'required members'} of the "
+        f"arkit.protocols.{protocol.__name__} protocol. See `help(arkit.protocols.{protocol.__name__})`."
+    )
+
+
+def _check_factory(kind: str, name: str, factory: Any) -> None:
+    if not callable(factory):
+        raise ComponentProtocolError(f"{kind} {name!r}: factory {factory!r} is not callable")
+    if inspect.isclass(factory):
+        missing = [m for m in _protocol_methods(PROTOCOLS[kind]) if not callable(getattr(factory, m, None))]
+        if missing:
+            raise ComponentProtocolError(
+                f"{kind} {name!r}: class {factory.__qualname__} lacks method(s) {', '.join(missing)} "
+                f"required by arkit.protocols.{PROTOCOLS[kind].__name__}"
+            )
+
+
+@attrs.define
+class _Registry:
+    components: dict[str, dict[str, ComponentInfo]]
+    presets: dict[str, PipelinePreset]
+    generation: int
+
+
+def _namespaced(name: str, plugin: str) -> str:
+    if not isinstance(name, str) or not name or name.count("/") > 1 or name.startswith("/") or name.endswith("/"):
+        raise ConfigError(f"invalid component name {name!r}: use 'domain/name'")
+    return name if "/" in name else f"{plugin.split('.')[-1]}/{name}"
+
+
+def _collect_plugin(host: _PluginHost, plugin_name: str, registry: _Registry) -> None:
+    """Call one plugin's hooks and commit its registrations, all or nothing."""
+    record = host.records[plugin_name]
+    staged: list[ComponentInfo] = []
+    staged_presets: list[PipelinePreset] = []
+
+    def make_register(kind: Kind) -> Callable[..., None]:
+        def register(
+            name: str, factory: Callable[..., Any], *, description: str = "", examples: tuple[Any, ...] = ()
+        ) -> None:
+            full = _namespaced(name, plugin_name)
+            _check_factory(kind, full, factory)
+            existing = registry.components[kind].get(full) or next(
+                (c for c in staged if c.kind == kind and c.name == full), None
+            )
+            if existing is not None:
+                raise DuplicateComponentError(
+                    f"{kind} {full!r} is registered twice: by plugin {existing.plugin!r} and by plugin "
+                    f"{plugin_name!r}. Uninstall one of them, or block one with ARKIT_DISABLE_PLUGINS."
+                )
+            staged.append(
+                ComponentInfo(
+                    kind=kind,
+                    name=full,
+                    factory=factory,
+                    plugin=plugin_name,
+                    distribution=record.distribution,
+                    version=record.version,
+                    description=description or (inspect.getdoc(factory) or "").split("\n", 1)[0],
+                    examples=tuple(examples),
+                )
+            )
+
+        return register
+
+    def register_preset(name: str, components: Mapping[str, tuple[str, Mapping[str, Any]]], *, description: str = "") -> None:
+        full = _namespaced(name, plugin_name)
+        if full in registry.presets or any(p.name == full for p in staged_presets):
+            other = registry.presets[full].plugin if full in registry.presets else plugin_name
+            raise DuplicateComponentError(
+                f"preset {full!r} is registered twice: by plugin {other!r} and by plugin {plugin_name!r}"
+            )
+        roles = set(components) - set(KINDS)
+        if roles:
+            raise ConfigError(f"preset {full!r} has unknown roles {sorted(roles)}; roles are {list(KINDS)}")
+        staged_presets.append(
+            PipelinePreset(
+                name=full,
+                components={role: (ref, dict(cfg)) for role, (ref, cfg) in components.items()},
+                description=description,
+                plugin=plugin_name,
+            )
+        )
+
+    try:
+        for kind in KINDS:
+            _call_impls(host, plugin_name, _HOOKS[kind], make_register(kind))
+        _call_impls(host, plugin_name, "arkit_register_pipeline_presets", register_preset)
+    except Exception as exc:  # noqa: BLE001 - isolate the plugin, keep everything else
+        if record.builtin:
+            raise
+        host.fail(plugin_name, record.distribution, record.version, f"{type(exc).__name__}: {exc}")
+        return
+    for info in staged:
+        registry.components[info.kind][info.name] = info
+    for preset in staged_presets:
+        registry.presets[preset.name] = preset
+
+
+def _call_impls(host: _PluginHost, plugin_name: str, hook_name: str, register: Callable[..., Any]) -> None:
+    for impl in getattr(host.pm.hook, hook_name).get_hookimpls():
+        if impl.plugin_name == plugin_name:
+            impl.function(**{arg: register for arg in impl.argnames})
+
+
+_registry: _Registry | None = None
+
+
+def _get_registry() -> _Registry:
+    global _registry
+    host = _get_host()
+    if _registry is not None and _registry.generation == host.generation:
+        return _registry
+    registry = _Registry({kind: {} for kind in KINDS}, {}, host.generation)
+    for name, record in list(host.records.items()):
+        if record.error is None:
+            # built-ins first (they were added first), then entry points in name order
+            _collect_plugin(host, name, registry)
+    registry.generation = host.generation  # failures above bump it; the result is still current
+    _registry = registry
+    return registry
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise UnknownComponentError("component kind", kind, KINDS)
+
+
+def list_components(kind: Kind | None = None, pattern: str = "*") -> list[ComponentInfo]:
+    """Registered components, sorted by kind then name.
+
+    ``kind`` filters to one kind; ``pattern`` is a shell-style wildcard matched
+    against the namespaced name (``"timeseries/*"``).
+    """
+    if kind is not None:
+        _check_kind(kind)
+    registry = _get_registry()
+    kinds = [kind] if kind is not None else list(KINDS)
+    return [
+        info
+        for k in kinds
+        for name, info in sorted(registry.components[k].items())
+        if fnmatch.fnmatchcase(name, pattern)
+    ]
+
+
+def get_component(kind: Kind, name: str) -> ComponentInfo:
+    """Look up one component. A name without a namespace resolves when it is unambiguous.
+
+    Raises :class:`arkit.UnknownComponentError` (a ``KeyError``) with close matches.
+    """
+    _check_kind(kind)
+    table = _get_registry().components[kind]
+    if name in table:
+        return table[name]
+    if isinstance(name, str) and "/" not in name:
+        matches = [info for full, info in table.items() if full.split("/", 1)[1] == name]
+        if len(matches) == 1:
+            return matches[0]
+    raise UnknownComponentError(kind, str(name), table)
+
+
+def create(kind: Kind, name: str, /, **config: Any) -> Any:
+    """Build a registered component: ``arkit.create("backbone", "core/transformer", n_layers=2)``.
+
+    Checks the result against its protocol once, here.
+    """
+    info = get_component(kind, name)
+    obj = _build(info, config)
+    return obj
+
+
+def _build(info: ComponentInfo, config: Mapping[str, Any]) -> Any:
+    try:
+        signature = inspect.signature(info.factory)
+    except (TypeError, ValueError):
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind(**config)
+        except TypeError as exc:
+            accepted = [p for p in signature.parameters if p not in ("self", "args", "kwargs")]
+            raise ConfigError(f"{info.kind} {info.name!r}: {exc}. It accepts: {', '.join(accepted)}") from None
+    obj = info.factory(**config)
+    check_conforms(info.kind, obj, what=f"{info.kind} {info.name!r} (from plugin {info.plugin!r})")
+    try:
+        setattr(obj, _COMPONENT_ATTR, (info.kind, info.name))
+    except AttributeError:  # objects with __slots__: found by type on save instead
+        pass
+    return obj
+
+
+def _component_name(kind: str, obj: Any) -> ComponentInfo:
+    """The registry entry an object was built from (by ``create`` or by its class)."""
+    tag = getattr(obj, _COMPONENT_ATTR, None)
+    if tag is not None and tag[0] == kind:
+        return get_component(kind, tag[1])
+    for info in _get_registry().components[kind].values():
+        if info.factory is type(obj):
+            return info
+    raise UnknownComponentError(
+        kind, type(obj).__qualname__, _get_registry().components[kind]
+    )
+
+
+def list_presets(pattern: str = "*") -> list[PipelinePreset]:
+    """Registered pipeline presets, sorted by name."""
+    return [p for n, p in sorted(_get_registry().presets.items()) if fnmatch.fnmatchcase(n, pattern)]
+
+
+def get_preset(name: str) -> PipelinePreset:
+    """Look up a pipeline preset by name."""
+    presets = _get_registry().presets
+    if name in presets:
+        return presets[name]
+    matches = [p for full, p in presets.items() if "/" not in name and full.split("/", 1)[1] == name]
+    if len(matches) == 1:
+        return matches[0]
+    raise UnknownComponentError("preset", name, presets)
+
+
+def list_plugins() -> list[PluginInfo]:
+    """Every plugin arkit found, working or failed, built-ins first."""
+    registry = _get_registry()
+    host = _get_host()
+    by_plugin: dict[str, list[str]] = {}
+    for kind in KINDS:
+        for info in registry.components[kind].values():
+            by_plugin.setdefault(info.plugin, []).append(f"{kind}:{info.name}")
+    presets: dict[str, list[str]] = {}
+    for preset in registry.presets.values():
+        presets.setdefault(preset.plugin, []).append(preset.name)
+    records = sorted(host.records.values(), key=lambda r: (not r.builtin, r.name))
+    return [
+        PluginInfo(
+            name=r.name,
+            distribution=r.distribution,
+            version=r.version,
+            builtin=r.builtin,
+            components=tuple(sorted(by_plugin.get(r.name, ()))),
+            presets=tuple(sorted(presets.get(r.name, ()))),
+            error=r.error,
+        )
+        for r in records
+    ]

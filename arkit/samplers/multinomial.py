@@ -1,0 +1,60 @@
+"""Sampling with temperature, top-k and top-p (nucleus) truncation.
+
+Registered as ``core/multinomial``. ``temperature=0`` is greedy decoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from ..errors import ConfigError
+
+__all__ = ["MultinomialSampler"]
+
+
+class MultinomialSampler:
+    """Draws the next token from ``softmax(logits / temperature)`` restricted to top-k and top-p.
+
+    - ``top_k``: keep the ``k`` most likely ids (``None`` or 0: all).
+    - ``top_p``: keep the smallest set of most likely ids whose probability
+      reaches ``p``, in ``(0, 1]``; the most likely id is always kept.
+    """
+
+    def __init__(self, *, temperature: float = 1.0, top_k: int | None = None, top_p: float = 1.0) -> None:
+        if not isinstance(temperature, (int, float)) or temperature < 0:
+            raise ConfigError(f"temperature must be >= 0, got {temperature!r}")
+        if top_k is not None and (not isinstance(top_k, int) or top_k < 0):
+            raise ConfigError(f"top_k must be a non-negative integer or None, got {top_k!r}")
+        if not isinstance(top_p, (int, float)) or not 0.0 < top_p <= 1.0:
+            raise ConfigError(f"top_p must lie in (0, 1], got {top_p!r}")
+        self.temperature, self.top_k, self.top_p = float(temperature), top_k or None, float(top_p)
+        self.deterministic = self.temperature == 0.0
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        return {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p}
+
+    def process(self, logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        if self.deterministic:
+            return logits
+        scores = logits / self.temperature
+        if self.top_k is not None and self.top_k < scores.shape[-1]:
+            kth = torch.topk(scores, self.top_k, dim=-1).values[..., -1:]
+            scores = scores.masked_fill(scores < kth, float("-inf"))
+        if self.top_p < 1.0:
+            sorted_scores, order = torch.sort(scores, dim=-1, descending=True)
+            cumulative = sorted_scores.softmax(dim=-1).cumsum(dim=-1)
+            # drop an id when the ids before it already reach top_p (the first id always stays)
+            drop_sorted = (cumulative - sorted_scores.softmax(dim=-1)) >= self.top_p
+            drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+            scores = scores.masked_fill(drop, float("-inf"))
+        return scores
+
+    def select(self, scores: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        if self.deterministic:
+            return scores.argmax(dim=-1)
+        probs = scores.float().softmax(dim=-1)
+        return torch.multinomial(probs, 1, generator=generator).squeeze(-1)

@@ -1,0 +1,220 @@
+"""Value types: small immutable records passed across the public API.
+
+All are ``attrs`` frozen, keyword-only classes; derive a changed copy with
+``attrs.evolve(value, field=new)``. Fields are validated on construction, so an
+invalid value fails where it is written, with an :class:`arkit.ConfigError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+import math
+from typing import Any, Literal
+
+import attrs
+
+from .errors import ConfigError
+
+__all__ = [
+    "KINDS",
+    "CacheSpec",
+    "ComponentInfo",
+    "Draft",
+    "GenerationConfig",
+    "GenerationEvent",
+    "GenerationOutput",
+    "Kind",
+    "PipelinePreset",
+    "PluginInfo",
+    "TrainConfig",
+    "TrainResult",
+]
+
+Kind = Literal["tokenizer", "backbone", "head", "sampler", "drafter", "cache"]
+#: The component kinds, in the order a pipeline uses them.
+KINDS: tuple[Kind, ...] = ("tokenizer", "backbone", "head", "sampler", "drafter", "cache")
+
+FinishReason = Literal["eos", "length", "max_length"]
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _at_least(minimum: float, *, optional: bool = False) -> Callable[[Any, attrs.Attribute, Any], None]:
+    def validate(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+        if value is None and optional:
+            return
+        _check(
+            isinstance(value, (int, float)) and not isinstance(value, bool) and value >= minimum,
+            f"{type(instance).__name__}.{attribute.name} must be a number >= {minimum}, got {value!r}",
+        )
+
+    return validate
+
+
+def _token_ids(value: Any) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return (value,)
+    return tuple(int(v) for v in value)
+
+
+@attrs.frozen(kw_only=True)
+class GenerationConfig:
+    """How to generate: lengths, stopping and randomness.
+
+    Sampling behaviour (temperature, top-k, ...) belongs to the pipeline's
+    :class:`~arkit.protocols.Sampler`; this record says how long to go on and
+    when to stop.
+    """
+
+    max_new_tokens: int = attrs.field(default=32, validator=_at_least(0))
+    """Upper bound on generated tokens per row."""
+    max_length: int | None = attrs.field(default=None, validator=_at_least(1, optional=True))
+    """Upper bound on prompt plus generated tokens per row (defaults to the backbone's context)."""
+    eos_token_ids: tuple[int, ...] | None = attrs.field(default=None, converter=_token_ids)
+    """Tokens that end a row; ``None`` uses the tokenizer's ``eos`` special token, ``()`` never stops early."""
+    seed: int | None = None
+    """Seed of the ``torch.Generator`` used for sampling; ``None`` draws a fresh seed."""
+    output_logprobs: bool = False
+    """Also return the log-probability of each generated token under the sampler's distribution."""
+
+
+@attrs.frozen(kw_only=True)
+class GenerationEvent:
+    """One token produced for one row, as yielded by :meth:`arkit.Pipeline.stream`."""
+
+    row: int
+    """Index of the prompt this token belongs to."""
+    index: int
+    """Position of the token among the row's generated tokens (0-based)."""
+    token_id: int
+    finish_reason: FinishReason | None = None
+    """Set on the row's last event: why the row stopped."""
+
+
+@attrs.frozen(kw_only=True)
+class GenerationOutput:
+    """What :meth:`arkit.Pipeline.generate` returns. Rows follow the order of the prompts."""
+
+    sequences: tuple[tuple[int, ...], ...]
+    """Generated token ids per row (prompt excluded, stop token included)."""
+    prompt_lengths: tuple[int, ...]
+    finish_reasons: tuple[FinishReason, ...]
+    decoded: tuple[Any, ...]
+    """Each row's generated tokens decoded by the pipeline's tokenizer."""
+    logprobs: tuple[tuple[float, ...], ...] | None = None
+    """Per-token log-probabilities, when ``GenerationConfig.output_logprobs`` is set."""
+    num_steps: int = 0
+    """Backbone calls made, prefill included."""
+    elapsed_s: float = 0.0
+
+
+def _positive_int(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    _check(
+        isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+        f"TrainConfig.{attribute.name} must be an integer >= 1, got {value!r}",
+    )
+
+
+@attrs.frozen(kw_only=True)
+class TrainConfig:
+    """How :meth:`arkit.Pipeline.fit` trains: steps, batch, optimiser and schedule."""
+
+    steps: int = attrs.field(default=200, validator=_positive_int)
+    """Optimiser steps to run (training is budgeted in steps, never in seconds)."""
+    batch_size: int = attrs.field(default=16, validator=_positive_int)
+    seq_len: int = attrs.field(default=128, validator=_positive_int)
+    """Tokens per training sequence; documents are packed to this length."""
+    lr: float = attrs.field(default=3e-3, validator=_at_least(0.0))
+    weight_decay: float = attrs.field(default=0.1, validator=_at_least(0.0))
+    warmup_steps: int = attrs.field(default=20, validator=_at_least(0))
+    """Linear warm-up, then cosine decay to ``min_lr_ratio * lr``."""
+    min_lr_ratio: float = attrs.field(default=0.1, validator=_at_least(0.0))
+    grad_clip: float | None = attrs.field(default=1.0, validator=_at_least(0.0, optional=True))
+    seed: int = 0
+    threads: int | None = attrs.field(default=None, validator=_at_least(1, optional=True))
+    """torch intra-op threads while training; ``None`` keeps the process setting."""
+    progress: bool = True
+    """Show a progress bar with loss and tokens/s."""
+
+
+@attrs.frozen(kw_only=True)
+class CacheSpec:
+    """The key/value geometry a backbone needs from its cache."""
+
+    num_layers: int
+    num_kv_heads: int
+    head_dim: int
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Draft:
+    """Tokens a :class:`~arkit.protocols.Drafter` proposes for each row.
+
+    ``tokens`` is a ``LongTensor[B, k]`` chain per row; ``probs`` (optional) is the
+    drafter's distribution at each drafted position, ``Tensor[B, k, V]``.
+    """
+
+    tokens: Any
+    probs: Any = None
+
+
+@attrs.frozen(kw_only=True)
+class ComponentInfo:
+    """A registry entry: what a plugin registered under a name."""
+
+    kind: Kind
+    name: str
+    """Namespaced name, ``domain/name``."""
+    factory: Callable[..., Any] = attrs.field(eq=False, repr=False)
+    plugin: str
+    """Name of the plugin that registered it."""
+    distribution: str | None = None
+    """Installed distribution that provides the plugin (``None`` for in-process plugins)."""
+    version: str | None = None
+    description: str = ""
+    examples: tuple[Any, ...] = ()
+    """Sample inputs (for tokenizers: items to encode), used by docs and the contract suite."""
+
+
+@attrs.frozen(kw_only=True)
+class PluginInfo:
+    """A loaded (or failed) plugin, as listed by :func:`arkit.list_plugins`."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    builtin: bool
+    components: tuple[str, ...] = ()
+    """``kind:name`` for every component the plugin registered."""
+    presets: tuple[str, ...] = ()
+    error: str | None = None
+    """Why the plugin failed to load or register; ``None`` when it works."""
+
+
+@attrs.frozen(kw_only=True)
+class PipelinePreset:
+    """A named composition: for each role, a registry name and its config."""
+
+    name: str
+    components: Mapping[str, tuple[str, Mapping[str, Any]]]
+    description: str = ""
+    plugin: str = ""
+
+
+
+
+@attrs.frozen(kw_only=True)
+class TrainResult:
+    """What :meth:`arkit.Pipeline.fit` returns."""
+
+    losses: tuple[float, ...]
+    """Training loss after every optimiser step."""
+    steps: int
+    tokens: int
+    """Training tokens processed."""
+    elapsed_s: float
