@@ -26,6 +26,7 @@ import tempfile
 from typing import Any
 import warnings
 
+import safetensors
 import safetensors.torch
 from torch import nn
 
@@ -35,8 +36,8 @@ from .errors import (
     ConfigError,
     PipelineFormatError,
     UnknownComponentError,
-    WeightsError,
     MissingPluginError,
+    WeightsError,
 )
 from .registry import _build, _component_name, _get_registry, get_component
 from .types import KINDS
@@ -176,7 +177,7 @@ def load_components(directory: str | os.PathLike[str]) -> dict[str, Any]:
                 raise WeightsError(f"{role} {info.name!r} has a weights file but is not an nn.Module")
             try:
                 safetensors.torch.load_model(obj, str(path), strict=True)
-            except (RuntimeError, OSError, ValueError) as exc:
+            except (RuntimeError, OSError, ValueError, safetensors.SafetensorError) as exc:
                 first = str(exc).strip().splitlines()[0][:300]
                 raise WeightsError(
                     f"{path} does not fit {role} {info.name!r} with its saved config: {first}"

@@ -21,11 +21,16 @@ fewer arguments than a spec (pluggy's opt-in arguments).
 
 from __future__ import annotations
 
-from typing import Any
+import argparse
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import pluggy
 
 __all__ = [
+    "CommandRegister",
+    "ComponentRegister",
+    "PresetRegister",
     "arkit_register_backbones",
     "arkit_register_caches",
     "arkit_register_commands",
@@ -39,12 +44,42 @@ __all__ = [
 ]
 
 hookspec = pluggy.HookspecMarker("arkit")
+
+
+class ComponentRegister(Protocol):
+    """The ``register`` callback the component hooks receive."""
+
+    def __call__(
+        self, name: str, factory: Callable[..., Any], *, description: str = "", examples: Sequence[Any] = ()
+    ) -> None: ...
+
+
+class PresetRegister(Protocol):
+    """The ``register`` callback :func:`arkit_register_pipeline_presets` receives."""
+
+    def __call__(
+        self, name: str, components: Mapping[str, tuple[str, Mapping[str, Any]]], *, description: str = ""
+    ) -> None: ...
+
+
+class CommandRegister(Protocol):
+    """The ``register`` callback :func:`arkit_register_commands` receives."""
+
+    def __call__(
+        self,
+        name: str,
+        run: Callable[[argparse.Namespace], int | None],
+        *,
+        help: str = "",
+        arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+    ) -> None: ...
+
 #: Decorator marking a plugin's hook implementations (re-exported as ``arkit.hookimpl``).
 hookimpl = pluggy.HookimplMarker("arkit")
 
 
 @hookspec
-def arkit_register_tokenizers(register: Any) -> None:
+def arkit_register_tokenizers(register: ComponentRegister) -> None:
     """Register :class:`~arkit.protocols.Tokenizer` factories.
 
     .. versionadded:: 0.1.0
@@ -52,7 +87,7 @@ def arkit_register_tokenizers(register: Any) -> None:
 
 
 @hookspec
-def arkit_register_backbones(register: Any) -> None:
+def arkit_register_backbones(register: ComponentRegister) -> None:
     """Register :class:`~arkit.protocols.Backbone` factories (``nn.Module`` classes).
 
     .. versionadded:: 0.1.0
@@ -60,7 +95,7 @@ def arkit_register_backbones(register: Any) -> None:
 
 
 @hookspec
-def arkit_register_heads(register: Any) -> None:
+def arkit_register_heads(register: ComponentRegister) -> None:
     """Register :class:`~arkit.protocols.Head` factories (``nn.Module`` classes).
 
     .. versionadded:: 0.1.0
@@ -68,7 +103,7 @@ def arkit_register_heads(register: Any) -> None:
 
 
 @hookspec
-def arkit_register_samplers(register: Any) -> None:
+def arkit_register_samplers(register: ComponentRegister) -> None:
     """Register :class:`~arkit.protocols.Sampler` factories.
 
     .. versionadded:: 0.1.0
@@ -76,7 +111,7 @@ def arkit_register_samplers(register: Any) -> None:
 
 
 @hookspec
-def arkit_register_drafters(register: Any) -> None:
+def arkit_register_drafters(register: ComponentRegister) -> None:
     """Register :class:`~arkit.protocols.Drafter` factories.
 
     .. versionadded:: 0.1.0
@@ -84,7 +119,7 @@ def arkit_register_drafters(register: Any) -> None:
 
 
 @hookspec
-def arkit_register_caches(register: Any) -> None:
+def arkit_register_caches(register: ComponentRegister) -> None:
     """Register :class:`~arkit.protocols.Cache` factories.
 
     .. versionadded:: 0.1.0
@@ -92,7 +127,7 @@ def arkit_register_caches(register: Any) -> None:
 
 
 @hookspec
-def arkit_register_pipeline_presets(register: Any) -> None:
+def arkit_register_pipeline_presets(register: PresetRegister) -> None:
     """Register named pipelines: ``register(name, components, *, description="")``.
 
     ``components`` maps roles (``"tokenizer"``, ``"backbone"``, ``"head"``,
@@ -104,7 +139,7 @@ def arkit_register_pipeline_presets(register: Any) -> None:
 
 
 @hookspec
-def arkit_register_commands(register: Any) -> None:
+def arkit_register_commands(register: CommandRegister) -> None:
     """Add subcommands to the ``arkit`` command line.
 
     ``register(name, run, *, help="", arguments=None)``: ``arguments(parser)``
