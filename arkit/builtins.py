@@ -8,8 +8,19 @@ from .backbones.transformer import TransformerBackbone
 from .cache.dynamic import DynamicCache
 from .heads.categorical import CategoricalHead
 from .hookspecs import hookimpl
+from .cache.static import StaticCache
+from .samplers.bad_tokens import BadTokens
+from .samplers.chain import SamplerChain
 from .samplers.greedy import GreedySampler
+from .samplers.logit_bias import LogitBias
+from .samplers.min_p import MinP
 from .samplers.multinomial import MultinomialSampler
+from .samplers.no_repeat_ngram import NoRepeatNgram
+from .samplers.repetition_penalty import RepetitionPenalty
+from .samplers.temperature import Temperature
+from .samplers.top_k import TopK
+from .samplers.top_p import TopP
+from .samplers.typical import Typical
 from .tokenizers.byte import ByteTokenizer
 
 
@@ -32,11 +43,22 @@ def arkit_register_heads(register: Any) -> None:
 def arkit_register_samplers(register: Any) -> None:
     register("core/greedy", GreedySampler)
     register("core/multinomial", MultinomialSampler)
+    register("core/chain", SamplerChain)
+    register("core/temperature", Temperature)
+    register("core/top-k", TopK)
+    register("core/top-p", TopP)
+    register("core/min-p", MinP)
+    register("core/typical", Typical)
+    register("core/repetition-penalty", RepetitionPenalty)
+    register("core/no-repeat-ngram", NoRepeatNgram)
+    register("core/logit-bias", LogitBias)
+    register("core/bad-tokens", BadTokens)
 
 
 @hookimpl
 def arkit_register_caches(register: Any) -> None:
     register("core/dynamic", DynamicCache)
+    register("core/static", StaticCache)
 
 
 @hookimpl

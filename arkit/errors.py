@@ -19,6 +19,7 @@ __all__ = [
     "ArkitWarning",
     "ComponentProtocolError",
     "ConfigError",
+    "ConstraintError",
     "DuplicateComponentError",
     "GenerationError",
     "InputError",
@@ -110,6 +111,10 @@ class GenerationError(ArkitError, RuntimeError):
 
 class TrainingError(ArkitError, RuntimeError):
     """Training cannot go on (for example the loss became NaN)."""
+
+
+class ConstraintError(GenerationError):
+    """A constraint allows no token for a row that is not complete (a dead end)."""
 
 
 class PipelineFormatError(ArkitError, ValueError):

@@ -20,7 +20,9 @@ import torch
 
 from . import _serialization
 from .errors import ConfigError, InputError, PipelineFormatError
+from .generation.loop import DecodeStats
 from .registry import check_conforms, create, get_preset
+from .protocols import Constraint
 from .types import GenerationConfig, GenerationEvent, GenerationOutput, TrainConfig, TrainResult
 
 __all__ = ["Pipeline"]
@@ -140,28 +142,48 @@ class Pipeline:
         *,
         prompt_ids: Sequence[Sequence[int]] | None = None,
         config: GenerationConfig | None = None,
+        constraint: Constraint | Sequence[Constraint] | None = None,
+        negative_prompts: Any = None,
+        negative_prompt_ids: Sequence[Sequence[int]] | None = None,
         **overrides: Any,
     ) -> GenerationOutput:
         """Generate a continuation of each prompt.
 
-        ``prompts`` is a list of items the tokenizer encodes (a single ``str`` is
-        accepted); ``prompt_ids`` gives token ids instead. ``overrides`` change
-        fields of ``config`` (``max_new_tokens=64, seed=0``).
+        - ``prompts``: a list of items the tokenizer encodes (a single ``str`` is
+          accepted); or ``prompt_ids``: token ids, one list per row.
+        - ``config`` / ``overrides``: a :class:`GenerationConfig`, or its fields as
+          keywords (``max_new_tokens=64, seed=0, num_beams=4``). ``stop_sequences``
+          may hold items, which are encoded with the tokenizer.
+        - ``constraint``: an :class:`arkit.protocols.Constraint` every row obeys.
+        - ``negative_prompts`` / ``negative_prompt_ids``: the unconditional prompt of
+          each row for classifier-free guidance (``guidance_scale != 1``); by default
+          each row's unconditional prompt is the tokenizer's ``bos`` token alone.
         """
         ids = self._prompt_ids(prompts, prompt_ids)
         config = self._config(config, overrides)
         start = time.perf_counter()
+        stats = DecodeStats()
+        if config.num_beams > 1:
+            from .generation.beam import beam_search
+
+            if config.guidance_scale != 1.0:
+                raise ConfigError("beam search does not combine with classifier-free guidance; use sampling")
+            hypotheses = beam_search(self, ids, config, constraint=constraint, stats=self._prepare(stats))
+            flat = [h for per_prompt in hypotheses for h in per_prompt]
+            return GenerationOutput(
+                sequences=tuple(h.tokens for h in flat),
+                prompt_lengths=tuple(len(p) for p in ids for _ in range(config.num_return_sequences)),
+                finish_reasons=tuple(h.finish_reason for h in flat),  # type: ignore[misc]
+                decoded=tuple(self.tokenizer.decode(h.tokens) for h in flat),
+                scores=tuple(h.score for h in flat),
+                num_steps=stats.steps,
+                elapsed_s=time.perf_counter() - start,
+                prefill_s=stats.prefill_s,
+            )
         sequences: list[list[int]] = [[] for _ in ids]
         logprobs: list[list[float]] = [[] for _ in ids]
         reasons: list[Any] = ["length"] * len(ids)
-        events = self._decode(ids, config)
-        steps = 0
-        while True:
-            try:
-                event, lp = next(events)
-            except StopIteration as stop:
-                steps = stop.value
-                break
+        for event, lp in self._events(ids, config, constraint, negative_prompts, negative_prompt_ids, stats):
             sequences[event.row].append(event.token_id)
             if lp is not None:
                 logprobs[event.row].append(lp)
@@ -173,8 +195,9 @@ class Pipeline:
             finish_reasons=tuple(reasons),
             decoded=tuple(self.tokenizer.decode(s) for s in sequences),
             logprobs=tuple(tuple(lp) for lp in logprobs) if config.output_logprobs else None,
-            num_steps=steps,
+            num_steps=stats.steps,
             elapsed_s=time.perf_counter() - start,
+            prefill_s=stats.prefill_s,
         )
 
     def stream(
@@ -183,11 +206,21 @@ class Pipeline:
         *,
         prompt_ids: Sequence[Sequence[int]] | None = None,
         config: GenerationConfig | None = None,
+        constraint: Constraint | None = None,
+        negative_prompts: Any = None,
+        negative_prompt_ids: Sequence[Sequence[int]] | None = None,
         **overrides: Any,
     ) -> Iterator[GenerationEvent]:
-        """Like :meth:`generate`, but yield each token of each row as soon as it exists."""
+        """Like :meth:`generate`, but yield each token of each row as soon as it exists.
+
+        Works for any batch size; events of one step come in row order, and each
+        row's last event carries its ``finish_reason``. Beam search cannot stream.
+        """
         ids = self._prompt_ids(prompts, prompt_ids)
-        for event, _ in self._decode(ids, self._config(config, overrides)):
+        config = self._config(config, overrides)
+        if config.num_beams > 1:
+            raise ConfigError("beam search cannot stream: its best sequence is known only at the end; use generate")
+        for event, _ in self._events(ids, config, constraint, negative_prompts, negative_prompt_ids, DecodeStats()):
             yield event
 
     def _config(self, config: GenerationConfig | None, overrides: Mapping[str, Any]) -> GenerationConfig:
@@ -197,15 +230,50 @@ class Pipeline:
             unknown = set(overrides) - fields
             if unknown:
                 raise ConfigError(f"unknown generation option(s) {sorted(unknown)}; options are {sorted(fields)}")
+            if "stop_sequences" in overrides:
+                overrides = {**overrides, "stop_sequences": [self._stop_ids(s) for s in overrides["stop_sequences"]]}
             config = attrs.evolve(config, **overrides)
         return config
 
-    def _decode(self, ids: list[list[int]], config: GenerationConfig) -> Any:
-        from .generation.loop import decode
+    def _stop_ids(self, stop: Any) -> list[int]:
+        if isinstance(stop, Sequence) and not isinstance(stop, (str, bytes)) and all(isinstance(t, int) for t in stop):
+            return list(stop)
+        return list(self.tokenizer.encode(stop))
 
+    def _prepare(self, stats: DecodeStats) -> DecodeStats:
+        if self.drafter is not None:
+            # Verifying drafts needs per-row acceptance and cache rollback: not in this release yet.
+            raise ConfigError(
+                "this arkit release cannot generate with a drafter yet (speculative decoding is planned); "
+                "remove it with pipe.replace(drafter=None)"
+            )
         for module in self._modules():
             module.eval()
-        return decode(self, ids, config)
+        return stats
+
+    def _events(
+        self,
+        ids: list[list[int]],
+        config: GenerationConfig,
+        constraint: Any,
+        negative_prompts: Any,
+        negative_prompt_ids: Sequence[Sequence[int]] | None,
+        stats: DecodeStats,
+    ) -> Iterator[tuple[GenerationEvent, float | None]]:
+        from .generation.loop import decode
+
+        negative = None
+        if config.guidance_scale != 1.0:
+            if negative_prompts is None and negative_prompt_ids is None:
+                bos = self.tokenizer.special_tokens.get("bos")
+                if bos is None:
+                    raise InputError("guidance needs negative_prompts (the tokenizer has no bos to stand for 'no prompt')")
+                negative = [[bos] for _ in ids]
+            else:
+                negative = self._prompt_ids(negative_prompts, negative_prompt_ids)
+                if len(negative) != len(ids):
+                    raise InputError(f"got {len(negative)} negative prompts for {len(ids)} prompts: give one per prompt")
+        return decode(self, ids, config, constraint=constraint, negative_prompts=negative, stats=self._prepare(stats))
 
     # -- training ----------------------------------------------------------------
     def fit(self, data: Iterable[Any], config: TrainConfig | None = None, **overrides: Any) -> TrainResult:

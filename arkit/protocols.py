@@ -25,7 +25,7 @@ import torch
 
 from .types import CacheSpec, Draft
 
-__all__ = ["Backbone", "Cache", "Drafter", "Head", "Sampler", "Tokenizer"]
+__all__ = ["Backbone", "Cache", "Constraint", "Drafter", "Head", "Sampler", "Tokenizer"]
 
 
 @runtime_checkable
@@ -133,7 +133,8 @@ class Sampler(Protocol):
       turns raw logits into the scores of the distribution actually sampled from
       (temperature, truncation, penalties...): ``softmax`` of the result is that
       distribution, and ids outside its support are ``-inf``. ``tokens`` holds
-      each row's context so far (left-padded, never read before a row's start).
+      each row's context so far, right-aligned: entries before a row's start
+      are ``-1`` (no token), so count only ids ``>= 0``.
       It must not modify ``logits`` in place.
     - ``select(scores: Tensor[B, V], generator) -> LongTensor[B]`` draws one id per
       row from ``softmax(scores)`` using only ``generator`` for randomness, so
@@ -157,7 +158,7 @@ class Drafter(Protocol):
 
     ``propose(tokens: LongTensor[B, S], k: int) -> Draft`` returns ``k`` draft
     ids per row (``Draft.tokens: LongTensor[B, k]``) continuing each row of
-    ``tokens`` (left-padded context), and, when the drafter has them, its
+    ``tokens`` (right-aligned context, ``-1`` before a row's start), and, when the drafter has them, its
     probabilities (``Draft.probs: Tensor[B, k, V]``). Ids lie in
     ``[0, vocab_size)``. The same inputs give the same proposal.
     """
@@ -207,3 +208,35 @@ class Cache(Protocol):
     def reorder(self, indices: torch.Tensor) -> None: ...
 
     def memory_bytes(self) -> int: ...
+
+
+@runtime_checkable
+class Constraint(Protocol):
+    """Which tokens a row may produce next: a generation-time rule, not a pipeline component.
+
+    Passed to ``Pipeline.generate(..., constraint=...)``. A constraint is a
+    state machine over generated tokens (the prompt is not fed to it):
+
+    - ``start()`` returns the state before the first generated token.
+    - ``allowed(state)`` returns the ids allowed next: a sequence of ints or a
+      ``BoolTensor[V]`` mask. Empty means the row cannot go on: if
+      ``complete(state)`` the row finishes (reason ``"constraint"``), otherwise
+      generation fails with :class:`arkit.ConstraintError` naming the row and
+      position.
+    - ``advance(state, token)`` returns the state after ``token`` (one of the
+      allowed ids). States must be immutable values: beam search and speculative
+      decoding keep several and roll them back.
+    - ``complete(state)``: whether the tokens so far form a full, valid output.
+
+    Every generated token satisfies the constraint, under greedy decoding,
+    sampling and beam search alike: disallowed ids are masked before the sampler
+    sees the logits.
+    """
+
+    def start(self) -> Any: ...
+
+    def allowed(self, state: Any) -> Sequence[int] | torch.Tensor: ...
+
+    def advance(self, state: Any, token: int) -> Any: ...
+
+    def complete(self, state: Any) -> bool: ...

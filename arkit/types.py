@@ -34,7 +34,7 @@ Kind = Literal["tokenizer", "backbone", "head", "sampler", "drafter", "cache"]
 #: The component kinds, in the order a pipeline uses them.
 KINDS: tuple[Kind, ...] = ("tokenizer", "backbone", "head", "sampler", "drafter", "cache")
 
-FinishReason = Literal["eos", "length", "max_length"]
+FinishReason = Literal["eos", "stop_sequence", "length", "max_length", "constraint"]
 
 
 def _check(condition: bool, message: str) -> None:
@@ -62,25 +62,57 @@ def _token_ids(value: Any) -> tuple[int, ...] | None:
     return tuple(int(v) for v in value)
 
 
+def _sequences(value: Any) -> tuple[tuple[int, ...], ...]:
+    try:
+        return tuple(tuple(int(t) for t in seq) for seq in value)
+    except TypeError:
+        raise ConfigError(f"stop_sequences must be a list of token-id lists, got {value!r}") from None
+
+
+def _stop_sequences(instance: Any, attribute: attrs.Attribute, value: tuple[tuple[int, ...], ...]) -> None:
+    _check(all(len(seq) > 0 for seq in value), "stop_sequences must not contain an empty sequence")
+
+
 @attrs.frozen(kw_only=True)
 class GenerationConfig:
-    """How to generate: lengths, stopping and randomness.
+    """How to generate: lengths, stopping, search and randomness.
 
-    Sampling behaviour (temperature, top-k, ...) belongs to the pipeline's
-    :class:`~arkit.protocols.Sampler`; this record says how long to go on and
-    when to stop.
+    Sampling behaviour (temperature, top-k, penalties...) belongs to the
+    pipeline's :class:`~arkit.protocols.Sampler`; this record says how long to
+    go on, when to stop and how to search.
     """
 
     max_new_tokens: int = attrs.field(default=32, validator=_at_least(0))
     """Upper bound on generated tokens per row."""
+    min_new_tokens: int = attrs.field(default=0, validator=_at_least(0))
+    """End-of-sequence tokens are suppressed until a row has this many tokens."""
     max_length: int | None = attrs.field(default=None, validator=_at_least(1, optional=True))
     """Upper bound on prompt plus generated tokens per row (defaults to the backbone's context)."""
     eos_token_ids: tuple[int, ...] | None = attrs.field(default=None, converter=_token_ids)
     """Tokens that end a row; ``None`` uses the tokenizer's ``eos`` special token, ``()`` never stops early."""
+    stop_sequences: tuple[tuple[int, ...], ...] = attrs.field(default=(), converter=_sequences, validator=_stop_sequences)
+    """Token-id sequences that end a row once generated (they stay in the output).
+    ``Pipeline.generate`` also accepts items here and encodes them with the tokenizer."""
     seed: int | None = None
     """Seed of the ``torch.Generator`` used for sampling; ``None`` draws a fresh seed."""
     output_logprobs: bool = False
     """Also return the log-probability of each generated token under the sampler's distribution."""
+    num_beams: int = attrs.field(default=1, validator=_at_least(1))
+    """Beam search with this many beams when > 1 (uses the sampler's processed scores, deterministic)."""
+    length_penalty: float = 1.0
+    """Beam search ranks finished hypotheses by ``sum logprob / length ** length_penalty``."""
+    early_stopping: bool = False
+    """Beam search stops a prompt once it has ``num_beams`` finished hypotheses."""
+    num_return_sequences: int = attrs.field(default=1, validator=_at_least(1))
+    """Beam search: how many of the best hypotheses to return per prompt (at most ``num_beams``)."""
+    guidance_scale: float = 1.0
+    """Classifier-free guidance: ``uncond + scale * (cond - uncond)`` on the logits when != 1."""
+
+    def __attrs_post_init__(self) -> None:
+        _check(self.num_return_sequences <= self.num_beams,
+               f"num_return_sequences ({self.num_return_sequences}) cannot exceed num_beams ({self.num_beams})")
+        _check(self.min_new_tokens <= self.max_new_tokens,
+               f"min_new_tokens ({self.min_new_tokens}) exceeds max_new_tokens ({self.max_new_tokens})")
 
 
 @attrs.frozen(kw_only=True)
@@ -101,16 +133,22 @@ class GenerationOutput:
     """What :meth:`arkit.Pipeline.generate` returns. Rows follow the order of the prompts."""
 
     sequences: tuple[tuple[int, ...], ...]
-    """Generated token ids per row (prompt excluded, stop token included)."""
+    """Generated token ids per row (prompt excluded, stop token included). With beam search
+    and ``num_return_sequences = n``, rows ``i * n ... i * n + n - 1`` belong to prompt ``i``, best first."""
     prompt_lengths: tuple[int, ...]
     finish_reasons: tuple[FinishReason, ...]
     decoded: tuple[Any, ...]
     """Each row's generated tokens decoded by the pipeline's tokenizer."""
     logprobs: tuple[tuple[float, ...], ...] | None = None
     """Per-token log-probabilities, when ``GenerationConfig.output_logprobs`` is set."""
+    scores: tuple[float, ...] | None = None
+    """Beam search: each returned hypothesis' length-penalised score."""
     num_steps: int = 0
     """Backbone calls made, prefill included."""
     elapsed_s: float = 0.0
+    """Wall time of the whole call."""
+    prefill_s: float = 0.0
+    """Wall time of the first backbone call (the prompt)."""
 
 
 def _positive_int(instance: Any, attribute: attrs.Attribute, value: Any) -> None:

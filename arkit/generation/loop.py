@@ -1,134 +1,195 @@
 """The generation loop: prompts in, one token per row per step out.
 
 Everything happens in :func:`decode`, top to bottom, commented like nanoGPT's
-``generate``. It is a generator of per-step events, so ``Pipeline.stream`` and
-``Pipeline.generate`` share it. Rows of different lengths are left-padded;
-padding is hidden from attention by the mask and from positions by counting
-only real tokens.
+``generate``. It is a generator of per-token events, so ``Pipeline.stream`` and
+``Pipeline.generate`` share it. Rows of different lengths are right-aligned in
+one buffer (left padding); padding is hidden from attention by the mask and
+from positions by counting only real tokens. Beam search lives in ``beam.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-import math
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ..errors import GenerationError, InputError
+from ..errors import ConstraintError, GenerationError
 from ..types import GenerationConfig, GenerationEvent
+from ._setup import make_generator, prefill_inputs, prepare
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
+    from ..protocols import Constraint
 
-__all__ = ["decode"]
+__all__ = ["decode", "DecodeStats"]
 
 
-def _make_generator(seed: int | None, device: torch.device) -> torch.Generator:
-    generator = torch.Generator(device=device)
-    generator.manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, (1,)).item()))
-    return generator
+class DecodeStats:
+    """Filled in by :func:`decode` as it runs: backbone calls and prefill time."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.prefill_s = 0.0
+
+
+def constraint_mask(
+    constraint: Constraint, states: list[Any], live: list[bool], vocab: int, step: int, device: torch.device
+) -> tuple[torch.Tensor, list[bool]]:
+    """``BoolTensor[B, V]`` of allowed ids per live row, and which rows ended complete.
+
+    A live row whose constraint allows nothing either ends (its state is complete)
+    or is a dead end, which raises :class:`ConstraintError` naming row and position.
+    """
+    mask = torch.ones(len(states), vocab, dtype=torch.bool, device=device)
+    ended = [False] * len(states)
+    for row, state in enumerate(states):
+        if not live[row]:
+            continue
+        allowed = constraint.allowed(state)
+        if isinstance(allowed, torch.Tensor):
+            mask[row] = allowed.to(device=device, dtype=torch.bool)
+            empty = not bool(mask[row].any())
+        else:
+            mask[row] = False
+            if len(allowed):
+                mask[row, list(allowed)] = True
+            empty = len(allowed) == 0
+        if empty:
+            if not constraint.complete(state):
+                raise ConstraintError(
+                    f"the constraint allows no token for row {row} at generated position {step}: "
+                    f"its rule has a dead end there; fix the constraint or its start state"
+                )
+            ended[row] = True
+    return mask, ended
 
 
 @torch.inference_mode()
 def decode(
-    pipe: Pipeline, prompts: Sequence[Sequence[int]], config: GenerationConfig
-) -> Generator[tuple[GenerationEvent, float | None], None, int]:
+    pipe: Pipeline,
+    prompts: Sequence[Sequence[int]],
+    config: GenerationConfig,
+    *,
+    constraint: Constraint | None = None,
+    negative_prompts: Sequence[Sequence[int]] | None = None,
+    stats: DecodeStats | None = None,
+) -> Generator[tuple[GenerationEvent, float | None], None, None]:
     """Yield ``(event, logprob)`` for every generated token of every row, step by step.
 
     ``logprob`` is ``None`` unless ``config.output_logprobs`` is set. Each row's
-    last event carries its ``finish_reason``. The generator returns the number of
-    backbone calls it made.
+    last event carries its ``finish_reason``. With ``config.guidance_scale != 1``
+    every prompt gets an unconditional twin (``negative_prompts``, one per
+    prompt) and the logits are mixed as ``uncond + scale * (cond - uncond)``.
     """
     backbone, head, sampler, cache = pipe.backbone, pipe.head, pipe.sampler, pipe.cache
-    device = next(backbone.parameters()).device
-    dtype = next(backbone.parameters()).dtype
+    stats = stats if stats is not None else DecodeStats()
+    B = len(prompts)
+    guided = config.guidance_scale != 1.0
+    if guided:
+        if negative_prompts is None or len(negative_prompts) != B:
+            raise GenerationError("classifier-free guidance needs one negative (unconditional) prompt per prompt")
+        prompts = [*prompts, *negative_prompts]  # rows B..2B-1 are the unconditional twins
 
-    # 1. Check the prompts and work out how long each row may grow.
-    if not prompts:
-        raise InputError("no prompts given: pass at least one")
-    lengths = [len(p) for p in prompts]
-    for row, length in enumerate(lengths):
-        if length == 0:
-            raise InputError(f"prompt {row} is empty: give at least one token (a tokenizer with 'bos' adds one)")
-    context = min(backbone.max_seq_len, config.max_length or backbone.max_seq_len)
-    for row, length in enumerate(lengths):
-        if length > context:
-            raise InputError(
-                f"prompt {row} has {length} tokens but the context is {context} "
-                f"(model max_seq_len {backbone.max_seq_len}, max_length {config.max_length}): shorten it"
-            )
-    eos = set(config.eos_token_ids if config.eos_token_ids is not None else
-              [t for n, t in pipe.tokenizer.special_tokens.items() if n == "eos"])
-    pad = pipe.tokenizer.special_tokens.get("pad", 0)
-    B, L = len(prompts), max(lengths)
-    new_tokens = min(config.max_new_tokens, context - min(lengths))
-    total = L + new_tokens  # slots the cache and the token buffer need
+    # 1. Lay the prompts out, right-aligned, in one buffer with room for the new tokens.
+    prep = prepare(pipe, prompts, config)
+    history, L, total, eos = prep.history, prep.prompt_width, prep.total, prep.eos
+    rows = history.shape[0]
+    generator = make_generator(config.seed, prep.device)
+    cache.allocate(backbone.cache_spec(), batch_size=rows, max_len=total, dtype=prep.dtype, device=prep.device)
+    stops = [list(s) for s in config.stop_sequences]
+    eos_list = sorted(eos)
 
-    # 2. Left-pad the prompts into one buffer; `real` marks slots holding real tokens.
-    tokens = torch.full((B, total), pad, dtype=torch.long, device=device)
-    real = torch.zeros((B, total), dtype=torch.bool, device=device)
-    for row, prompt in enumerate(prompts):
-        tokens[row, L - len(prompt):L] = torch.as_tensor(list(prompt), dtype=torch.long)
-        real[row, L - len(prompt):L] = True
-    if int(tokens[:, :L].max()) >= backbone.vocab_size or int(tokens[:, :L].min()) < 0:
-        raise InputError(f"a prompt holds a token id outside the vocabulary [0, {backbone.vocab_size})")
-    generator = _make_generator(config.seed, device)
-    cache.allocate(backbone.cache_spec(), batch_size=B, max_len=total, dtype=dtype, device=device)
+    # 2. Prefill: all prompt tokens in one forward pass; keep the logits of each row's last token.
+    start = time.perf_counter()
+    ids, positions, mask = prefill_inputs(history, L)
+    logits = head(backbone(ids, positions=positions, cache=cache, attention_mask=mask)[:, -1])
+    stats.steps, stats.prefill_s = 1, time.perf_counter() - start
+    next_positions = positions[:, -1] + 1
 
-    # 3. Prefill: run all prompt tokens at once. A token attends to real tokens at or before its slot;
-    #    positions count real tokens only, so padding does not shift them.
-    positions = (real[:, :L].long().cumsum(-1) - 1).clamp(min=0)
-    mask = None
-    if min(lengths) != L:
-        causal = torch.ones(L, L, dtype=torch.bool, device=device).tril()
-        mask = causal[None] & real[:, None, :L]
-    hidden = backbone(tokens[:, :L], positions=positions, cache=cache, attention_mask=mask)
-    logits = head(hidden[:, -1])  # the last slot is real in every row (left padding)
-    steps = 1
-
-    finished = torch.zeros(B, dtype=torch.bool, device=device)
+    states = [constraint.start() for _ in range(B)] if constraint is not None else []
+    live = [True] * B
     produced = [0] * B
-    next_pos = positions[:, -1] + 1
     for t in range(L, total):
-        # 4. Turn logits into the sampler's distribution and pick one token per row.
+        # 3. Logits -> the sampler's distribution: guidance, constraints, min length, then processors.
         logits = logits.float()
         if torch.isnan(logits).any():
             raise GenerationError(
-                f"the model produced NaN logits at step {t - L}; check the weights (a diverged training run?)"
+                f"the model produced NaN logits at generated position {t - L}; check the weights "
+                f"(a diverged training run?)"
             )
-        scores = sampler.process(logits, tokens[:, :t])
+        if guided:
+            cond, uncond = logits[:B], logits[B:]
+            logits = uncond + config.guidance_scale * (cond - uncond)
+        if constraint is not None:
+            allowed, _ = constraint_mask(constraint, states, live, logits.shape[-1], t - L, logits.device)
+            logits = logits.masked_fill(~allowed, float("-inf"))
+        if eos_list and config.min_new_tokens and min(produced) < config.min_new_tokens:
+            early = torch.tensor([p < config.min_new_tokens for p in produced], device=logits.device)
+            logits[early[:, None] & _one_hot(eos_list, logits.shape[-1], logits.device)] = float("-inf")
+        scores = sampler.process(logits, history[:B, :t])
         next_ids = sampler.select(scores, generator)
         logprobs = scores.log_softmax(-1).gather(-1, next_ids[:, None])[:, 0] if config.output_logprobs else None
-        tokens[:, t] = torch.where(finished, pad, next_ids)
-        real[:, t] = ~finished
 
-        # 5. Report each live row's token and decide whether the row stops here.
-        ids = next_ids.tolist()
+        # 4. Record each live row's token, then decide whether the row stops here.
+        chosen = next_ids.tolist()
+        finished_now = [False] * B
         for row in range(B):
-            if finished[row]:
+            if not live[row]:
                 continue
+            token = chosen[row]
+            if constraint is not None and not bool(torch.isfinite(scores[row, token])):
+                raise GenerationError(f"the sampler chose token {token} outside its support for row {row}")
+            history[row, t] = token
             produced[row] += 1
             reason = None
-            if ids[row] in eos:
+            if token in eos:
                 reason = "eos"
+            elif stops and any(_ends_with(history[row, :t + 1], s) for s in stops):
+                reason = "stop_sequence"
             elif produced[row] >= config.max_new_tokens:
                 reason = "length"
-            elif lengths[row] + produced[row] >= context:
+            elif prep.lengths[row] + produced[row] >= prep.context:
                 reason = "max_length"
+            if constraint is not None and reason is None:
+                states[row] = constraint.advance(states[row], token)
+                if _constraint_done(constraint, states[row]):
+                    reason = "constraint"
             if reason is not None:
-                finished[row] = True
+                live[row] = False
+                finished_now[row] = True
             lp = None if logprobs is None else float(logprobs[row])
-            if lp is not None and math.isinf(lp):
-                raise GenerationError(f"row {row} sampled a token outside the sampler's support at step {t - L}")
-            yield GenerationEvent(row=row, index=produced[row] - 1, token_id=ids[row], finish_reason=reason), lp
-        if bool(finished.all()):
+            yield GenerationEvent(row=row, index=produced[row] - 1, token_id=token, finish_reason=reason), lp
+        if not any(live):
             break
+        if guided:
+            history[B:, t] = history[:B, t]  # the unconditional twins follow the same tokens
 
-        # 6. Decode one step: the new token attends to every real slot so far.
-        mask = None if bool(real[:, : t + 1].all()) else real[:, None, : t + 1]
-        hidden = backbone(tokens[:, t : t + 1], positions=next_pos[:, None], cache=cache, attention_mask=mask)
-        logits = head(hidden[:, -1])
-        next_pos = next_pos + 1
-        steps += 1
-    return steps
+        # 5. Decode one step: feed each row's new token; it attends to every real slot so far.
+        #    Rows that finished feed a masked placeholder until the whole batch is done.
+        real = history[:, : t + 1] >= 0
+        mask = None if bool(real.all()) else real[:, None, :]
+        step_ids = history[:, t : t + 1].clamp(min=0)
+        logits = head(backbone(step_ids, positions=next_positions[:, None], cache=cache, attention_mask=mask)[:, -1])
+        next_positions = next_positions + 1
+        stats.steps += 1
+
+
+def _ends_with(row: torch.Tensor, stop: list[int]) -> bool:
+    n = len(stop)
+    return row.shape[0] >= n and row[-n:].tolist() == stop
+
+
+def _constraint_done(constraint: Constraint, state: Any) -> bool:
+    """A complete state from which nothing more is allowed ends the row."""
+    if not constraint.complete(state):
+        return False
+    allowed = constraint.allowed(state)
+    return not bool(allowed.any()) if isinstance(allowed, torch.Tensor) else len(allowed) == 0
+
+
+def _one_hot(ids: list[int], vocab: int, device: torch.device) -> torch.Tensor:
+    hot = torch.zeros(1, vocab, dtype=torch.bool, device=device)
+    hot[0, ids] = True
+    return hot

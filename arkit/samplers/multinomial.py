@@ -1,6 +1,7 @@
 """Sampling with temperature, top-k and top-p (nucleus) truncation.
 
-Registered as ``core/multinomial``. ``temperature=0`` is greedy decoding.
+Registered as ``core/multinomial``. ``temperature=0`` is greedy decoding. For
+other processors or another order, compose them with ``core/chain``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError
+from . import _functional as F
 
 __all__ = ["MultinomialSampler"]
 
@@ -40,18 +42,10 @@ class MultinomialSampler:
     def process(self, logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         if self.deterministic:
             return logits
-        scores = logits / self.temperature
-        if self.top_k is not None and self.top_k < scores.shape[-1]:
-            kth = torch.topk(scores, self.top_k, dim=-1).values[..., -1:]
-            scores = scores.masked_fill(scores < kth, float("-inf"))
-        if self.top_p < 1.0:
-            sorted_scores, order = torch.sort(scores, dim=-1, descending=True)
-            cumulative = sorted_scores.softmax(dim=-1).cumsum(dim=-1)
-            # drop an id when the ids before it already reach top_p (the first id always stays)
-            drop_sorted = (cumulative - sorted_scores.softmax(dim=-1)) >= self.top_p
-            drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
-            scores = scores.masked_fill(drop, float("-inf"))
-        return scores
+        scores = F.temperature(logits, self.temperature)
+        if self.top_k is not None:
+            scores = F.top_k(scores, self.top_k)
+        return F.top_p(scores, self.top_p)
 
     def select(self, scores: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         if self.deterministic:

@@ -1,0 +1,91 @@
+"""Checks and buffers shared by the sampling loop and beam search."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import torch
+
+from ..errors import InputError
+from ..types import GenerationConfig
+
+if TYPE_CHECKING:
+    from ..pipeline import Pipeline
+
+
+@attrs.define
+class Prepared:
+    """Left-padded prompts in a buffer with room for every new token."""
+
+    history: torch.Tensor  # [B, total] token ids; -1 before each row's start and after it finishes
+    lengths: list[int]  # prompt length per row
+    prompt_width: int  # L: the longest prompt
+    total: int  # L + new tokens: slots the cache and buffer need
+    context: int  # max prompt + generated tokens per row
+    eos: frozenset[int]
+    device: torch.device
+    dtype: torch.dtype
+
+
+def prepare(pipe: Pipeline, prompts: Sequence[Sequence[int]], config: GenerationConfig, *, extra: int = 0) -> Prepared:
+    """Validate prompts against the model and lay them out, right-aligned, in a ``[B, total]`` buffer.
+
+    ``extra`` reserves slots beyond ``max_new_tokens`` (speculative drafts need them).
+    """
+    backbone = pipe.backbone
+    parameter = next(iter(backbone.parameters()), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    dtype = parameter.dtype if parameter is not None else torch.float32
+    if not prompts:
+        raise InputError("no prompts given: pass at least one")
+    lengths = [len(p) for p in prompts]
+    for row, length in enumerate(lengths):
+        if length == 0:
+            raise InputError(f"prompt {row} is empty: give at least one token (a tokenizer with 'bos' adds one)")
+    context = min(backbone.max_seq_len, config.max_length or backbone.max_seq_len)
+    for row, length in enumerate(lengths):
+        if length > context:
+            raise InputError(
+                f"prompt {row} has {length} tokens but the context is {context} "
+                f"(model max_seq_len {backbone.max_seq_len}, max_length {config.max_length}): shorten it"
+            )
+    L = max(lengths)
+    total = L + min(config.max_new_tokens, context - min(lengths)) + extra
+    history = torch.full((len(prompts), total), -1, dtype=torch.long)
+    for row, prompt in enumerate(prompts):
+        try:
+            ids = torch.as_tensor(list(prompt), dtype=torch.long)
+        except (TypeError, ValueError, RuntimeError):
+            raise InputError(f"prompt {row} must be a sequence of integer token ids") from None
+        if int(ids.min()) < 0 or int(ids.max()) >= backbone.vocab_size:
+            bad = int(ids.min()) if int(ids.min()) < 0 else int(ids.max())
+            raise InputError(f"prompt {row} holds token id {bad}, outside the vocabulary [0, {backbone.vocab_size})")
+        history[row, L - len(prompt) : L] = ids
+    eos_ids: Any = config.eos_token_ids
+    if eos_ids is None:
+        eos_ids = [t for name, t in pipe.tokenizer.special_tokens.items() if name == "eos"]
+    return Prepared(history.to(device), lengths, L, total, context, frozenset(eos_ids), device, dtype)
+
+
+def make_generator(seed: int | None, device: torch.device) -> torch.Generator:
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, (1,)).item()))
+    return generator
+
+
+def prefill_inputs(history: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Ids, positions and mask for the first forward pass over the left-padded prompts.
+
+    Positions count real tokens only, so padding does not shift them; a token
+    attends to real tokens at or before its slot. The mask is ``None`` when no row is padded.
+    """
+    prompt = history[:, :width]
+    real = prompt >= 0
+    positions = (real.long().cumsum(-1) - 1).clamp(min=0)
+    mask = None
+    if not bool(real.all()):
+        causal = torch.ones(width, width, dtype=torch.bool, device=history.device).tril()
+        mask = causal[None] & real[:, None, :]
+    return prompt.clamp(min=0), positions, mask
