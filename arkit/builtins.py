@@ -8,6 +8,7 @@ from .backbones.transformer import TransformerBackbone
 from .cache.dynamic import DynamicCache
 from .heads.categorical import CategoricalHead
 from .hookspecs import hookimpl
+from .cache.sliding import SlidingWindowCache
 from .cache.static import StaticCache
 from .samplers.bad_tokens import BadTokens
 from .samplers.chain import SamplerChain
@@ -59,6 +60,7 @@ def arkit_register_samplers(register: Any) -> None:
 def arkit_register_caches(register: Any) -> None:
     register("core/dynamic", DynamicCache)
     register("core/static", StaticCache)
+    register("core/sliding", SlidingWindowCache)
 
 
 @hookimpl

@@ -189,6 +189,10 @@ class Cache(Protocol):
     - ``reorder(indices: LongTensor[B'])`` replaces the rows by ``rows[indices]``:
       beam reordering, row selection and duplication.
     - ``memory_bytes()``: bytes held by the stored tensors.
+
+    Optional: ``offset``, the number of positions dropped from the front (caches
+    that evict, like a sliding window); storage slot ``j`` then holds the
+    ``offset + j``-th position written. Absent means 0.
     """
 
     @property

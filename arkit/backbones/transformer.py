@@ -98,7 +98,9 @@ class TransformerBackbone(nn.Module):
     """Decoder-only transformer (Llama-style) over token ids.
 
     ``n_kv_heads < n_heads`` gives grouped-query attention; ``ffn_hidden``
-    defaults to about ``8/3 * d_model`` rounded up to a multiple of 32.
+    defaults to about ``8/3 * d_model`` rounded up to a multiple of 32;
+    ``sliding_window`` limits attention to that many most recent positions (pair
+    it with the ``core/sliding`` cache to bound memory exactly).
     Weights are initialised with std ``init_std`` (residual projections scaled
     by ``1/sqrt(2 * n_layers)``), as GPT-2 does.
     """
@@ -116,6 +118,7 @@ class TransformerBackbone(nn.Module):
         rope_theta: float = 10000.0,
         norm_eps: float = 1e-5,
         init_std: float = 0.02,
+        sliding_window: int | None = None,
     ) -> None:
         super().__init__()
         n_kv_heads = n_heads if n_kv_heads is None else n_kv_heads
@@ -130,13 +133,17 @@ class TransformerBackbone(nn.Module):
             raise ConfigError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
         if n_heads % n_kv_heads:
             raise ConfigError(f"n_heads ({n_heads}) must be a multiple of n_kv_heads ({n_kv_heads})")
+        if sliding_window is not None and (not isinstance(sliding_window, int) or sliding_window < 1):
+            raise ConfigError(f"sliding_window must be a positive integer or None, got {sliding_window!r}")
         if (d_model // n_heads) % 2:
             raise ConfigError(f"the head size d_model / n_heads = {d_model // n_heads} must be even for RoPE")
         self._config = dict(
             vocab_size=vocab_size, d_model=d_model, n_layers=n_layers, n_heads=n_heads,
             n_kv_heads=n_kv_heads, ffn_hidden=ffn_hidden, max_seq_len=max_seq_len,
             rope_theta=float(rope_theta), norm_eps=float(norm_eps), init_std=float(init_std),
+            sliding_window=sliding_window,
         )
+        self.sliding_window = sliding_window
         self.vocab_size, self.d_model, self.max_seq_len = vocab_size, d_model, max_seq_len
         self.n_layers, self.n_kv_heads, self.head_dim = n_layers, n_kv_heads, d_model // n_heads
 
@@ -206,9 +213,11 @@ class TransformerBackbone(nn.Module):
         x = self.embed(input_ids)
 
         # Mask: True where a query may attend. Default: causal by storage slot.
+        slots = torch.arange(past + T, device=x.device)
         if attention_mask is None:
-            slots = torch.arange(past + T, device=x.device)
             attention_mask = (slots[None, :] <= (slots[past:, None])).expand(B, T, past + T)
+        if self.sliding_window is not None:  # and only the most recent `sliding_window` slots
+            attention_mask = attention_mask & (slots[past:, None] - slots[None, :] < self.sliding_window)
         # An additive float mask with finfo.min (not -inf) keeps fully masked rows finite.
         mask = torch.zeros(attention_mask.shape, dtype=x.dtype, device=x.device)
         mask = mask.masked_fill_(~attention_mask, torch.finfo(x.dtype).min).unsqueeze(1)

@@ -156,7 +156,7 @@ def beam_search(
             ]
         beam_scores = new_scores
         next_positions = next_positions[order]
-        real = history[:, : t + 1] >= 0
+        real = history[:, getattr(cache, "offset", 0) : t + 1] >= 0
         mask = None if bool(real.all()) else real[:, None, :]
         logits = head(backbone(history[:, t : t + 1].clamp(min=0), positions=next_positions[:, None],
                                cache=cache, attention_mask=mask)[:, -1])

@@ -168,7 +168,7 @@ def decode(
 
         # 5. Decode one step: feed each row's new token; it attends to every real slot so far.
         #    Rows that finished feed a masked placeholder until the whole batch is done.
-        real = history[:, : t + 1] >= 0
+        real = history[:, getattr(cache, "offset", 0) : t + 1] >= 0  # slots the cache still holds
         mask = None if bool(real.all()) else real[:, None, :]
         step_ids = history[:, t : t + 1].clamp(min=0)
         logits = head(backbone(step_ids, positions=next_positions[:, None], cache=cache, attention_mask=mask)[:, -1])
