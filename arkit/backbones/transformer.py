@@ -35,14 +35,18 @@ def _apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.
     return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1).type_as(x)
 
 
+def _rms_norm(x: torch.Tensor, norm: nn.RMSNorm) -> torch.Tensor:
+    # the functional form skips the module call overhead, which matters at batch 1 on CPU
+    return F.rms_norm(x, norm.normalized_shape, norm.weight, norm.eps)
+
+
 class _Attention(nn.Module):
     def __init__(self, d_model: int, n_heads: int, n_kv_heads: int) -> None:
         super().__init__()
         self.n_heads, self.n_kv_heads = n_heads, n_kv_heads
         self.head_dim = d_model // n_heads
-        self.q_proj = nn.Linear(d_model, n_heads * self.head_dim, bias=False)
-        self.k_proj = nn.Linear(d_model, n_kv_heads * self.head_dim, bias=False)
-        self.v_proj = nn.Linear(d_model, n_kv_heads * self.head_dim, bias=False)
+        # one matmul for queries, keys and values: [q (n_heads) | k (n_kv_heads) | v (n_kv_heads)] * head_dim
+        self.qkv_proj = nn.Linear(d_model, (n_heads + 2 * n_kv_heads) * self.head_dim, bias=False)
         self.o_proj = nn.Linear(n_heads * self.head_dim, d_model, bias=False)
 
     def forward(
@@ -51,34 +55,34 @@ class _Attention(nn.Module):
         cos: torch.Tensor,
         sin: torch.Tensor,
         mask: torch.Tensor | None,
+        causal: bool,
         cache: Cache | None,
         layer: int,
     ) -> torch.Tensor:
         B, T, _ = x.shape
-        q = self.q_proj(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)
-        k = self.k_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
-        v = self.v_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
-        q, k = _apply_rope(q, cos, sin), _apply_rope(k, cos, sin)
+        qkv = F.linear(x, self.qkv_proj.weight).view(B, T, self.n_heads + 2 * self.n_kv_heads, self.head_dim)
+        qk, v = qkv.transpose(1, 2).split([self.n_heads + self.n_kv_heads, self.n_kv_heads], dim=1)
+        q, k = _apply_rope(qk, cos, sin).split([self.n_heads, self.n_kv_heads], dim=1)  # rotate q and k at once
         if cache is not None:
             k, v = cache.update(layer, k, v)  # all stored positions: [B, Hkv, S, Dh]
         if self.n_kv_heads != self.n_heads:  # grouped-query attention: share each K/V head
             repeat = self.n_heads // self.n_kv_heads
             k, v = k.repeat_interleave(repeat, dim=1), v.repeat_interleave(repeat, dim=1)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        return self.o_proj(y.transpose(1, 2).reshape(B, T, -1))
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+        return F.linear(y.transpose(1, 2).reshape(B, T, -1), self.o_proj.weight)
 
 
 class _MLP(nn.Module):
-    """SwiGLU: down(silu(gate(x)) * up(x))."""
+    """SwiGLU: down(silu(gate(x)) * up(x)), with gate and up in one matmul."""
 
     def __init__(self, d_model: int, hidden: int) -> None:
         super().__init__()
-        self.gate_proj = nn.Linear(d_model, hidden, bias=False)
-        self.up_proj = nn.Linear(d_model, hidden, bias=False)
+        self.gate_up_proj = nn.Linear(d_model, 2 * hidden, bias=False)
         self.down_proj = nn.Linear(hidden, d_model, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        gate, up = F.linear(x, self.gate_up_proj.weight).chunk(2, dim=-1)
+        return F.linear(F.silu(gate) * up, self.down_proj.weight)
 
 
 class _Block(nn.Module):
@@ -89,9 +93,9 @@ class _Block(nn.Module):
         self.mlp_norm = nn.RMSNorm(d_model, eps=eps)
         self.mlp = _MLP(d_model, ffn_hidden)
 
-    def forward(self, x, cos, sin, mask, cache, layer):  # type: ignore[no-untyped-def]
-        x = x + self.attn(self.attn_norm(x), cos, sin, mask, cache, layer)
-        return x + self.mlp(self.mlp_norm(x))
+    def forward(self, x, cos, sin, mask, causal, cache, layer):  # type: ignore[no-untyped-def]
+        x = x + self.attn(_rms_norm(x, self.attn_norm), cos, sin, mask, causal, cache, layer)
+        return x + self.mlp(_rms_norm(x, self.mlp_norm))
 
 
 class TransformerBackbone(nn.Module):
@@ -183,13 +187,14 @@ class TransformerBackbone(nn.Module):
                 f"{tuple(getattr(positions, 'shape', ()))}"
             )
         if input_ids.numel():
-            low, high = int(input_ids.min()), int(input_ids.max())
+            low, high = (int(v) for v in torch.aminmax(input_ids))
             if low < 0 or high >= self.vocab_size:
                 raise InputError(f"token id {low if low < 0 else high} is outside the vocabulary [0, {self.vocab_size})")
-            if int(positions.min()) < 0 or int(positions.max()) >= self.max_seq_len:
+            first, last = (int(v) for v in torch.aminmax(positions))
+            if first < 0 or last >= self.max_seq_len:
                 raise InputError(
-                    f"position {int(positions.max())} is beyond the model's context of {self.max_seq_len} tokens: "
-                    f"shorten the prompt or lower max_new_tokens"
+                    f"position {last if last >= 0 else first} is outside the model's context of "
+                    f"{self.max_seq_len} tokens: shorten the prompt or lower max_new_tokens"
                 )
         if mask is not None:
             B, T = input_ids.shape
@@ -212,18 +217,26 @@ class TransformerBackbone(nn.Module):
         B, T = input_ids.shape
         x = self.embed(input_ids)
 
-        # Mask: True where a query may attend. Default: causal by storage slot.
-        slots = torch.arange(past + T, device=x.device)
-        if attention_mask is None:
-            attention_mask = (slots[None, :] <= (slots[past:, None])).expand(B, T, past + T)
-        if self.sliding_window is not None:  # and only the most recent `sliding_window` slots
-            attention_mask = attention_mask & (slots[past:, None] - slots[None, :] < self.sliding_window)
-        # An additive float mask with finfo.min (not -inf) keeps fully masked rows finite.
-        mask = torch.zeros(attention_mask.shape, dtype=x.dtype, device=x.device)
-        mask = mask.masked_fill_(~attention_mask, torch.finfo(x.dtype).min).unsqueeze(1)
+        # Mask: True where a query may attend. Default: causal by storage slot. Two common cases
+        # need no mask tensor: a single new token that sees every stored slot, and a first call
+        # (empty cache) where SDPA's own causal mask is right. (With a past, SDPA's is_causal is
+        # aligned top-left and wrong; an explicit mask is built instead.)
+        mask, causal = None, False
+        if attention_mask is None and self.sliding_window is None and (T == 1 or past == 0):
+            causal = T > 1
+        else:
+            slots = torch.arange(past + T, device=x.device)
+            if attention_mask is None:
+                attention_mask = (slots[None, :] <= slots[past:, None]).expand(B, T, past + T)
+            if self.sliding_window is not None:  # and only the most recent `sliding_window` slots
+                attention_mask = attention_mask & (slots[past:, None] - slots[None, :] < self.sliding_window)
+            # An additive float mask with finfo.min (not -inf) keeps fully masked rows finite.
+            mask = torch.zeros(attention_mask.shape, dtype=x.dtype, device=x.device)
+            mask = mask.masked_fill_(~attention_mask, torch.finfo(x.dtype).min).unsqueeze(1)
 
-        cos = self.rope_cos[positions].unsqueeze(1).to(x.dtype)  # [B, 1, T, Dh/2]
-        sin = self.rope_sin[positions].unsqueeze(1).to(x.dtype)
+        cos, sin = self.rope_cos[positions].unsqueeze(1), self.rope_sin[positions].unsqueeze(1)  # [B, 1, T, Dh/2]
+        if cos.dtype != x.dtype:
+            cos, sin = cos.to(x.dtype), sin.to(x.dtype)
         for i, layer in enumerate(self.layers):
-            x = layer(x, cos, sin, mask, cache, i)
-        return self.norm(x)
+            x = layer(x, cos, sin, mask, causal, cache, i)
+        return _rms_norm(x, self.norm)

@@ -61,24 +61,20 @@ def to_llama(backbone: Any, head: Any) -> Any:
     )
     config._attn_implementation = "sdpa"
     model = transformers.LlamaForCausalLM(config)
-    renames = {
-        "embed.": "model.embed_tokens.", "norm.": "model.norm.", "attn_norm.": "input_layernorm.",
-        "mlp_norm.": "post_attention_layernorm.", "attn.": "self_attn.",
-    }
-    state = {}
-    for key, value in backbone.state_dict().items():
-        new = key
-        if key.startswith("layers."):
-            new = "model." + key
-            for old, replacement in (("attn_norm.", "input_layernorm."), ("mlp_norm.", "post_attention_layernorm."),
-                                     (".attn.", ".self_attn.")):
-                new = new.replace(old, replacement)
-        else:
-            for old, replacement in renames.items():
-                if key.startswith(old):
-                    new = replacement + key[len(old):]
-                    break
-        state[new] = value
+    heads, kv, dh = c["n_heads"], c["n_kv_heads"], c["d_model"] // c["n_heads"]
+    state = {"model.embed_tokens.weight": backbone.embed.weight, "model.norm.weight": backbone.norm.weight}
+    for i, block in enumerate(backbone.layers):
+        prefix = f"model.layers.{i}."
+        q, k, v = block.attn.qkv_proj.weight.split([heads * dh, kv * dh, kv * dh])
+        gate, up = block.mlp.gate_up_proj.weight.chunk(2)
+        state.update({
+            prefix + "input_layernorm.weight": block.attn_norm.weight,
+            prefix + "post_attention_layernorm.weight": block.mlp_norm.weight,
+            prefix + "self_attn.q_proj.weight": q, prefix + "self_attn.k_proj.weight": k,
+            prefix + "self_attn.v_proj.weight": v, prefix + "self_attn.o_proj.weight": block.attn.o_proj.weight,
+            prefix + "mlp.gate_proj.weight": gate, prefix + "mlp.up_proj.weight": up,
+            prefix + "mlp.down_proj.weight": block.mlp.down_proj.weight,
+        })
     state["lm_head.weight"] = head.proj.weight
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if "rotary_emb" not in k]
