@@ -1,0 +1,1 @@
+"""Benchmarks behind ``arkit bench``: each returns a JSON-ready dict of measurements."""

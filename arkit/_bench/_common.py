@@ -1,0 +1,72 @@
+"""Measurement helpers shared by the benchmarks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+import statistics
+import time
+from typing import Any
+
+import torch
+
+
+class IdTokenizer:
+    """A tokenizer over raw ids for benchmarks: items are already lists of ids."""
+
+    lossless = True
+
+    def __init__(self, vocab_size: int) -> None:
+        self.vocab_size = vocab_size
+        self.special_tokens: dict[str, int] = {"pad": 0}
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        return {"vocab_size": self.vocab_size}
+
+    def encode(self, item: Any) -> list[int]:
+        return [int(t) for t in item]
+
+    def decode(self, ids: Any) -> list[int]:
+        return [int(t) for t in ids]
+
+
+def interleaved(variants: Mapping[str, Callable[[], Any]], repeats: int) -> dict[str, list[float]]:
+    """Run every variant once per round, ``repeats`` rounds, after one untimed warm-up round."""
+    for fn in variants.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, fn in variants.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def memory_bandwidth_gb_s(megabytes: int = 256, repeats: int = 7) -> float:
+    """Copy bandwidth (bytes read + written per second) of a large buffer, median of ``repeats``."""
+    n = megabytes * 1024 * 1024 // 4
+    src, dst = torch.ones(n), torch.empty(n)
+    dst.copy_(src)
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        dst.copy_(src)
+        samples.append(2 * n * 4 / (time.perf_counter() - start))
+    return statistics.median(samples) / 1e9
+
+
+def weight_bytes_per_token(*modules: torch.nn.Module) -> int:
+    """Bytes of weights a decode step must read: every parameter except embedding tables (a row each)."""
+    total = 0
+    for module in modules:
+        for sub in module.modules():
+            for name, param in sub.named_parameters(recurse=False):
+                if isinstance(sub, torch.nn.Embedding):
+                    continue
+                total += param.numel() * param.element_size()
+    return total
