@@ -15,6 +15,7 @@ from .errors import (
     ArkitWarning,
     ComponentProtocolError,
     ConfigError,
+    ConstraintError,
     DuplicateComponentError,
     GenerationError,
     InputError,
@@ -27,7 +28,9 @@ from .errors import (
 )
 from .hookspecs import hookimpl
 from .pipeline import Pipeline
-from .protocols import Backbone, Cache, Drafter, Head, Sampler, Tokenizer
+from .constraints.state_machine import StateMachineConstraint
+from .constraints.trie import TrieConstraint
+from .protocols import Backbone, Cache, Constraint, Drafter, Head, Sampler, Tokenizer
 from .registry import create, get_component, get_preset, list_components, list_plugins, list_presets
 from .types import (
     CacheSpec,
@@ -54,6 +57,8 @@ __all__ = [
     "ComponentInfo",
     "ComponentProtocolError",
     "ConfigError",
+    "Constraint",
+    "ConstraintError",
     "Draft",
     "Drafter",
     "DuplicateComponentError",
@@ -70,10 +75,12 @@ __all__ = [
     "PluginInfo",
     "PluginLoadError",
     "Sampler",
+    "StateMachineConstraint",
     "Tokenizer",
     "TrainConfig",
     "TrainResult",
     "TrainingError",
+    "TrieConstraint",
     "UnknownComponentError",
     "WeightsError",
     "__version__",

@@ -1,0 +1,239 @@
+"""The generation engine: caches, processors, constraints, beam search, guidance, stopping."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+import arkit
+from arkit.constraints.state_machine import StateMachineConstraint
+from arkit.constraints.trie import TrieConstraint
+from arkit.generation.beam import beam_search
+from tests.helpers import tiny_pipeline
+
+CACHES = [("core/dynamic", {}), ("core/static", {}), ("core/sliding", {"window": 512})]
+
+
+@pytest.fixture(scope="module")
+def pipe() -> arkit.Pipeline:
+    return tiny_pipeline()
+
+
+@pytest.mark.parametrize(("name", "config"), CACHES)
+def test_every_cache_gives_the_same_greedy_tokens(pipe: arkit.Pipeline, name: str, config: dict) -> None:
+    reference = pipe.generate(["a longer prompt", "hi", "mid"], max_new_tokens=12, eos_token_ids=())
+    out = pipe.replace(cache=arkit.create("cache", name, **config)).generate(
+        ["a longer prompt", "hi", "mid"], max_new_tokens=12, eos_token_ids=()
+    )
+    assert out.sequences == reference.sequences
+
+
+@settings(max_examples=15)
+@given(batch=st.integers(1, 3), length=st.integers(2, 20), chunks=st.lists(st.integers(1, 6), min_size=1, max_size=5),
+       cache=st.sampled_from(CACHES))
+def test_incremental_decoding_equals_the_full_forward(batch: int, length: int, chunks: list[int], cache: tuple) -> None:
+    pipe = tiny_pipeline()
+    window = 6 if cache[0] == "core/sliding" else None
+    backbone = arkit.create("backbone", "core/transformer", **{**pipe.backbone.config, "sliding_window": window})
+    ids = torch.randint(0, 259, (batch, length), generator=torch.Generator().manual_seed(length))
+    positions = torch.arange(length).expand(batch, -1)
+    full = backbone(ids, positions=positions)
+    store = arkit.create("cache", cache[0], **({"window": window} if window else {}))
+    store.allocate(backbone.cache_spec(), batch_size=batch, max_len=length, dtype=torch.float32, device="cpu")
+    outs, start = [], 0
+    for size in chunks + [length]:
+        end = min(length, start + size)
+        if start >= end:
+            break
+        outs.append(backbone(ids[:, start:end], positions=positions[:, start:end], cache=store))
+        start = end
+    torch.testing.assert_close(torch.cat(outs, 1), full[:, :start], atol=1e-5, rtol=1e-4)
+
+
+def test_static_cache_refuses_to_overflow(pipe: arkit.Pipeline) -> None:
+    cache = arkit.create("cache", "core/static")
+    cache.allocate(pipe.backbone.cache_spec(), batch_size=1, max_len=4, dtype=torch.float32, device="cpu")
+    with pytest.raises(arkit.InputError, match="larger max_len"):
+        pipe.backbone(torch.zeros(1, 5, dtype=torch.long), positions=torch.arange(5)[None], cache=cache)
+
+
+def test_sliding_cache_bounds_memory(pipe: arkit.Pipeline) -> None:
+    sliding = arkit.create("cache", "core/sliding", window=8)
+    windowed = arkit.create("backbone", "core/transformer", **{**pipe.backbone.config, "sliding_window": 8})
+    p = pipe.replace(backbone=windowed, cache=sliding)
+    p.generate(["x" * 30], max_new_tokens=20, eos_token_ids=())
+    spec = windowed.cache_spec()
+    assert sliding.seq_len == 8 and sliding.offset > 0
+    assert sliding.memory_bytes() == 2 * spec.num_layers * spec.num_kv_heads * 8 * spec.head_dim * 4
+
+
+@pytest.mark.parametrize(
+    ("name", "config"),
+    [
+        ("core/temperature", {"temperature": 0.5}), ("core/top-k", {"k": 3}), ("core/top-p", {"p": 0.5}),
+        ("core/min-p", {"p": 0.2}), ("core/typical", {"mass": 0.5}), ("core/repetition-penalty", {"penalty": 2.0}),
+        ("core/no-repeat-ngram", {"n": 2}), ("core/logit-bias", {"bias": {"3": 5.0}}),
+        ("core/bad-tokens", {"sequences": [[1], [2, 3]]}),
+    ],
+)
+@given(seed=st.integers(0, 1000))
+@settings(max_examples=10)
+def test_processors_sample_inside_their_support(name: str, config: dict, seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(4, 12, generator=g) * 3
+    tokens = torch.randint(0, 12, (4, 6), generator=g)
+    tokens[0, :3] = -1  # left padding is never counted as context
+    sampler = arkit.create("sampler", name, **config)
+    scores = sampler.process(logits, tokens)
+    ids = sampler.select(scores, g)
+    assert bool(torch.isfinite(scores.gather(-1, ids[:, None])).all())
+
+
+def test_penalties_and_bans_do_what_they_say() -> None:
+    logits = torch.zeros(1, 5)
+    tokens = torch.tensor([[-1, 2, 3, 2]])
+    penalised = arkit.create("sampler", "core/repetition-penalty", penalty=2.0).process(logits + 1.0, tokens)
+    assert penalised[0].tolist() == [1.0, 1.0, 0.5, 0.5, 1.0]
+    banned = arkit.create("sampler", "core/no-repeat-ngram", n=2).process(logits, tokens)
+    assert banned[0, 3] == float("-inf") and torch.isfinite(banned[0, [0, 1, 2, 4]]).all()  # "2 3" seen: no 3 after 2
+    bad = arkit.create("sampler", "core/bad-tokens", sequences=[[4], [3, 2, 1]]).process(logits, tokens)
+    assert bad[0, 4] == float("-inf") and bad[0, 1] == float("-inf") and bad[0, 0] == 0
+    biased = arkit.create("sampler", "core/logit-bias", bias={1: 2.5}).process(logits, tokens)
+    assert biased[0].tolist() == [0.0, 2.5, 0.0, 0.0, 0.0]
+
+
+def test_min_p_and_typical_keep_the_mode() -> None:
+    logits = torch.tensor([[3.0, 2.0, 0.0, -4.0]])
+    kept = torch.isfinite(arkit.create("sampler", "core/min-p", p=0.3).process(logits, torch.zeros(1, 0)))
+    assert kept[0].tolist() == [True, True, False, False]  # p(1)/p(0) = e^-1 = 0.37 >= 0.3
+    typical = torch.isfinite(arkit.create("sampler", "core/typical", mass=0.01).process(logits, torch.zeros(1, 0)))
+    assert typical.sum() == 1
+
+
+def test_chain_composes_and_saves(tmp_path, pipe: arkit.Pipeline) -> None:  # type: ignore[no-untyped-def]
+    chain = arkit.create("sampler", "core/chain", steps=[
+        {"name": "core/repetition-penalty", "config": {"penalty": 1.5}},
+        {"name": "core/greedy"},
+    ])
+    assert chain.deterministic
+    p = pipe.replace(sampler=chain)
+    out = p.generate(["abcabc"], max_new_tokens=8, eos_token_ids=())
+    loaded = arkit.Pipeline.from_pretrained(p.save_pretrained(tmp_path / "p"))
+    assert loaded.sampler.config == chain.config
+    assert loaded.generate(["abcabc"], max_new_tokens=8, eos_token_ids=()).sequences == out.sequences
+    with pytest.raises(arkit.ConfigError, match="at least one"):
+        arkit.create("sampler", "core/chain", steps=[])
+
+
+def test_one_beam_equals_greedy(pipe: arkit.Pipeline) -> None:
+    greedy = pipe.generate(["abc", "hello there"], max_new_tokens=10, eos_token_ids=())
+    beams = beam_search(pipe, [pipe.encode("abc"), pipe.encode("hello there")],
+                        arkit.GenerationConfig(max_new_tokens=10, eos_token_ids=(), num_beams=1))
+    assert [b[0].tokens for b in beams] == list(greedy.sequences)
+
+
+def test_beam_search_finds_a_sequence_at_least_as_likely_as_greedy(pipe: arkit.Pipeline) -> None:
+    def logprob(prompt: str, tokens: tuple[int, ...]) -> float:
+        ids = torch.tensor([pipe.encode(prompt) + list(tokens)])
+        logits = pipe.head(pipe.backbone(ids, positions=torch.arange(ids.shape[1])[None]))
+        lp = logits.log_softmax(-1)[0, len(pipe.encode(prompt)) - 1 : -1]
+        return float(lp.gather(-1, torch.tensor(tokens)[:, None]).sum())
+
+    greedy = pipe.generate(["abc"], max_new_tokens=6, eos_token_ids=()).sequences[0]
+    out = pipe.generate(["abc"], max_new_tokens=6, eos_token_ids=(), num_beams=4, num_return_sequences=2,
+                        length_penalty=0.0)
+    assert len(out.sequences) == 2 and out.scores is not None and out.scores[0] >= out.scores[1]
+    with torch.no_grad():
+        assert logprob("abc", out.sequences[0]) >= logprob("abc", greedy) - 1e-4
+        assert math.isclose(out.scores[0], logprob("abc", out.sequences[0]), abs_tol=1e-3)
+
+
+@st.composite
+def tries(draw: st.DrawFn) -> list[list[int]]:
+    return draw(st.lists(st.lists(st.integers(97, 110), min_size=1, max_size=5), min_size=1, max_size=6))
+
+
+@settings(max_examples=15)
+@given(sequences=tries(), seed=st.integers(0, 100), beams=st.sampled_from([1, 3]))
+def test_trie_constrained_outputs_are_always_valid(sequences: list[list[int]], seed: int, beams: int) -> None:
+    pipe = tiny_pipeline("core/multinomial", temperature=1.5)
+    trie = TrieConstraint(sequences, eos_token_id=257)
+    out = pipe.generate(["q", "query"], max_new_tokens=8, constraint=trie, seed=seed, num_beams=beams)
+    valid = {tuple(s) for s in sequences}
+    for tokens, reason in zip(out.sequences, out.finish_reasons):
+        body = tokens[:-1] if reason == "eos" else tokens
+        assert tuple(body) in valid or reason in ("length", "max_length") and any(
+            v[: len(body)] == tuple(body) for v in valid
+        )
+        assert reason in ("eos", "constraint", "length")
+
+
+@settings(max_examples=15)
+@given(seed=st.integers(0, 200), states=st.integers(2, 5))
+def test_state_machine_constraint_holds_under_sampling(seed: int, states: int) -> None:
+    """A random automaton over a few byte values: every generated prefix is a walk through it."""
+    g = torch.Generator().manual_seed(seed)
+    transitions = {
+        s: {int(t): int(torch.randint(0, states, (1,), generator=g)) for t in torch.randperm(6, generator=g)[:3] + 100}
+        for s in range(states)
+    }
+    fsm = StateMachineConstraint(transitions, start=0, accept={states - 1}, eos_token_id=257)
+    out = tiny_pipeline("core/multinomial", temperature=2.0).generate(
+        ["x", "yy"], max_new_tokens=10, constraint=fsm, seed=seed
+    )
+    for tokens in out.sequences:
+        state = 0
+        for token in tokens:
+            if token == 257:
+                assert state in fsm.accept
+                break
+            assert token in transitions[state]
+            state = transitions[state][token]
+
+
+def test_a_dead_end_names_the_row_and_position(pipe: arkit.Pipeline) -> None:
+    fsm = StateMachineConstraint({0: {104: 1}, 1: {}}, start=0, accept=(), eos_token_id=None)
+    with pytest.raises(arkit.ConstraintError, match="row 0 at generated position 1"):
+        pipe.generate(["x"], max_new_tokens=5, constraint=fsm)
+
+
+def test_guidance_scale_one_is_plain_decoding_and_guidance_changes_the_distribution(pipe: arkit.Pipeline) -> None:
+    plain = pipe.generate(["abc"], max_new_tokens=6, eos_token_ids=())
+    assert pipe.generate(["abc"], max_new_tokens=6, eos_token_ids=(), guidance_scale=1.0).sequences == plain.sequences
+    guided = pipe.generate(["abc"], max_new_tokens=6, eos_token_ids=(), guidance_scale=3.0, output_logprobs=True)
+    # guided first token = argmax of uncond + 3 (cond - uncond), computed by hand
+    with torch.no_grad():
+        def last(ids: list[int]) -> torch.Tensor:
+            return pipe.head(pipe.backbone(torch.tensor([ids]), positions=torch.arange(len(ids))[None]))[0, -1]
+        cond, uncond = last(pipe.encode("abc")), last([256])
+    assert guided.sequences[0][0] == int((uncond + 3.0 * (cond - uncond)).argmax())
+    with pytest.raises(arkit.InputError, match="one per prompt"):
+        pipe.generate(["a", "b"], guidance_scale=2.0, negative_prompts=["x"])
+
+
+def test_stop_sequences_and_min_new_tokens(pipe: arkit.Pipeline) -> None:
+    free = pipe.generate(["abc"], max_new_tokens=10, eos_token_ids=()).sequences[0]
+    stop = list(free[2:4])
+    out = pipe.generate(["abc"], max_new_tokens=10, eos_token_ids=(), stop_sequences=[stop])
+    assert out.sequences[0] == free[:4] and out.finish_reasons == ("stop_sequence",)
+    text_stop = pipe.tokenizer.decode(free[2:4])
+    if text_stop.encode() == bytes(free[2:4]):
+        assert pipe.generate(["abc"], max_new_tokens=10, eos_token_ids=(), stop_sequences=[text_stop]).sequences[0] == free[:4]
+    late = pipe.generate(["abc"], max_new_tokens=10, eos_token_ids=(free[0],), min_new_tokens=3)
+    assert len(late.sequences[0]) >= 3 or late.finish_reasons[0] != "eos"
+    assert free[0] not in late.sequences[0][:3]
+
+
+def test_streaming_refuses_beam_search(pipe: arkit.Pipeline) -> None:
+    with pytest.raises(arkit.ConfigError, match="cannot stream"):
+        next(pipe.stream(["a"], num_beams=2))
+
+
+@pytest.mark.parametrize("bad", [{"num_beams": 0}, {"num_return_sequences": 3, "num_beams": 2},
+                                 {"min_new_tokens": 5, "max_new_tokens": 2}, {"stop_sequences": [[]]}])
+def test_bad_search_settings(bad: dict) -> None:
+    with pytest.raises(arkit.ConfigError):
+        arkit.GenerationConfig(**bad)
