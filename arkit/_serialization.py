@@ -152,35 +152,49 @@ def _accepted_config(info: Any, config: Mapping[str, Any], role: str) -> dict[st
     return {k: v for k, v in config.items() if k in params}
 
 
+def load_component(directory: str | os.PathLike[str], role: str, entry: Mapping[str, Any] | None = None) -> Any:
+    """Rebuild one component from ``directory/role`` (``config.json`` and weights).
+
+    ``entry`` is the component's record in ``pipeline.json``; without it the
+    component folder's own ``config.json`` is read.
+    """
+    directory = Path(directory)
+    if entry is None:
+        path = directory / role / "config.json"
+        try:
+            entry = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise PipelineFormatError(f"{path} does not exist") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise PipelineFormatError(f"{path} is not valid JSON ({exc})") from None
+        entry = {**entry, "weights": WEIGHTS if (directory / role / WEIGHTS).is_file() else None}
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str) or not isinstance(entry.get("config", {}), dict):
+        raise PipelineFormatError(f"{directory / MANIFEST}: component {role!r} needs a 'name' string and a 'config' object")
+    try:
+        info = get_component(role, entry["name"])  # type: ignore[arg-type]
+    except UnknownComponentError:
+        raise MissingPluginError(
+            role, entry["name"], entry.get("distribution"), entry.get("version"), _get_registry().components[role]
+        ) from None
+    obj = _build(info, _accepted_config(info, entry.get("config", {}), role))
+    weights = entry.get("weights")
+    if weights:
+        path = directory / role / str(weights)
+        if not path.is_file():
+            raise WeightsError(f"{role} weights are missing: {path} does not exist; copy the whole folder again")
+        if not isinstance(obj, nn.Module):
+            raise WeightsError(f"{role} {info.name!r} has a weights file but is not an nn.Module")
+        try:
+            safetensors.torch.load_model(obj, str(path), strict=True)
+        except (RuntimeError, OSError, ValueError, safetensors.SafetensorError) as exc:
+            first = str(exc).strip().splitlines()[0][:300]
+            raise WeightsError(f"{path} does not fit {role} {info.name!r} with its saved config: {first}") from None
+    return obj
+
+
 def load_components(directory: str | os.PathLike[str]) -> dict[str, Any]:
     directory = Path(directory)
     if not directory.is_dir():
         raise PipelineFormatError(f"no saved pipeline at {directory}: the folder does not exist")
     manifest = _read_manifest(directory)
-    components: dict[str, Any] = {}
-    for role, entry in manifest["components"].items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not isinstance(entry.get("config", {}), dict):
-            raise PipelineFormatError(f"{directory / MANIFEST}: component {role!r} needs a 'name' string and a 'config' object")
-        try:
-            info = get_component(role, entry["name"])  # type: ignore[arg-type]
-        except UnknownComponentError:
-            raise MissingPluginError(
-                role, entry["name"], entry.get("distribution"), entry.get("version"), _get_registry().components[role]
-            ) from None
-        obj = _build(info, _accepted_config(info, entry.get("config", {}), role))
-        weights = entry.get("weights")
-        if weights:
-            path = directory / role / str(weights)
-            if not path.is_file():
-                raise WeightsError(f"{role} weights are missing: {path} does not exist; copy the whole folder again")
-            if not isinstance(obj, nn.Module):
-                raise WeightsError(f"{role} {info.name!r} has a weights file but is not an nn.Module")
-            try:
-                safetensors.torch.load_model(obj, str(path), strict=True)
-            except (RuntimeError, OSError, ValueError, safetensors.SafetensorError) as exc:
-                first = str(exc).strip().splitlines()[0][:300]
-                raise WeightsError(
-                    f"{path} does not fit {role} {info.name!r} with its saved config: {first}"
-                ) from None
-        components[role] = obj
-    return components
+    return {role: load_component(directory, role, entry) for role, entry in manifest["components"].items()}

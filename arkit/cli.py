@@ -1,0 +1,246 @@
+"""The ``arkit`` command line.
+
+    arkit --version
+    arkit plugins [--json]
+    arkit components [--kind KIND] [--json]
+    arkit presets [--json]
+    arkit generate PIPELINE_DIR --prompt TEXT [--prompt TEXT ...] [--max-new-tokens N] [--seed S] [--json]
+    arkit demo [--steps N] [--out DIR] [--threads N] [--seed S] [--json]
+    arkit bench decode [--json] [--sizes small,gpt2] [--repeats N]
+
+Plugins add subcommands through the ``arkit_register_commands`` hook. Errors that
+arkit raises on purpose are printed as ``arkit: error: ...`` (exit code 1), never
+as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+import json
+import os
+import sys
+from typing import Any
+import warnings
+
+from ._version import __version__
+from .errors import ArkitError, ArkitPluginWarning, ConfigError, PluginLoadError
+from .types import KINDS
+
+BUILTIN_COMMANDS = ("plugins", "components", "presets", "generate", "demo", "bench")
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths)).rstrip()]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+# -- built-in commands --------------------------------------------------------------
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    from .registry import list_plugins
+
+    plugins = list_plugins()
+    if args.json:
+        _print_json([
+            {"name": p.name, "distribution": p.distribution, "version": p.version, "builtin": p.builtin,
+             "components": list(p.components), "presets": list(p.presets), "error": p.error}
+            for p in plugins
+        ])
+        return 0
+    rows = [[p.name, p.distribution or "-", p.version or "-", "yes" if p.builtin else "no",
+             str(len(p.components)), "ERROR: " + p.error if p.error else "ok"] for p in plugins]
+    print(_table(rows, ["plugin", "distribution", "version", "builtin", "components", "status"]))
+    return 0
+
+
+def _cmd_components(args: argparse.Namespace) -> int:
+    from .registry import list_components
+
+    components = list_components(args.kind, pattern=args.pattern)
+    if args.json:
+        _print_json([
+            {"kind": c.kind, "name": c.name, "plugin": c.plugin, "distribution": c.distribution,
+             "version": c.version, "description": c.description}
+            for c in components
+        ])
+        return 0
+    print(_table([[c.kind, c.name, c.plugin, c.description[:70]] for c in components],
+                 ["kind", "name", "plugin", "description"]))
+    return 0
+
+
+def _cmd_presets(args: argparse.Namespace) -> int:
+    from .registry import list_presets
+
+    presets = list_presets()
+    if args.json:
+        _print_json([{"name": p.name, "plugin": p.plugin, "description": p.description,
+                      "components": {role: {"name": ref, "config": cfg} for role, (ref, cfg) in p.components.items()}}
+                     for p in presets])
+        return 0
+    print(_table([[p.name, p.plugin, p.description[:70]] for p in presets], ["preset", "plugin", "description"]))
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    import torch
+
+    from .pipeline import Pipeline
+
+    torch.set_num_threads(args.threads)
+    pipe = Pipeline.from_pretrained(args.pipeline)
+    out = pipe.generate(args.prompt, max_new_tokens=args.max_new_tokens, seed=args.seed)
+    if args.json:
+        _print_json({"prompts": args.prompt, "decoded": list(out.decoded), "sequences": [list(s) for s in out.sequences],
+                     "finish_reasons": list(out.finish_reasons), "num_steps": out.num_steps})
+        return 0
+    for prompt, text in zip(args.prompt, out.decoded):
+        print(f"{prompt}{text}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ._demo import run_demo
+
+    log: Callable[[str], None] = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
+    summary = run_demo(args.out, steps=args.steps, threads=args.threads, seed=args.seed,
+                       progress=not args.json, log=log)
+    if args.json:
+        _print_json(summary)
+        return 0
+    print()
+    print(f"trained {summary['parameters']:,} parameters for {summary['steps']} steps "
+          f"({summary['train_tokens_per_s']:,.0f} tokens/s): loss {summary['loss_first']:.2f} -> {summary['loss_last']:.2f}")
+    print("samples (seed fixed):")
+    for text in summary["samples"].values():
+        print(f"  {text!r}")
+    print(f"saved to {summary['saved_to']}; reloaded and generated again: identical tokens: "
+          f"{'yes' if summary['reload_identical_tokens'] else 'NO'}")
+    return 0 if summary["reload_identical_tokens"] else 1
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    if args.which == "decode":
+        from ._bench.decode import SIZES, run
+
+        sizes = tuple(s.strip() for s in args.sizes.split(",") if s.strip())
+        unknown = [s for s in sizes if s not in SIZES]
+        if unknown:
+            raise ConfigError(f"unknown size(s) {unknown}; sizes are {list(SIZES)}")
+        report = run(sizes=sizes, repeats=args.repeats, threads=args.threads,
+                     progress=lambda msg: print(msg, file=sys.stderr))
+    if args.json:
+        _print_json(report)
+    else:
+        for r in report["results"]:
+            print(f"{r['size']:6} batch {r['batch']}  {r['variant']:14} {r['tokens_per_s']:9.1f} tok/s  "
+                  f"{r['ms_per_step']:7.3f} ms/step  x{r['ratio_to_transformers']:.2f} vs transformers")
+        for t in report["targets"]:
+            print(f"{'met ' if t['met'] else 'MISS'} {t['name']}: {t['value']} (target {t['target']})")
+    return 0
+
+
+# -- parser -------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="arkit", description="Autoregressive generation in any domain.")
+    parser.add_argument("--version", action="version", version=f"arkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("plugins", help="list plugins, their components and load errors")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_plugins)
+
+    p = sub.add_parser("components", help="list registered components")
+    p.add_argument("--kind", choices=KINDS, help="only this kind")
+    p.add_argument("--pattern", default="*", help="shell-style pattern on names, e.g. 'core/*'")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_components)
+
+    p = sub.add_parser("presets", help="list pipeline presets")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_presets)
+
+    p = sub.add_parser("generate", help="generate with a saved pipeline")
+    p.add_argument("pipeline", help="folder written by save_pretrained, or a Hub repo id")
+    p.add_argument("--prompt", action="append", required=True, help="a prompt (repeat for a batch)")
+    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_generate)
+
+    p = sub.add_parser("demo", help="train a small model, generate, save, reload (end to end)")
+    p.add_argument("--steps", type=int, default=600, help="training steps (default 600, about 90 s on one core)")
+    p.add_argument("--out", default="arkit-demo", help="output folder (default ./arkit-demo)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: fastest on small shared machines)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(run=_cmd_demo)
+
+    p = sub.add_parser("bench", help="benchmarks that print JSON")
+    p.add_argument("which", choices=["decode"], help="which benchmark")
+    p.add_argument("--sizes", default="small,gpt2", help="model sizes, comma-separated (small, gpt2)")
+    p.add_argument("--repeats", type=int, default=5, help="interleaved rounds per measurement")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_bench)
+    return parser
+
+
+def _add_plugin_commands(parser: argparse.ArgumentParser) -> None:
+    """Let each loaded plugin add subcommands; a failing plugin is reported, the CLI goes on."""
+    from .plugins import _get_host
+
+    host = _get_host()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for impl in host.pm.hook.arkit_register_commands.get_hookimpls():
+        name = impl.plugin_name
+
+        def register(command: str, run: Callable[[argparse.Namespace], int | None], *, help: str = "",
+                     arguments: Callable[[argparse.ArgumentParser], None] | None = None, _plugin: str = name) -> None:
+            if command in BUILTIN_COMMANDS or command in sub.choices:
+                raise ConfigError(f"command {command!r} already exists")
+            p = sub.add_parser(command, help=f"{help} (plugin {_plugin})".strip())
+            if arguments is not None:
+                arguments(p)
+            p.set_defaults(run=run)
+
+        try:
+            impl.function(**{arg: register for arg in impl.argnames})
+        except Exception as exc:  # noqa: BLE001 - a plugin's broken command never breaks the CLI
+            record = host.records.get(name)
+            error = PluginLoadError(name, record.distribution if record else None, f"its commands: {exc}")
+            if os.environ.get("ARKIT_STRICT_PLUGINS", "").strip().lower() in {"1", "true", "yes", "on"}:
+                raise error from None
+            warnings.warn(str(error), ArkitPluginWarning, stacklevel=2)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if not (argv and argv[0] in ("--version", "-h", "--help") and len(argv) == 1):
+            _add_plugin_commands(parser)
+        args = parser.parse_args(argv)
+        if not getattr(args, "run", None):
+            parser.print_help()
+            return 0
+        code = args.run(args)
+        return 0 if code is None else int(code)
+    except ArkitError as exc:
+        print(f"arkit: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("arkit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
