@@ -85,6 +85,7 @@ def _check_factory(kind: str, name: str, factory: Any) -> None:
 class _Registry:
     components: dict[str, dict[str, ComponentInfo]]
     presets: dict[str, PipelinePreset]
+    host: _PluginHost  # the registry is current while host and generation match
     generation: int
 
 
@@ -175,9 +176,9 @@ _registry: _Registry | None = None
 def _get_registry() -> _Registry:
     global _registry
     host = _get_host()
-    if _registry is not None and _registry.generation == host.generation:
+    if _registry is not None and _registry.host is host and _registry.generation == host.generation:
         return _registry
-    registry = _Registry({kind: {} for kind in KINDS}, {}, host.generation)
+    registry = _Registry({kind: {} for kind in KINDS}, {}, host, host.generation)
     for name, record in list(host.records.items()):
         if record.error is None:
             # built-ins first (they were added first), then entry points in name order
