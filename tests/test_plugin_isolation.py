@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import importlib.metadata
 import json
 import os
+import shutil
 from pathlib import Path
 import subprocess
 import sys
@@ -130,8 +131,11 @@ def test_installed_plugins_in_a_fresh_environment(tmp_path: Path) -> None:
     start = time.perf_counter()
     venv = _venv(tmp_path)
     python, arkit_cli = str(venv / "bin" / "python"), str(venv / "bin" / "arkit")
-    for project in (ROOT, ROOT / "examples" / "third_party_plugin", FIXTURES / "broken_import_plugin",
-                    FIXTURES / "bad_component_plugin"):
+    projects = [ROOT]
+    for source in (ROOT / "examples" / "third_party_plugin", FIXTURES / "broken_import_plugin", FIXTURES / "bad_component_plugin"):
+        # build from copies: an in-place build leaves egg-info metadata that the in-process tests would find
+        projects.append(Path(shutil.copytree(source, tmp_path / source.name, ignore=shutil.ignore_patterns("*.egg-info", "build"))))
+    for project in projects:
         subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps",
                         "--disable-pip-version-check", str(project)], check=True, cwd=tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARKIT_")}

@@ -4,6 +4,19 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import GenerationError
+
+
+def check_support(scores: torch.Tensor) -> None:
+    """Raise :class:`GenerationError` when processing left some row without any token."""
+    empty = ~torch.isfinite(scores).any(dim=-1)
+    if bool(empty.any()):
+        row = int(empty.nonzero()[0, 0])
+        raise GenerationError(
+            f"the sampler's processing left no token for row {row} (every id is banned or truncated); "
+            f"loosen the truncation, penalties or bans"
+        )
+
 
 class MultinomialSelect:
     """Mixin: ``select`` draws from ``softmax(scores)`` with the given generator."""
@@ -11,5 +24,6 @@ class MultinomialSelect:
     deterministic = False
 
     def select(self, scores: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        check_support(scores)
         probs = scores.float().softmax(dim=-1)
         return torch.multinomial(probs, 1, generator=generator).squeeze(-1)

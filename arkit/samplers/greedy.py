@@ -7,6 +7,8 @@ from typing import Any
 
 import torch
 
+from ._base import check_support
+
 __all__ = ["GreedySampler"]
 
 
@@ -23,4 +25,5 @@ class GreedySampler:
         return logits
 
     def select(self, scores: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        check_support(scores)
         return scores.argmax(dim=-1)

@@ -13,6 +13,7 @@ import torch
 
 from ..errors import ConfigError
 from . import _functional as F
+from ._base import check_support
 
 __all__ = ["MultinomialSampler"]
 
@@ -48,6 +49,7 @@ class MultinomialSampler:
         return F.top_p(scores, self.top_p)
 
     def select(self, scores: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        check_support(scores)
         if self.deterministic:
             return scores.argmax(dim=-1)
         probs = scores.float().softmax(dim=-1)

@@ -246,6 +246,12 @@ class SamplerContract(_Contract):
         scores = sampler.process(logits, self._context(logits.shape[0], logits.shape[1], seed))
         assert torch.equal(logits, before), "process() must not modify its input"
         assert scores.shape == logits.shape
+        if not bool(torch.isfinite(scores).any(-1).all()):
+            # processing may legitimately leave a row empty (bans, n-gram blocking); then
+            # selecting must fail loudly rather than return an id outside the support
+            with pytest.raises(arkit.ArkitError):
+                sampler.select(scores, torch.Generator().manual_seed(seed))
+            return
         ids = sampler.select(scores, torch.Generator().manual_seed(seed))
         assert ids.shape == (logits.shape[0],) and ids.dtype == torch.long
         assert bool(((ids >= 0) & (ids < logits.shape[1])).all())
