@@ -135,20 +135,21 @@ def test_one_beam_equals_greedy(pipe: arkit.Pipeline) -> None:
     assert [b[0].tokens for b in beams] == list(greedy.sequences)
 
 
-def test_beam_search_finds_a_sequence_at_least_as_likely_as_greedy(pipe: arkit.Pipeline) -> None:
-    def logprob(prompt: str, tokens: tuple[int, ...]) -> float:
-        ids = torch.tensor([pipe.encode(prompt) + list(tokens)])
-        logits = pipe.head(pipe.backbone(ids, positions=torch.arange(ids.shape[1])[None]))
-        lp = logits.log_softmax(-1)[0, len(pipe.encode(prompt)) - 1 : -1]
-        return float(lp.gather(-1, torch.tensor(tokens)[:, None]).sum())
-
-    greedy = pipe.generate(["abc"], max_new_tokens=6, eos_token_ids=()).sequences[0]
-    out = pipe.generate(["abc"], max_new_tokens=6, eos_token_ids=(), num_beams=4, num_return_sequences=2,
-                        length_penalty=0.0)
-    assert len(out.sequences) == 2 and out.scores is not None and out.scores[0] >= out.scores[1]
+def test_beam_search_with_as_many_beams_as_tokens_is_exhaustive(pipe: arkit.Pipeline) -> None:
+    """Two steps with num_beams = vocabulary size keep every prefix: the top hypothesis is the true optimum."""
+    prompt = pipe.encode("abc")
     with torch.no_grad():
-        assert logprob("abc", out.sequences[0]) >= logprob("abc", greedy) - 1e-4
-        assert math.isclose(out.scores[0], logprob("abc", out.sequences[0]), abs_tol=1e-3)
+        first = pipe.head(pipe.backbone(torch.tensor([prompt]), positions=torch.arange(len(prompt))[None]))[0, -1]
+        first = first.log_softmax(-1)  # [V]
+        V = first.shape[0]
+        both = torch.tensor([prompt + [t] for t in range(V)])
+        second = pipe.head(pipe.backbone(both, positions=torch.arange(len(prompt) + 1).expand(V, -1)))[:, -1]
+        total = first[:, None] + second.log_softmax(-1)  # [V, V]: log p(t1) + log p(t2 | t1)
+    best = divmod(int(total.argmax()), V)
+    out = pipe.generate(["abc"], max_new_tokens=2, eos_token_ids=(), num_beams=V, num_return_sequences=3, length_penalty=0.0)
+    assert out.sequences[0] == best
+    assert out.scores is not None and list(out.scores) == sorted(out.scores, reverse=True)
+    assert math.isclose(out.scores[0], float(total.max()), abs_tol=1e-4)
 
 
 @st.composite

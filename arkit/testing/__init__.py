@@ -1,29 +1,49 @@
 """arkit's public test kit for plugin authors.
 
 - Contract base classes, one per component kind: subclass one in a ``Test...``
-  class and pytest runs the whole contract over your component
-  (see :mod:`arkit.testing.contracts`).
+  class and pytest runs the whole contract over your component (what each checks
+  is in :mod:`arkit.testing.contracts`)::
+
+      from hypothesis import strategies as st
+      from arkit.testing import TokenizerContract
+
+      class TestMyTokenizer(TokenizerContract):
+          component = "mydomain/my-tokenizer"
+          config = {"alphabet": "abc"}
+          items = st.text(alphabet="abc")
+
 - :func:`register_plugin`: register an in-process plugin for the duration of a
-  ``with`` block (the ``arkit_register_plugin`` pytest fixture does the same for a test).
-- :mod:`arkit.testing.strategies`: hypothesis strategies for ids, logits and prompts.
+  ``with`` block. The ``arkit_register_plugin`` pytest fixture (from arkit's pytest
+  plugin, :mod:`arkit.testing.pytest_plugin`) does the same for one test.
+- :mod:`arkit.testing.strategies`: hypothesis strategies for token ids, logits,
+  contexts and prompt batches.
+
+Importing this package is cheap: the contracts (which import hypothesis) and the
+strategies load on first access, so arkit's pytest plugin stays light.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 import contextlib
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
+import warnings
 
-from ..plugins import _registered_plugin
-from . import strategies
-from .contracts import (
-    BackboneContract,
-    CacheContract,
-    DrafterContract,
-    HeadContract,
-    SamplerContract,
-    TokenizerContract,
-)
+from ..errors import ArkitPluginWarning, PluginLoadError
+from ..plugins import _get_host, _registered_plugin
+from ..registry import list_components
+
+if TYPE_CHECKING:
+    from . import strategies
+    from .contracts import (
+        BackboneContract,
+        CacheContract,
+        DrafterContract,
+        HeadContract,
+        SamplerContract,
+        TokenizerContract,
+    )
 
 __all__ = [
     "BackboneContract",
@@ -36,10 +56,49 @@ __all__ = [
     "strategies",
 ]
 
+_CONTRACTS = frozenset(
+    {"BackboneContract", "CacheContract", "DrafterContract", "HeadContract", "SamplerContract", "TokenizerContract"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CONTRACTS:
+        return getattr(importlib.import_module(".contracts", __name__), name)
+    if name == "strategies":
+        return importlib.import_module(".strategies", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 @contextlib.contextmanager
 def register_plugin(plugin: Any, name: str) -> Iterator[Any]:
-    """Register ``plugin`` (a module or an object with ``@arkit.hookimpl`` methods) under
-    ``name`` while the block runs; its components are in the registry, then gone again."""
-    with _registered_plugin(plugin, name) as registered:
-        yield registered
+    """Register ``plugin`` under ``name`` while the block runs, then unregister it.
+
+    ``plugin`` is a module or any object with ``@arkit.hookimpl`` functions, as an
+    entry point would name. Its components are in the registry inside the block
+    and gone after it, even when the block raises::
+
+        with register_plugin(MyPlugin(), "mydomain"):
+            sampler = arkit.create("sampler", "mydomain/top-a")
+
+    Unlike a plugin loaded from an entry point, a plugin that fails here raises
+    instead of being recorded: :class:`ValueError` when ``name`` is already taken
+    by a loaded plugin, :class:`arkit.PluginLoadError` when its hooks are invalid or
+    a registration fails (a duplicate component name, an object that does not
+    satisfy its protocol). Yields ``plugin``.
+    """
+    host = _get_host()
+    if name in host.records:
+        raise ValueError(f"a plugin named {name!r} is already loaded; register yours under another name")
+    with contextlib.ExitStack() as stack:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ArkitPluginWarning)  # failures are raised below instead
+            stack.enter_context(_registered_plugin(plugin, name))
+            list_components()  # run the plugin's hooks now, so that a bad registration fails here
+        record = host.records.get(name)
+        if record is None or record.error is not None:
+            raise PluginLoadError(name, None, record.error if record is not None else "it was not registered")
+        yield plugin

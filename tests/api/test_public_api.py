@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import pkgutil
 from pathlib import Path
 
@@ -38,7 +39,8 @@ def test_public_namespace_has_nothing_unlisted() -> None:
     extra = {
         name
         for name in dir(arkit)
-        if not name.startswith("_") and name not in arkit.__all__ and not pkgutil.resolve_name(f"arkit.{name}").__class__.__name__ == "module"
+        if name.isidentifier() and not name.startswith("_") and name not in arkit.__all__
+        and not inspect.ismodule(getattr(arkit, name))
     }
     assert not extra, f"public names missing from __all__ (add them or make them private): {sorted(extra)}"
 
