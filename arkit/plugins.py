@@ -82,7 +82,10 @@ class _PluginHost:
                 self.pm.set_blocked(ep.name)
                 continue
             if ep.name in self.records:
-                self.fail(ep.name, dist, version, f"the name {ep.name!r} is already used by another plugin")
+                # never displace the plugin that has the name: record this one under its own key
+                other = self.records[ep.name].distribution or "an in-process plugin"
+                self.fail(f"{ep.name} [{dist}]", dist, version,
+                          f"the plugin name {ep.name!r} is already used by {other}; rename the entry point")
                 continue
             try:
                 plugin = ep.load()
@@ -96,18 +99,18 @@ class _PluginHost:
             self.pm.register(plugin, name=name)
             self.pm.check_pending()
         except Exception as exc:  # noqa: BLE001 - pluggy validation errors, misspelled hooks
-            if self.pm.get_plugin(name) is not None:
-                self.pm.unregister(name=name)
             if builtin:
                 raise
-            self.fail(name, distribution, version, f"{type(exc).__name__}: {exc}")
+            self.fail(name, distribution, version, f"{type(exc).__name__}: {exc}", plugin=plugin)
             return
         self.records[name] = _PluginRecord(name, plugin, distribution, version, builtin)
         self.generation += 1
 
-    def fail(self, name: str, distribution: str | None, version: str | None, reason: str) -> None:
-        """Record a failed plugin (unregistering it), warn, or raise in strict mode."""
-        if self.pm.get_plugin(name) is not None:
+    def fail(
+        self, name: str, distribution: str | None, version: str | None, reason: str, *, plugin: Any = None
+    ) -> None:
+        """Record a failed plugin (unregistering ``plugin`` if it got registered), warn, or raise in strict mode."""
+        if plugin is not None and self.pm.get_plugin(name) is plugin:
             self.pm.unregister(name=name)
         self.records[name] = _PluginRecord(name, None, distribution, version, builtin=False, error=reason)
         self.generation += 1
@@ -148,6 +151,8 @@ def _reset_plugins() -> None:
 @contextlib.contextmanager
 def _registered_plugin(plugin: Any, name: str) -> Iterator[Any]:
     host = _get_host()
+    if name in host.records:
+        raise ValueError(f"a plugin named {name!r} is already loaded; register yours under another name")
     host.add(plugin, name, None, None, builtin=False)
     try:
         yield plugin

@@ -22,9 +22,10 @@ from .errors import (
     ComponentProtocolError,
     ConfigError,
     DuplicateComponentError,
+    PluginLoadError,
     UnknownComponentError,
 )
-from .plugins import _get_host, _PluginHost
+from .plugins import _get_host, _PluginHost, _reset_plugins
 from .types import KINDS, ComponentInfo, Kind, PipelinePreset, PluginInfo
 
 __all__ = ["create", "get_component", "get_preset", "list_components", "list_plugins", "list_presets"]
@@ -156,7 +157,7 @@ def _collect_plugin(host: _PluginHost, plugin_name: str, registry: _Registry) ->
     except Exception as exc:  # noqa: BLE001 - isolate the plugin, keep everything else
         if record.builtin:
             raise
-        host.fail(plugin_name, record.distribution, record.version, f"{type(exc).__name__}: {exc}")
+        host.fail(plugin_name, record.distribution, record.version, f"{type(exc).__name__}: {exc}", plugin=record.plugin)
         return
     for info in staged:
         registry.components[info.kind][info.name] = info
@@ -179,10 +180,14 @@ def _get_registry() -> _Registry:
     if _registry is not None and _registry.host is host and _registry.generation == host.generation:
         return _registry
     registry = _Registry({kind: {} for kind in KINDS}, {}, host, host.generation)
-    for name, record in list(host.records.items()):
-        if record.error is None:
-            # built-ins first (they were added first), then entry points in name order
-            _collect_plugin(host, name, registry)
+    try:
+        for name, record in list(host.records.items()):
+            if record.error is None:
+                # built-ins first (they were added first), then entry points in name order
+                _collect_plugin(host, name, registry)
+    except PluginLoadError:
+        _reset_plugins()  # strict mode: fail again on the next access instead of going on without the plugin
+        raise
     registry.generation = host.generation  # failures above bump it; the result is still current
     _registry = registry
     return registry

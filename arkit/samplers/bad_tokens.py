@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
 from ._base import MultinomialSelect
 
 __all__ = ["BadTokens"]
@@ -31,6 +31,9 @@ class BadTokens(MultinomialSelect):
         return {"sequences": [list(seq) for seq in self.sequences]}
 
     def process(self, logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        largest = max((max(seq) for seq in self.sequences), default=-1)
+        if largest >= logits.shape[-1]:
+            raise InputError(f"bad-tokens names token {largest}, beyond the vocabulary of {logits.shape[-1]}")
         banned = torch.zeros_like(logits, dtype=torch.bool)
         if self._single:
             banned[:, self._single] = True

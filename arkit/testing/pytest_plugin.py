@@ -1,8 +1,10 @@
 """arkit's pytest plugin (entry point ``pytest11: arkit``): fixtures for plugin authors.
 
 pytest loads it in every session of an environment where arkit is installed, so it
-only adds a fixture: no hooks, no options, nothing that changes other test suites.
-Importing it imports arkit, but not the contracts or hypothesis.
+only adds a fixture (and asks pytest to rewrite the asserts of
+:mod:`arkit.testing.contracts` for readable failures): no hooks, no options,
+nothing that changes other test suites. Importing it imports arkit, but not the
+contracts or hypothesis.
 
 ``arkit_register_plugin(plugin, name)`` registers an in-process plugin for one test
 and unregisters it at teardown (see :func:`arkit.testing.register_plugin`)::
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 import contextlib
+import sys
 from typing import Any
 
 import pytest
@@ -23,6 +26,10 @@ import pytest
 from arkit.testing import register_plugin
 
 __all__ = ["arkit_register_plugin"]
+
+if "arkit.testing.contracts" not in sys.modules:  # (too late to rewrite it otherwise)
+    # detailed assertion messages in contract failures, as in the author's own test files
+    pytest.register_assert_rewrite("arkit.testing.contracts")
 
 
 @pytest.fixture()

@@ -17,6 +17,8 @@ hypothesis still shrinks the shape and the choices.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hypothesis import strategies as st
 import torch
 
@@ -30,10 +32,21 @@ def _check_vocab(vocab_size: int) -> None:
         raise ValueError(f"vocab_size must be an integer >= 1, got {vocab_size!r}")
 
 
-def token_ids(vocab_size: int, min_size: int = 0, max_size: int = 32) -> st.SearchStrategy[list[int]]:
-    """Lists of ``min_size`` to ``max_size`` token ids, each in ``[0, vocab_size)``."""
+def token_ids(
+    vocab_size: int, min_size: int = 0, max_size: int = 32, *, often: Sequence[int] = ()
+) -> st.SearchStrategy[list[int]]:
+    """Lists of ``min_size`` to ``max_size`` token ids, each in ``[0, vocab_size)``.
+
+    ``often``: ids to draw far more often than uniformly (special tokens, the last
+    id), so that code paths they take are exercised in few examples.
+    """
     _check_vocab(vocab_size)
-    return st.lists(st.integers(0, vocab_size - 1), min_size=min_size, max_size=max_size)
+    ids = st.integers(0, vocab_size - 1)
+    if often:
+        if any(not 0 <= i < vocab_size for i in often):
+            raise ValueError(f"`often` ids must lie in [0, {vocab_size}), got {list(often)}")
+        ids = st.one_of(ids, st.sampled_from(sorted(set(often))))
+    return st.lists(ids, min_size=min_size, max_size=max_size)
 
 
 @st.composite
