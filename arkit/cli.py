@@ -196,7 +196,9 @@ def _parser() -> argparse.ArgumentParser:
 def _add_plugin_commands(parser: argparse.ArgumentParser) -> None:
     """Let each loaded plugin add subcommands; a failing plugin is reported, the CLI goes on."""
     from .plugins import _get_host
+    from .registry import _get_registry
 
+    _get_registry()  # register components first: a plugin that fails there adds no commands either
     host = _get_host()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for impl in host.pm.hook.arkit_register_commands.get_hookimpls():

@@ -173,7 +173,7 @@ class Pipeline:
             return GenerationOutput(
                 sequences=tuple(h.tokens for h in flat),
                 prompt_lengths=tuple(len(p) for p in ids for _ in range(config.num_return_sequences)),
-                finish_reasons=tuple(h.finish_reason for h in flat),  # type: ignore[misc]
+                finish_reasons=tuple(h.finish_reason for h in flat),
                 decoded=tuple(self.tokenizer.decode(h.tokens) for h in flat),
                 scores=tuple(h.score for h in flat),
                 num_steps=stats.steps,

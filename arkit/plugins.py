@@ -20,6 +20,7 @@ import contextlib
 import importlib
 import importlib.metadata
 import os
+import re
 import warnings
 from typing import Any
 
@@ -52,8 +53,13 @@ def _strict() -> bool:
     return os.environ.get("ARKIT_STRICT_PLUGINS", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _normalize(name: str) -> str:
+    """PEP 503 normalisation, so that ``Arkit_Foo`` and ``arkit-foo`` name the same distribution."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _disabled() -> set[str]:
-    return {n.strip() for n in os.environ.get("ARKIT_DISABLE_PLUGINS", "").split(",") if n.strip()}
+    return {_normalize(n.strip()) for n in os.environ.get("ARKIT_DISABLE_PLUGINS", "").split(",") if n.strip()}
 
 
 class _PluginHost:
@@ -78,7 +84,7 @@ class _PluginHost:
         for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             dist = ep.dist.name if ep.dist is not None else None
             version = ep.dist.version if ep.dist is not None else None
-            if ep.name in disabled or (dist is not None and dist in disabled):
+            if _normalize(ep.name) in disabled or (dist is not None and _normalize(dist) in disabled):
                 self.pm.set_blocked(ep.name)
                 continue
             if ep.name in self.records:

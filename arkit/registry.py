@@ -25,7 +25,7 @@ from .errors import (
     PluginLoadError,
     UnknownComponentError,
 )
-from .plugins import _get_host, _PluginHost, _reset_plugins
+from .plugins import _get_host, _PluginHost, _strict
 from .types import KINDS, ComponentInfo, Kind, PipelinePreset, PluginInfo
 
 __all__ = ["create", "get_component", "get_preset", "list_components", "list_plugins", "list_presets"]
@@ -179,15 +179,17 @@ def _get_registry() -> _Registry:
     host = _get_host()
     if _registry is not None and _registry.host is host and _registry.generation == host.generation:
         return _registry
+    if _strict():
+        # a failure recorded earlier raises again on every access, for as long as the failed
+        # plugin is there; the other plugins, in-process ones included, stay loaded
+        failed = next((r for r in host.records.values() if r.error is not None), None)
+        if failed is not None:
+            raise PluginLoadError(failed.name, failed.distribution, failed.error or "")
     registry = _Registry({kind: {} for kind in KINDS}, {}, host, host.generation)
-    try:
-        for name, record in list(host.records.items()):
-            if record.error is None:
-                # built-ins first (they were added first), then entry points in name order
-                _collect_plugin(host, name, registry)
-    except PluginLoadError:
-        _reset_plugins()  # strict mode: fail again on the next access instead of going on without the plugin
-        raise
+    for name, record in list(host.records.items()):
+        if record.error is None:
+            # built-ins first (they were added first), then entry points in name order
+            _collect_plugin(host, name, registry)
     registry.generation = host.generation  # failures above bump it; the result is still current
     _registry = registry
     return registry

@@ -1,174 +1,489 @@
 """A broken plugin never bricks arkit: it is recorded, warned about, listed, and skipped.
 
-The fast tests fake entry points in-process; the slow one installs real
-distributions (the example plugin and two broken fixtures) into a fresh virtual
-environment and drives the installed `arkit` command.
+Two layers:
+
+- Fast in-process tests. A plugin is "installed" by writing its metadata (a
+  ``*.dist-info`` folder with ``entry_points.txt``) into a temporary folder put on
+  ``sys.path``: arkit's loader then finds it through the real
+  ``importlib.metadata.entry_points``, with its distribution name and version,
+  exactly as it finds a pip-installed plugin. Plugin objects defined in a test go
+  through ``arkit.plugins._registered_plugin``. Plugin state is reset before and
+  after every test.
+- One slow test installs real distributions with pip (arkit, the template plugin in
+  ``examples/third_party_plugin`` and the two broken fixtures in ``tests/fixtures``)
+  into a fresh virtual environment and drives the installed ``arkit`` command.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-import importlib.metadata
+from collections.abc import Iterator, Mapping, Sequence
+import contextlib
+import importlib
 import json
 import os
-import shutil
 from pathlib import Path
+import shutil
 import subprocess
 import sys
 import sysconfig
 import time
+from typing import Any
+import warnings
 
 import pytest
+import torch
 
 import arkit
 from arkit import plugins
 
 ROOT = Path(__file__).parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
+EXAMPLE = ROOT / "examples" / "third_party_plugin"
+
+#: (distribution, {entry-point name: module}) of the fixtures in tests/fixtures.
+BROKEN_IMPORT = ("arkit-broken-import", {"broken-import": "arkit_broken_import.plugin"})
+BAD_COMPONENT = ("arkit-bad-component", {"bad-component": "arkit_bad_component.plugin"})
+FIXTURE_MODULES = ("arkit_broken_import", "arkit_broken_import.plugin", "arkit_bad_component", "arkit_bad_component.plugin")
+
+ARGMAX_PLUGIN = '''
+import arkit
+
+
+class Argmax:
+    """Greedy decoding: a valid sampler."""
+
+    deterministic = True
+    config = {}
+
+    def process(self, logits, tokens):
+        return logits
+
+    def select(self, scores, generator):
+        return scores.argmax(dim=-1)
+
+
+@arkit.hookimpl
+def arkit_register_samplers(register):
+    for name in NAMES:
+        register(name, Argmax)
+'''
+
+
+class Argmax:
+    """Greedy decoding: a valid sampler for the in-process plugins below."""
+
+    deterministic = True
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        return {}
+
+    def process(self, logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        return logits
+
+    def select(self, scores: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return scores.argmax(dim=-1)
+
+
+class FakeSite:
+    """A folder on ``sys.path`` into which tests install plugins as metadata plus modules."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def install(
+        self, distribution: str, entry_points: Mapping[str, str], *, version: str = "0.0.1",
+        modules: Mapping[str, str] | None = None,
+    ) -> None:
+        """Install ``distribution`` with these ``arkit`` entry points and top-level module sources."""
+        for module, source in (modules or {}).items():
+            (self.folder / f"{module}.py").write_text(source)
+        info = self.folder / f"{distribution.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n")
+        lines = "".join(f"{name} = {value}\n" for name, value in entry_points.items())
+        (info / "entry_points.txt").write_text(f"[{plugins.ENTRY_POINT_GROUP}]\n{lines}")
+        importlib.invalidate_caches()
+
+    def install_argmax_plugin(self, distribution: str, entry_point: str, names: Sequence[str]) -> None:
+        """A plugin registering the valid :class:`Argmax` sampler under each of ``names``."""
+        module = f"{distribution.replace('-', '_')}_isolation_plugin"
+        self.install(distribution, {entry_point: module},
+                     modules={module: f"NAMES = {list(names)!r}\n{ARGMAX_PLUGIN}"})
 
 
 @pytest.fixture()
-def fake_entry_points(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[importlib.metadata.EntryPoint]]:
-    """Entry points the plugin loader will find in addition to the installed ones."""
-    monkeypatch.syspath_prepend(str(FIXTURES / "broken_import_plugin"))
-    monkeypatch.syspath_prepend(str(FIXTURES / "bad_component_plugin"))
-    extra: list[importlib.metadata.EntryPoint] = []
-    real = importlib.metadata.entry_points
-
-    def entry_points(**kwargs: object) -> object:
-        found = real(**kwargs)  # type: ignore[arg-type]
-        if kwargs.get("group") == plugins.ENTRY_POINT_GROUP:
-            return [*found, *extra]
-        return found
-
-    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+def clean_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No ARKIT_* switches, and plugins loaded afresh in the test and again after it."""
     monkeypatch.delenv("ARKIT_STRICT_PLUGINS", raising=False)
     monkeypatch.delenv("ARKIT_DISABLE_PLUGINS", raising=False)
+    plugins._reset_plugins()  # the registry cache follows the plugin host, so this resets it too
+    yield
     plugins._reset_plugins()
-    yield extra
-    plugins._reset_plugins()
 
 
-def ep(name: str, value: str) -> importlib.metadata.EntryPoint:
-    return importlib.metadata.EntryPoint(name=name, value=value, group=plugins.ENTRY_POINT_GROUP)
+@pytest.fixture()
+def site(clean_plugins: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeSite:
+    """A :class:`FakeSite`; the fixture plugins' packages are importable (not yet installed)."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    for fixture in ("broken_import_plugin", "bad_component_plugin"):
+        monkeypatch.syspath_prepend(str(FIXTURES / fixture))
+    monkeypatch.syspath_prepend(str(folder))
+    for module in FIXTURE_MODULES:  # imported by an earlier test: make "was it imported?" answerable
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    return FakeSite(folder)
 
 
-def test_an_import_failure_is_recorded_and_everything_else_works(fake_entry_points: list) -> None:
-    fake_entry_points.append(ep("broken-import", "arkit_broken_import.plugin"))
-    with pytest.warns(arkit.ArkitPluginWarning, match="broken-import.*a_dependency_that_is_not_installed"):
-        listed = {p.name: p for p in arkit.list_plugins()}
-    assert "ModuleNotFoundError" in listed["broken-import"].error
-    assert listed["core"].error is None
-    assert arkit.create("tokenizer", "core/byte").decode(arkit.create("tokenizer", "core/byte").encode("ok")) == "ok"
+def listed() -> dict[str, arkit.PluginInfo]:
+    return {p.name: p for p in arkit.list_plugins()}
 
 
-def test_a_non_conforming_component_fails_its_whole_plugin(fake_entry_points: list) -> None:
-    fake_entry_points.append(ep("bad-component", "arkit_bad_component.plugin"))
-    with pytest.warns(arkit.ArkitPluginWarning, match="lacks method"):
-        listed = {p.name: p for p in arkit.list_plugins()}
-    assert "decode" in listed["bad-component"].error
-    assert listed["bad-component"].components == ()
-    with pytest.raises(arkit.UnknownComponentError):  # rolled back with the rest of the plugin
-        arkit.get_component("sampler", "bad-component/valid")
-    assert arkit.get_component("sampler", "core/greedy")
+def error_of(info: arkit.PluginInfo) -> str:
+    """The error of a plugin that must have failed."""
+    assert info.error is not None, f"plugin {info.name!r} was expected to fail but loaded"
+    return info.error
 
 
-def test_a_duplicate_name_names_both_plugins(fake_entry_points: list, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "dup_plugin.py").write_text(
-        "import arkit\nfrom arkit.samplers.greedy import GreedySampler\n"
-        "@arkit.hookimpl\ndef arkit_register_samplers(register):\n    register('core/greedy', GreedySampler)\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    fake_entry_points.append(ep("dup", "dup_plugin"))
+@contextlib.contextmanager
+def plugin_warnings() -> Iterator[list[str]]:
+    """Collect the messages of the ArkitPluginWarnings raised in the block."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        messages: list[str] = []
+        yield messages
+    messages += [str(w.message) for w in caught if issubclass(w.category, arkit.ArkitPluginWarning)]
+
+
+# -- import failures ---------------------------------------------------------------------
+def test_an_import_failure_is_recorded_warned_once_and_listed(site: FakeSite) -> None:
+    site.install(*BROKEN_IMPORT)
+    with pytest.warns(arkit.ArkitPluginWarning, match=r"plugin 'broken-import' \(distribution arkit-broken-import\)"):
+        plugins_now = listed()
+    broken = plugins_now["broken-import"]
+    assert broken.distribution == "arkit-broken-import" and broken.version == "0.0.1" and not broken.builtin
+    assert "ModuleNotFoundError" in error_of(broken) and "a_dependency_that_is_not_installed" in error_of(broken)
+    assert broken.components == () and broken.presets == ()
+    assert plugins_now["core"].error is None and plugins_now["core"].components
+
+    with plugin_warnings() as again:  # recorded once per load, not warned on every registry access
+        listed()
+        arkit.list_components()
+    assert again == []
+
+
+def test_everything_else_works_next_to_an_import_failure(site: FakeSite) -> None:
+    site.install(*BROKEN_IMPORT)
+    site.install_argmax_plugin("arkit-healthy", "healthy", ["healthy/argmax"])
     with pytest.warns(arkit.ArkitPluginWarning):
-        listed = {p.name: p for p in arkit.list_plugins()}
-    assert "'core'" in listed["dup"].error and "'dup'" in listed["dup"].error
+        arkit.list_components()
+    tokenizer = arkit.create("tokenizer", "core/byte")
+    assert tokenizer.decode(tokenizer.encode("still works")) == "still works"
+    sampler = arkit.create("sampler", "healthy/argmax")  # a third-party plugin loaded after the broken one
+    assert sampler.select(torch.tensor([[0.0, 3.0, 1.0]]), None).tolist() == [1]
+    assert listed()["healthy"].error is None
+
+
+# -- registration failures: all or nothing per plugin ------------------------------------
+def test_a_non_conforming_component_fails_its_whole_plugin(site: FakeSite) -> None:
+    site.install(*BAD_COMPONENT)
+    with pytest.warns(arkit.ArkitPluginWarning, match=r"bad-component.*HalfTokenizer lacks method\(s\) decode"):
+        bad = listed()["bad-component"]
+    assert bad.distribution == "arkit-bad-component" and "decode" in error_of(bad)
+    assert bad.components == ()
+    with pytest.raises(arkit.UnknownComponentError):  # registered before the bad one, rolled back with it
+        arkit.get_component("sampler", "bad-component/argmax")
+    assert not arkit.list_components(pattern="bad-component/*")
     assert arkit.get_component("sampler", "core/greedy").plugin == "core"
 
 
-def test_strict_mode_raises_with_a_clear_message(fake_entry_points: list, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_entry_points.append(ep("broken-import", "arkit_broken_import.plugin"))
+def test_an_exception_inside_a_hook_fails_only_that_plugin(clean_plugins: None) -> None:
+    class Exploding:
+        @arkit.hookimpl
+        def arkit_register_samplers(self, register: Any) -> None:
+            register("exploding/argmax", Argmax)
+            raise RuntimeError("exploding.toml is missing")
+
+    with plugins._registered_plugin(Exploding(), "exploding"):
+        with pytest.warns(arkit.ArkitPluginWarning, match="'exploding'.*RuntimeError: exploding.toml is missing"):
+            record = listed()["exploding"]
+        assert record.components == () and "RuntimeError" in error_of(record)
+        assert not arkit.list_components(pattern="exploding/*")
+        assert arkit.list_components("backbone")
+
+
+def test_a_duplicate_name_across_two_plugins_names_both(site: FakeSite) -> None:
+    # entry points load in name order: "alpha" registers first and keeps the name
+    site.install_argmax_plugin("arkit-alpha", "alpha", ["shared/argmax"])
+    site.install_argmax_plugin("arkit-beta", "beta", ["beta/argmax", "shared/argmax"])
+    with pytest.warns(arkit.ArkitPluginWarning, match="registered twice"):
+        plugins_now = listed()
+    error = error_of(plugins_now["beta"])
+    assert "sampler 'shared/argmax'" in error and "plugin 'alpha'" in error and "plugin 'beta'" in error
+    assert "ARKIT_DISABLE_PLUGINS" in error
+    assert plugins_now["alpha"].error is None and plugins_now["alpha"].components == ("sampler:shared/argmax",)
+    assert arkit.get_component("sampler", "shared/argmax").distribution == "arkit-alpha"
+    with pytest.raises(arkit.UnknownComponentError):  # beta's other component is rolled back
+        arkit.get_component("sampler", "beta/argmax")
+
+
+def test_two_distributions_with_one_entry_point_name_keep_the_first(site: FakeSite) -> None:
+    # which one comes first depends on the folder's listing order: the checks hold either way
+    site.install_argmax_plugin("arkit-one", "same", ["one/argmax"])
+    site.install_argmax_plugin("arkit-two", "same", ["two/argmax"])
+    with pytest.warns(arkit.ArkitPluginWarning, match="plugin name 'same' is already used by arkit-"):
+        plugins_now = listed()
+    kept = plugins_now["same"]
+    refused = next(p for name, p in plugins_now.items() if name.startswith("same ["))
+    assert kept.error is None and {kept.distribution, refused.distribution} == {"arkit-one", "arkit-two"}
+    assert f"already used by {kept.distribution}" in error_of(refused)
+    kept_name, refused_name = (f"{str(p.distribution).removeprefix('arkit-')}/argmax" for p in (kept, refused))
+    assert kept.components == (f"sampler:{kept_name}",)
+    with pytest.raises(arkit.UnknownComponentError):
+        arkit.get_component("sampler", refused_name)
+
+
+def test_a_plugin_cannot_take_a_builtin_name(clean_plugins: None) -> None:
+    class Impostor:
+        @arkit.hookimpl
+        def arkit_register_samplers(self, register: Any) -> None:
+            register("core/greedy", Argmax)
+
+    with plugins._registered_plugin(Impostor(), "impostor"):
+        with pytest.warns(arkit.ArkitPluginWarning, match="'core'.*'impostor'"):
+            assert "registered twice" in error_of(listed()["impostor"])
+        assert arkit.get_component("sampler", "core/greedy").plugin == "core"
+
+
+# -- strict mode -------------------------------------------------------------------------
+def test_strict_mode_raises_on_an_import_failure(site: FakeSite, monkeypatch: pytest.MonkeyPatch) -> None:
+    site.install(*BROKEN_IMPORT)
     monkeypatch.setenv("ARKIT_STRICT_PLUGINS", "1")
-    with pytest.raises(arkit.PluginLoadError, match="plugin 'broken-import'.*ARKIT_DISABLE_PLUGINS=broken-import"):
+    with pytest.raises(arkit.PluginLoadError) as raised:
         arkit.list_components()
+    error = raised.value
+    assert (error.plugin, error.distribution) == ("broken-import", "arkit-broken-import")
+    assert "ModuleNotFoundError" in error.reason and "a_dependency_that_is_not_installed" in error.reason
+    assert str(error).startswith("plugin 'broken-import' (distribution arkit-broken-import) failed to load: ")
+    assert "ARKIT_DISABLE_PLUGINS=broken-import" in str(error)
+    assert plugins._host is None  # nothing half-loaded is left behind
+
     monkeypatch.delenv("ARKIT_STRICT_PLUGINS")
-    plugins._reset_plugins()
     with pytest.warns(arkit.ArkitPluginWarning):
-        assert arkit.list_components("backbone")  # a failed strict load leaves nothing half-loaded
+        assert arkit.get_component("backbone", "core/transformer")
 
 
-def test_disabled_plugins_are_not_imported(fake_entry_points: list, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_entry_points += [ep("broken-import", "arkit_broken_import.plugin"), ep("bad-component", "arkit_bad_component.plugin")]
-    monkeypatch.setenv("ARKIT_DISABLE_PLUGINS", "broken-import, bad-component")
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", arkit.ArkitPluginWarning)
-        names = {p.name for p in arkit.list_plugins()}
-    assert not names & {"broken-import", "bad-component"}
+def test_strict_mode_raises_on_a_registration_failure(site: FakeSite, monkeypatch: pytest.MonkeyPatch) -> None:
+    site.install(*BAD_COMPONENT)
+    monkeypatch.setenv("ARKIT_STRICT_PLUGINS", "true")
+    with pytest.raises(arkit.PluginLoadError, match=r"plugin 'bad-component' .*lacks method\(s\) decode"):
+        arkit.list_components()
 
 
-# -- a real installation --------------------------------------------------------------
-def _venv(tmp_path: Path) -> Path:
+def test_strict_mode_raises_on_every_access(site: FakeSite, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not only the first: a registration failure must not leave a registry that goes on without the plugin."""
+    site.install(*BAD_COMPONENT)
+    monkeypatch.setenv("ARKIT_STRICT_PLUGINS", "1")
+    for _ in range(2):
+        with pytest.raises(arkit.PluginLoadError, match="bad-component"):
+            arkit.list_components()
+
+
+class HalfTokenizer:
+    """Has no ``decode``: fails the protocol check when registered as a tokenizer."""
+
+    vocab_size = 3
+    special_tokens: Mapping[str, int] = {}
+    lossless = False
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        return {}
+
+    def encode(self, item: str) -> list[int]:
+        return [0] * len(item)
+
+
+def test_a_strict_failure_keeps_the_other_in_process_plugins(clean_plugins: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Good:
+        @arkit.hookimpl
+        def arkit_register_samplers(self, register: Any) -> None:
+            register("good/argmax", Argmax)
+
+    class Bad:
+        @arkit.hookimpl
+        def arkit_register_tokenizers(self, register: Any) -> None:
+            register("bad/half", HalfTokenizer)
+
+    monkeypatch.setenv("ARKIT_STRICT_PLUGINS", "1")
+    with plugins._registered_plugin(Good(), "good"):
+        assert arkit.get_component("sampler", "good/argmax")
+        with pytest.raises(arkit.PluginLoadError, match="'bad'"):
+            with plugins._registered_plugin(Bad(), "bad"):
+                arkit.list_components()
+        assert arkit.get_component("sampler", "good/argmax")  # the enclosing block's plugin is still there
+
+
+# -- disabling ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "disabled",
+    [
+        pytest.param("broken-import,bad-component", id="entry-point-names"),
+        pytest.param(" arkit-broken-import , arkit-bad-component ", id="distribution-names"),
+        pytest.param("Arkit_Broken_Import,arkit.bad_component", id="unnormalised-distribution-names"),
+    ],
+)
+def test_disabled_plugins_are_neither_imported_nor_listed(
+    site: FakeSite, monkeypatch: pytest.MonkeyPatch, disabled: str
+) -> None:
+    site.install(*BROKEN_IMPORT)
+    site.install(*BAD_COMPONENT)
+    monkeypatch.setenv("ARKIT_DISABLE_PLUGINS", disabled)
+    monkeypatch.setenv("ARKIT_STRICT_PLUGINS", "1")  # any failure of theirs would raise
+    with plugin_warnings() as messages:
+        plugins_now = listed()
+        assert arkit.get_component("sampler", "core/greedy")
+    assert not {"broken-import", "bad-component"} & set(plugins_now)
+    assert not [m for m in messages if "broken-import" in m or "bad-component" in m]
+    assert not set(FIXTURE_MODULES) & set(sys.modules)
+
+
+def test_disabling_one_plugin_leaves_the_others_failing_loudly(site: FakeSite, monkeypatch: pytest.MonkeyPatch) -> None:
+    site.install(*BROKEN_IMPORT)
+    site.install(*BAD_COMPONENT)
+    monkeypatch.setenv("ARKIT_DISABLE_PLUGINS", "broken-import")
+    with pytest.warns(arkit.ArkitPluginWarning, match="bad-component"):
+        plugins_now = listed()
+    assert "broken-import" not in plugins_now and "decode" in error_of(plugins_now["bad-component"])
+
+
+# -- unknown names -----------------------------------------------------------------------
+def test_an_unknown_name_is_a_key_error_that_suggests_close_matches(clean_plugins: None) -> None:
+    with pytest.raises(KeyError) as raised:
+        arkit.create("sampler", "core/gredy")
+    error = raised.value
+    assert isinstance(error, arkit.UnknownComponentError) and isinstance(error, arkit.ArkitError)
+    assert str(error).startswith("unknown sampler 'core/gredy'.")  # not repr()'d like a plain KeyError
+    assert "Did you mean 'core/greedy'" in str(error) and "arkit components" in str(error)
+
+    with pytest.raises(arkit.UnknownComponentError, match="'core/byte'"):
+        arkit.get_component("tokenizer", "bytes")
+    with pytest.raises(arkit.UnknownComponentError, match="'sampler'"):
+        arkit.list_components("sampelr")  # type: ignore[arg-type]  # the typo is the point
+    assert arkit.get_component("sampler", "greedy").name == "core/greedy"  # unambiguous without a namespace
+
+
+# -- a real installation -----------------------------------------------------------------
+def _fresh_venv(tmp_path: Path) -> Path:
+    """A new virtual environment (without pip) that sees this environment's other packages.
+
+    Installing torch and the rest again would cost minutes and gigabytes, so every
+    top-level entry of this environment's site-packages is linked into a folder the
+    new environment appends to ``sys.path`` -- except arkit's own distributions and
+    plugins, editable-install hooks and ``.pth`` files. arkit and the plugins under
+    test are then installed into the new environment for real.
+    """
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    site = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    # Reuse this environment's third-party packages (torch is large), but none of its arkit
-    # distributions or editable installs: link everything else into a folder the venv appends.
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site_packages = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
     parent, shared = Path(sysconfig.get_paths()["purelib"]), tmp_path / "shared-packages"
     shared.mkdir()
     for entry in parent.iterdir():
-        if entry.name.lower().startswith(("arkit", "__editable__", "_arkit")) or entry.suffix == ".pth":
+        if entry.name.lower().startswith(("arkit", "_arkit", "__editable__")) or entry.suffix in (".pth", ".egg-link"):
             continue
         (shared / entry.name).symlink_to(entry)
-    Path(site, "_shared_packages.pth").write_text(f"import sys; sys.path.append({str(shared)!r})\n")
+    Path(site_packages, "_shared_packages.pth").write_text(f"import sys; sys.path.append({str(shared)!r})\n")
     return venv
+
+
+def _copy_projects(tmp_path: Path) -> list[Path]:
+    """Copies of the four projects to install: building in place would leave build/ and
+    *.egg-info folders in the repository, and the in-process tests would find that metadata."""
+    ignore = shutil.ignore_patterns("*.egg-info", "build", "__pycache__", ".hypothesis")
+    arkit_copy = tmp_path / "arkit-src"
+    shutil.copytree(ROOT / "arkit", arkit_copy / "arkit", ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, arkit_copy / name)
+    sources = (EXAMPLE, FIXTURES / "broken_import_plugin", FIXTURES / "bad_component_plugin")
+    return [arkit_copy, *(Path(shutil.copytree(s, tmp_path / s.name, ignore=ignore)) for s in sources)]
 
 
 @pytest.mark.slow
 def test_installed_plugins_in_a_fresh_environment(tmp_path: Path) -> None:
+    timings: dict[str, float] = {}
     start = time.perf_counter()
-    venv = _venv(tmp_path)
-    python, arkit_cli = str(venv / "bin" / "python"), str(venv / "bin" / "arkit")
-    projects = [ROOT]
-    for source in (ROOT / "examples" / "third_party_plugin", FIXTURES / "broken_import_plugin", FIXTURES / "bad_component_plugin"):
-        # build from copies: an in-place build leaves egg-info metadata that the in-process tests would find
-        projects.append(Path(shutil.copytree(source, tmp_path / source.name, ignore=shutil.ignore_patterns("*.egg-info", "build"))))
-    for project in projects:
-        subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps",
-                        "--disable-pip-version-check", str(project)], check=True, cwd=tmp_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARKIT_")}
 
-    def arkit_json(*args: str, **extra: str) -> object:
-        result = subprocess.run([arkit_cli, *args, "--json"], capture_output=True, text=True, env={**env, **extra},
-                                cwd=tmp_path)
+    def lap(what: str) -> None:
+        nonlocal start
+        timings[what], start = round(time.perf_counter() - start, 1), time.perf_counter()
+
+    venv = _fresh_venv(tmp_path)
+    python, arkit_cli = str(venv / "bin" / "python"), str(venv / "bin" / "arkit")
+    projects = _copy_projects(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARKIT_", "PYTHON", "HYPOTHESIS_"))}
+    env["OMP_NUM_THREADS"] = "1"
+    lap("venv")
+    # --no-build-isolation --no-index: setuptools comes from the shared packages; nothing is downloaded
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+                    "--no-build-isolation", "--no-index", *map(str, projects)], check=True, cwd=tmp_path, env=env)
+    lap("pip install")
+
+    def run(*command: str, **switches: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env={**env, **switches})
+
+    def arkit_json(*args: str, **switches: str) -> Any:
+        result = run(arkit_cli, *args, "--json", **switches)
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
 
-    listed = {p["name"]: p for p in arkit_json("plugins")}  # type: ignore[union-attr]
-    assert listed["example"]["error"] is None and listed["example"]["distribution"] == "arkit-example"
-    assert "sampler:example/top-a" in listed["example"]["components"]
-    assert "a_dependency_that_is_not_installed" in listed["broken-import"]["error"]
-    assert "decode" in listed["bad-component"]["error"]
-    where = subprocess.run([python, "-c", "import arkit, arkit_example; print(arkit.__file__, arkit_example.__file__)"],
-                           capture_output=True, text=True, check=True, env=env, cwd=tmp_path).stdout
-    assert all(path.startswith(str(venv)) for path in where.split()), where  # installed here, not borrowed
+    # installed here, not borrowed from the development environment
+    where = json.loads(run(python, "-c", (
+        "import importlib.metadata as m, json, arkit, arkit_example\n"
+        "dists = ('arkit', 'arkit-example', 'arkit-broken-import', 'arkit-bad-component')\n"
+        "paths = {d: str(m.distribution(d).locate_file('')) for d in dists}\n"
+        "print(json.dumps({**paths, 'arkit module': arkit.__file__, 'arkit_example module': arkit_example.__file__}))"
+    )).stdout)
+    assert all(Path(p).resolve().is_relative_to(venv.resolve()) for p in where.values()), where
 
-    names = {c["name"] for c in arkit_json("components")}  # type: ignore[union-attr]
-    assert {"core/transformer", "example/chars"} <= names and "bad-component/valid" not in names
+    plugins_now = {p["name"]: p for p in arkit_json("plugins")}
+    example = plugins_now["example"]
+    assert (example["distribution"], example["version"], example["error"]) == ("arkit-example", "0.1.0", None)
+    assert {"tokenizer:example/chars", "sampler:example/top-a"} <= set(example["components"])
+    assert plugins_now["broken-import"]["distribution"] == "arkit-broken-import"
+    assert "a_dependency_that_is_not_installed" in plugins_now["broken-import"]["error"]
+    assert "decode" in plugins_now["bad-component"]["error"] and plugins_now["bad-component"]["components"] == []
+    assert plugins_now["core"]["error"] is None
 
-    strict = subprocess.run([arkit_cli, "plugins"], capture_output=True, text=True, cwd=tmp_path,
-                            env={**env, "ARKIT_STRICT_PLUGINS": "1"})
-    assert strict.returncode == 1 and strict.stderr.startswith("arkit: error: plugin")
-    assert "Traceback" not in strict.stderr
+    names = {c["name"] for c in arkit_json("components")}
+    assert {"core/transformer", "example/chars", "example/top-a"} <= names
+    assert not {n for n in names if n.startswith("bad-component/")}
+    lap("arkit plugins, components")
 
-    quiet = subprocess.run([arkit_cli, "plugins", "--json"], capture_output=True, text=True, cwd=tmp_path,
-                           env={**env, "ARKIT_DISABLE_PLUGINS": "broken-import,bad-component"})
-    assert quiet.returncode == 0 and "ArkitPluginWarning" not in quiet.stderr
-    assert all(p["error"] is None for p in json.loads(quiet.stdout))
+    strict = run(arkit_cli, "plugins", "--json", ARKIT_STRICT_PLUGINS="1")
+    assert strict.returncode == 1 and strict.stdout == ""
+    assert strict.stderr.startswith("arkit: error: plugin 'broken-import' (distribution arkit-broken-import) failed")
+    assert "ARKIT_DISABLE_PLUGINS=broken-import" in strict.stderr and "Traceback" not in strict.stderr
+    strict = run(arkit_cli, "components", ARKIT_STRICT_PLUGINS="1", ARKIT_DISABLE_PLUGINS="broken-import")
+    assert strict.returncode == 1 and "Traceback" not in strict.stderr
+    assert strict.stderr.startswith("arkit: error: plugin 'bad-component'") and "decode" in strict.stderr
 
-    tests = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "examples" / "third_party_plugin" / "tests")],
-                           capture_output=True, text=True, cwd=tmp_path, env={**env, "ARKIT_DISABLE_PLUGINS": "broken-import,bad-component"})
-    assert tests.returncode == 0, tests.stdout[-3000:]
-    assert time.perf_counter() - start < 600
+    quiet = run(arkit_cli, "plugins", "--json", ARKIT_STRICT_PLUGINS="1",
+                ARKIT_DISABLE_PLUGINS="broken-import,arkit-bad-component")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "ArkitPluginWarning" not in quiet.stderr
+    quiet_plugins = {p["name"]: p for p in json.loads(quiet.stdout)}
+    assert "example" in quiet_plugins and not {"broken-import", "bad-component"} & set(quiet_plugins)
+    assert all(p["error"] is None for p in quiet_plugins.values())
+    lap("strict, disabled")
+
+    # the template's own tests, run from its installed copy next to the broken plugins
+    example_copy = tmp_path / EXAMPLE.name
+    tests = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(example_copy / "tests"))
+    assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
+    assert " passed" in tests.stdout and "error" not in tests.stdout.splitlines()[-1]
+    lap("example tests")
+    print(f"fresh-environment timings (s): {timings}")
+

@@ -17,7 +17,7 @@ import attrs
 import torch
 
 from ..errors import GenerationError
-from ..types import GenerationConfig
+from ..types import FinishReason, GenerationConfig
 from ._setup import prefill_inputs, prepare
 from .loop import DecodeStats, constraint_mask, _constraint_done
 
@@ -32,7 +32,7 @@ __all__ = ["beam_search", "Hypothesis"]
 class Hypothesis:
     tokens: tuple[int, ...]
     score: float  # length-penalised
-    finish_reason: str
+    finish_reason: FinishReason
 
 
 @torch.inference_mode()
@@ -98,7 +98,7 @@ def beam_search(
                 beam, token = divmod(index, V)
                 row = b * K + beam
                 length = step + 1
-                reason = None
+                reason: FinishReason | None = None
                 if token in prep.eos:
                     reason = "eos"
                 elif stops and any((history[row, :t].tolist() + [token])[-len(s):] == s for s in stops):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..errors import ConstraintError, GenerationError
-from ..types import GenerationConfig, GenerationEvent
+from ..types import FinishReason, GenerationConfig, GenerationEvent
 from ._setup import make_generator, prefill_inputs, prepare
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ def decode(
                 raise GenerationError(f"the sampler chose token {token} outside its support for row {row}")
             history[row, t] = token
             produced[row] += 1
-            reason = None
+            reason: FinishReason | None = None
             if token in eos:
                 reason = "eos"
             elif stops and any(_ends_with(history[row, :t + 1], s) for s in stops):
