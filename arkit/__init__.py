@@ -26,6 +26,7 @@ from .errors import (
     UnknownComponentError,
     WeightsError,
 )
+from .generation.next_scale import NextScaleSchedule, generate_next_scale
 from .hookspecs import hookimpl
 from .pipeline import Pipeline
 from .constraints.state_machine import StateMachineConstraint
@@ -69,6 +70,7 @@ __all__ = [
     "Head",
     "InputError",
     "MissingPluginError",
+    "NextScaleSchedule",
     "Pipeline",
     "PipelineFormatError",
     "PipelinePreset",
@@ -86,6 +88,7 @@ __all__ = [
     "__version__",
     "create",
     "deprecated",
+    "generate_next_scale",
     "get_component",
     "get_preset",
     "hookimpl",
