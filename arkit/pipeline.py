@@ -168,7 +168,8 @@ class Pipeline:
 
             if config.guidance_scale != 1.0:
                 raise ConfigError("beam search does not combine with classifier-free guidance; use sampling")
-            hypotheses = beam_search(self, ids, config, constraint=constraint, stats=self._prepare(stats))
+            self._check_ready()
+            hypotheses = beam_search(self, ids, config, constraint=constraint, stats=stats)
             flat = [h for per_prompt in hypotheses for h in per_prompt]
             return GenerationOutput(
                 sequences=tuple(h.tokens for h in flat),
@@ -240,7 +241,8 @@ class Pipeline:
             return list(stop)
         return list(self.tokenizer.encode(stop))
 
-    def _prepare(self, stats: DecodeStats) -> DecodeStats:
+    def _check_ready(self) -> None:
+        """Refuse what this release cannot do yet, and put modules in inference mode."""
         if self.drafter is not None:
             # Verifying drafts needs per-row acceptance and cache rollback: not in this release yet.
             raise ConfigError(
@@ -249,7 +251,6 @@ class Pipeline:
             )
         for module in self._modules():
             module.eval()
-        return stats
 
     def _events(
         self,
@@ -273,7 +274,8 @@ class Pipeline:
                 negative = self._prompt_ids(negative_prompts, negative_prompt_ids)
                 if len(negative) != len(ids):
                     raise InputError(f"got {len(negative)} negative prompts for {len(ids)} prompts: give one per prompt")
-        return decode(self, ids, config, constraint=constraint, negative_prompts=negative, stats=self._prepare(stats))
+        self._check_ready()
+        return decode(self, ids, config, constraint=constraint, negative_prompts=negative, stats=stats)
 
     # -- training ----------------------------------------------------------------
     def fit(self, data: Iterable[Any], config: TrainConfig | None = None, **overrides: Any) -> TrainResult:

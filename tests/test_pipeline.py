@@ -149,3 +149,15 @@ def test_mismatched_components_are_rejected() -> None:
         arkit.Pipeline(tokenizer=tok, backbone=backbone, head=arkit.create("head", "core/categorical", vocab_size=259))
     with pytest.raises(arkit.ComponentProtocolError, match="tokenizer"):
         arkit.Pipeline(tokenizer=object(), backbone=backbone, head=arkit.create("head", "core/categorical"))
+
+
+def test_a_drafter_is_refused_until_speculative_decoding_exists() -> None:
+    class RepeatLast:
+        config: dict = {}
+
+        def propose(self, tokens: torch.Tensor, k: int) -> arkit.Draft:
+            return arkit.Draft(tokens=tokens[:, -1:].repeat(1, k).clamp(min=0))
+
+    pipe = tiny_pipeline().replace(drafter=RepeatLast())
+    with pytest.raises(arkit.ConfigError, match="drafter"):
+        pipe.generate(["x"], max_new_tokens=2)
