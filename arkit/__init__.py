@@ -26,6 +26,7 @@ from .errors import (
     UnknownComponentError,
     WeightsError,
 )
+from .generation.continuous import generate_continuous
 from .generation.next_scale import NextScaleSchedule, generate_next_scale
 from .hookspecs import hookimpl
 from .pipeline import Pipeline
@@ -88,6 +89,7 @@ __all__ = [
     "__version__",
     "create",
     "deprecated",
+    "generate_continuous",
     "generate_next_scale",
     "get_component",
     "get_preset",

@@ -7,6 +7,7 @@ from typing import Any
 from .backbones.transformer import TransformerBackbone
 from .cache.dynamic import DynamicCache
 from .heads.categorical import CategoricalHead
+from .heads.gaussian_mixture import GaussianMixtureHead
 from .hookspecs import hookimpl
 from .cache.sliding import SlidingWindowCache
 from .cache.static import StaticCache
@@ -38,6 +39,7 @@ def arkit_register_backbones(register: Any) -> None:
 @hookimpl
 def arkit_register_heads(register: Any) -> None:
     register("core/categorical", CategoricalHead)
+    register("core/gaussian-mixture", GaussianMixtureHead)
 
 
 @hookimpl

@@ -104,7 +104,9 @@ class TransformerBackbone(nn.Module):
     ``n_kv_heads < n_heads`` gives grouped-query attention; ``ffn_hidden``
     defaults to about ``8/3 * d_model`` rounded up to a multiple of 32;
     ``sliding_window`` limits attention to that many most recent positions (pair
-    it with the ``core/sliding`` cache to bound memory exactly).
+    it with the ``core/sliding`` cache to bound memory exactly). With
+    ``input_dim`` the inputs are real vectors ``FloatTensor[B, T, input_dim]``
+    (continuous tokens: values, patches, latents) instead of ids.
     Weights are initialised with std ``init_std`` (residual projections scaled
     by ``1/sqrt(2 * n_layers)``), as GPT-2 does.
     """
@@ -123,6 +125,7 @@ class TransformerBackbone(nn.Module):
         norm_eps: float = 1e-5,
         init_std: float = 0.02,
         sliding_window: int | None = None,
+        input_dim: int | None = None,
     ) -> None:
         super().__init__()
         n_kv_heads = n_heads if n_kv_heads is None else n_kv_heads
@@ -139,19 +142,22 @@ class TransformerBackbone(nn.Module):
             raise ConfigError(f"n_heads ({n_heads}) must be a multiple of n_kv_heads ({n_kv_heads})")
         if sliding_window is not None and (not isinstance(sliding_window, int) or sliding_window < 1):
             raise ConfigError(f"sliding_window must be a positive integer or None, got {sliding_window!r}")
+        if input_dim is not None and (not isinstance(input_dim, int) or input_dim < 1):
+            raise ConfigError(f"input_dim must be a positive integer or None, got {input_dim!r}")
         if (d_model // n_heads) % 2:
             raise ConfigError(f"the head size d_model / n_heads = {d_model // n_heads} must be even for RoPE")
         self._config = dict(
             vocab_size=vocab_size, d_model=d_model, n_layers=n_layers, n_heads=n_heads,
             n_kv_heads=n_kv_heads, ffn_hidden=ffn_hidden, max_seq_len=max_seq_len,
             rope_theta=float(rope_theta), norm_eps=float(norm_eps), init_std=float(init_std),
-            sliding_window=sliding_window,
+            sliding_window=sliding_window, input_dim=input_dim,
         )
-        self.sliding_window = sliding_window
+        self.sliding_window, self.input_dim = sliding_window, input_dim
         self.vocab_size, self.d_model, self.max_seq_len = vocab_size, d_model, max_seq_len
         self.n_layers, self.n_kv_heads, self.head_dim = n_layers, n_kv_heads, d_model // n_heads
 
-        self.embed = nn.Embedding(vocab_size, d_model)
+        # token ids are embedded; continuous inputs (input_dim set) are projected
+        self.embed = nn.Embedding(vocab_size, d_model) if input_dim is None else nn.Linear(input_dim, d_model)
         self.layers = nn.ModuleList(
             _Block(d_model, n_heads, n_kv_heads, ffn_hidden, norm_eps) for _ in range(n_layers)
         )
@@ -176,20 +182,30 @@ class TransformerBackbone(nn.Module):
         return CacheSpec(num_layers=self.n_layers, num_kv_heads=self.n_kv_heads, head_dim=self.head_dim)
 
     def _check_inputs(self, input_ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None, past: int) -> None:
-        if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2 or input_ids.dtype != torch.long:
+        if self.input_dim is not None:
+            if (not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 3 or not input_ids.is_floating_point()
+                    or input_ids.shape[-1] != self.input_dim):
+                raise InputError(
+                    f"this backbone takes continuous inputs: a float tensor [batch, seq, {self.input_dim}], got "
+                    f"{getattr(input_ids, 'dtype', type(input_ids).__name__)} of shape {tuple(getattr(input_ids, 'shape', ()))}"
+                )
+            if not bool(torch.isfinite(input_ids).all()):
+                raise InputError("continuous inputs must be finite (replace NaN or inf values before the backbone)")
+        elif not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2 or input_ids.dtype != torch.long:
             raise InputError(
                 f"input_ids must be a LongTensor of shape [batch, seq], got "
                 f"{getattr(input_ids, 'dtype', type(input_ids).__name__)} of shape {tuple(getattr(input_ids, 'shape', ()))}"
             )
-        if not isinstance(positions, torch.Tensor) or positions.shape != input_ids.shape:
+        if not isinstance(positions, torch.Tensor) or positions.shape != input_ids.shape[:2]:
             raise InputError(
-                f"positions must be a tensor shaped like input_ids {tuple(input_ids.shape)}, got "
-                f"{tuple(getattr(positions, 'shape', ()))}"
+                f"positions must be a tensor shaped like input_ids' first two dimensions "
+                f"{tuple(input_ids.shape[:2])}, got {tuple(getattr(positions, 'shape', ()))}"
             )
         if input_ids.numel():
-            low, high = (int(v) for v in torch.aminmax(input_ids))
-            if low < 0 or high >= self.vocab_size:
-                raise InputError(f"token id {low if low < 0 else high} is outside the vocabulary [0, {self.vocab_size})")
+            if self.input_dim is None:
+                low, high = (int(v) for v in torch.aminmax(input_ids))
+                if low < 0 or high >= self.vocab_size:
+                    raise InputError(f"token id {low if low < 0 else high} is outside the vocabulary [0, {self.vocab_size})")
             first, last = (int(v) for v in torch.aminmax(positions))
             if first < 0 or last >= self.max_seq_len:
                 raise InputError(
@@ -197,7 +213,7 @@ class TransformerBackbone(nn.Module):
                     f"{self.max_seq_len} tokens: shorten the prompt or lower max_new_tokens"
                 )
         if mask is not None:
-            B, T = input_ids.shape
+            B, T = input_ids.shape[:2]
             if mask.shape != (B, T, past + T) or mask.dtype != torch.bool:
                 raise InputError(
                     f"attention_mask must be a BoolTensor of shape [batch, seq, past + seq] = "
@@ -214,7 +230,7 @@ class TransformerBackbone(nn.Module):
     ) -> torch.Tensor:
         past = cache.seq_len if cache is not None else 0
         self._check_inputs(input_ids, positions, attention_mask, past)
-        B, T = input_ids.shape
+        B, T = input_ids.shape[:2]
         x = self.embed(input_ids)
 
         # Mask: True where a query may attend. Default: causal by storage slot. Two common cases

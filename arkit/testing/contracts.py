@@ -540,32 +540,48 @@ class BackboneContract(_Contract):
 class HeadContract(_Contract):
     """Heads (:class:`arkit.protocols.Head`).
 
-    Checks, besides the shared ones: ``d_model`` and ``vocab_size`` are positive
-    ints; ``forward`` maps ``[B, T, d_model]`` to finite float ``[B, T, vocab_size]``
-    logits (hypothesis over ``B`` and ``T``); the same weights give the same
-    logits; saved and loaded, the same ``state_dict`` and the same logits.
+    Checks, besides the shared ones: ``d_model`` is a positive int and
+    ``vocab_size`` a positive int (categorical) or 0 (continuous); ``forward``
+    maps ``[B, T, d_model]`` to finite float ``[B, T, vocab_size]`` logits, or for a
+    continuous head to a ``torch.distributions.Distribution`` of batch shape
+    ``[B, T]`` (hypothesis over ``B`` and ``T``); the same weights give the same
+    outputs; saved and loaded, the same ``state_dict`` and the same outputs.
     """
 
     kind = "head"
 
     def check_members(self, obj: Any) -> None:
-        for member in ("d_model", "vocab_size"):
-            value = getattr(obj, member)
-            assert isinstance(value, int) and value >= 1, f"{member} must be an int >= 1, got {value!r}"
+        assert isinstance(obj.d_model, int) and obj.d_model >= 1, f"d_model must be an int >= 1, got {obj.d_model!r}"
+        assert isinstance(obj.vocab_size, int) and obj.vocab_size >= 0, (
+            f"vocab_size must be an int >= 1, or 0 for a continuous head, got {obj.vocab_size!r}"
+        )
 
     def _hidden(self, head: Any, batch: int, length: int, seed: int) -> torch.Tensor:
         return torch.randn(batch, length, head.d_model, generator=torch.Generator().manual_seed(seed))
 
-    def _forward(self, head: Any, hidden: torch.Tensor) -> torch.Tensor:
+    def _raw(self, head: Any, hidden: torch.Tensor) -> Any:
         with torch.no_grad():
             return head(hidden)
+
+    def _forward(self, head: Any, hidden: torch.Tensor) -> torch.Tensor:
+        """Logits, or a continuous distribution's mean and variance side by side."""
+        out = self._raw(head, hidden)
+        if isinstance(out, torch.distributions.Distribution):
+            return torch.cat([out.mean, out.variance], dim=-1)
+        return out
 
     def test_output_shape(self) -> None:
         head = _eval(self.make())
 
         @self._property(batch=st.integers(1, 3), length=st.integers(1, 6), seed=st.integers(0, 2**16))
         def shaped(batch: int, length: int, seed: int) -> None:
-            out = self._forward(head, self._hidden(head, batch, length, seed))
+            raw = self._raw(head, self._hidden(head, batch, length, seed))
+            if head.vocab_size == 0:
+                assert isinstance(raw, torch.distributions.Distribution), "a continuous head returns a Distribution"
+                assert tuple(raw.batch_shape) == (batch, length), f"batch shape {tuple(raw.batch_shape)}"
+                assert bool(torch.isfinite(self._forward(head, self._hidden(head, batch, length, seed))).all())
+                return
+            out = raw
             assert isinstance(out, torch.Tensor) and out.is_floating_point(), "forward must return float logits"
             assert out.shape == (batch, length, head.vocab_size), (
                 f"expected logits [B, T, vocab_size] = {[batch, length, head.vocab_size]}, got {list(out.shape)}"
