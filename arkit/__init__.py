@@ -5,6 +5,7 @@ and may change without notice (see docs/stability.md).
 """
 
 from . import protocols
+from ._corpus import tiny_corpus
 from ._deprecation import deprecated
 from ._version import __version__
 from .errors import (
@@ -13,6 +14,7 @@ from .errors import (
     ArkitError,
     ArkitPluginWarning,
     ArkitWarning,
+    CheckpointError,
     ComponentProtocolError,
     ConfigError,
     ConstraintError,
@@ -56,6 +58,7 @@ __all__ = [
     "Backbone",
     "Cache",
     "CacheSpec",
+    "CheckpointError",
     "ComponentInfo",
     "ComponentProtocolError",
     "ConfigError",
@@ -98,4 +101,5 @@ __all__ = [
     "list_plugins",
     "list_presets",
     "protocols",
+    "tiny_corpus",
 ]

@@ -11,7 +11,14 @@ import random
 
 
 def tiny_corpus(max_chars: int = 400_000) -> list[str]:
-    """Paragraphs of English technical prose, about ``max_chars`` characters in all."""
+    """A small English text corpus that needs no download: about ``max_chars`` characters.
+
+    The paragraphs of CPython's help topics (``pydoc_data.topics``), whitespace
+    normalised, code samples and headings left out, always in the same order. Where
+    that module is missing, generated sentences stand in. Used by ``arkit demo``, the
+    examples, the tests and the benchmarks; a byte-level model trained on it for a few
+    hundred steps writes recognisably corpus-like text.
+    """
     try:
         from pydoc_data.topics import topics
     except ImportError:

@@ -17,6 +17,7 @@ __all__ = [
     "ArkitError",
     "ArkitPluginWarning",
     "ArkitWarning",
+    "CheckpointError",
     "ComponentProtocolError",
     "ConfigError",
     "ConstraintError",
@@ -111,6 +112,10 @@ class GenerationError(ArkitError, RuntimeError):
 
 class TrainingError(ArkitError, RuntimeError):
     """Training cannot go on (for example the loss became NaN)."""
+
+
+class CheckpointError(TrainingError, ValueError):
+    """A training checkpoint is corrupt, incomplete, or was written for a different architecture."""
 
 
 class ConstraintError(GenerationError):

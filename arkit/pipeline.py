@@ -278,14 +278,21 @@ class Pipeline:
         return decode(self, ids, config, constraint=constraint, negative_prompts=negative, stats=stats)
 
     # -- training ----------------------------------------------------------------
-    def fit(self, data: Iterable[Any], config: TrainConfig | None = None, **overrides: Any) -> TrainResult:
-        """Train the backbone and head on ``data`` (items the tokenizer encodes) by next-token prediction."""
+    def fit(
+        self, data: Iterable[Any], config: TrainConfig | None = None, *, eval_data: Iterable[Any] | None = None,
+        **overrides: Any,
+    ) -> TrainResult:
+        """Train the backbone and head on ``data`` (items the tokenizer encodes) by next-token prediction.
+
+        ``data`` is a list (or other sequence) or any iterable of items; ``eval_data``
+        (optional) is held-out data for periodic evaluation. See docs/training.md.
+        """
         from .training.fit import fit
 
         config = config or TrainConfig()
         if overrides:
             config = attrs.evolve(config, **overrides)
-        return fit(self, data, config)
+        return fit(self, data, config, eval_data=eval_data)
 
     # -- persistence -------------------------------------------------------------
     def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:

@@ -158,15 +158,43 @@ def _positive_int(instance: Any, attribute: attrs.Attribute, value: Any) -> None
     )
 
 
+def _one_of(*choices: Any) -> Callable[[Any, attrs.Attribute, Any], None]:
+    def validate(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+        _check(value in choices, f"{type(instance).__name__}.{attribute.name} must be one of {list(choices)}, got {value!r}")
+
+    return validate
+
+
+def _fraction(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    _check(isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value < 1.0,
+           f"TrainConfig.{attribute.name} must be a number in [0, 1), got {value!r}")
+
+
+def _optional_positive_int(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None:
+        _positive_int(instance, attribute, value)
+
+
+def _optional_path(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 @attrs.frozen(kw_only=True)
 class TrainConfig:
-    """How :meth:`arkit.Pipeline.fit` trains: steps, batch, optimiser and schedule."""
+    """How :meth:`arkit.Pipeline.fit` trains: steps, batch, optimiser and schedule,
+    data packing, evaluation, precision, metrics, checkpoints and data parallelism.
+
+    One optimiser step sees ``batch_size * grad_accum_steps * world_size`` packed rows
+    of ``seq_len`` positions (the *global batch*; ``world_size`` is the number of
+    ``torchrun`` processes, 1 otherwise).
+    """
 
     steps: int = attrs.field(default=200, validator=_positive_int)
     """Optimiser steps to run (training is budgeted in steps, never in seconds)."""
     batch_size: int = attrs.field(default=16, validator=_positive_int)
+    """Rows per micro-batch in each process."""
     seq_len: int = attrs.field(default=128, validator=_positive_int)
-    """Tokens per training sequence; documents are packed to this length."""
+    """Positions per packed row; documents are packed into rows of this length."""
     lr: float = attrs.field(default=3e-3, validator=_at_least(0.0))
     weight_decay: float = attrs.field(default=0.1, validator=_at_least(0.0))
     warmup_steps: int = attrs.field(default=20, validator=_at_least(0))
@@ -174,10 +202,58 @@ class TrainConfig:
     min_lr_ratio: float = attrs.field(default=0.1, validator=_at_least(0.0))
     grad_clip: float | None = attrs.field(default=1.0, validator=_at_least(0.0, optional=True))
     seed: int = 0
+    """Seeds the data order (a new seeded permutation each epoch) and which items are held out."""
     threads: int | None = attrs.field(default=None, validator=_at_least(1, optional=True))
     """torch intra-op threads while training; ``None`` keeps the process setting."""
     progress: bool = True
-    """Show a progress bar with loss and tokens/s."""
+    """Show a progress bar with loss, tokens/s and the time left (rank 0 only)."""
+    grad_accum_steps: int = attrs.field(default=1, validator=_positive_int)
+    """Micro-batches whose gradients add up to one optimiser step."""
+    mixed_precision: Literal["auto", "bf16", "off"] = attrs.field(default="auto", validator=_one_of("auto", "bf16", "off"))
+    """bf16 autocast: ``"auto"`` uses it on CUDA devices that support bf16 and not on CPU;
+    ``"bf16"`` always (CPU included); ``"off"`` never. The loss is always computed in float32."""
+    overflow: Literal["split", "truncate", "error"] = attrs.field(default="split", validator=_one_of("split", "truncate", "error"))
+    """Documents that do not fit a row: ``"split"`` cuts them where rows end (no padding, nothing
+    dropped); ``"truncate"`` keeps the first ``seq_len + 1`` tokens and never cuts a document;
+    ``"error"`` raises on documents longer than that."""
+    shuffle: bool = True
+    """Visit documents in a seeded random order, a new one each epoch."""
+    shuffle_buffer: int = attrs.field(default=10_000, validator=_positive_int)
+    """Streaming (iterable) data is shuffled through a buffer of this many items."""
+    eval_every: int | None = attrs.field(default=None, validator=_optional_positive_int)
+    """Evaluate on the held-out data every this many steps (and after the last step)."""
+    eval_fraction: float = attrs.field(default=0.0, validator=_fraction)
+    """Hold out this fraction of the training items for evaluation (when no ``eval_data`` is given)."""
+    eval_batches: int | None = attrs.field(default=None, validator=_optional_positive_int)
+    """Evaluate on at most this many batches of held-out rows per process; ``None``: all of them."""
+    on_nonfinite: Literal["raise", "skip"] = attrs.field(default="raise", validator=_one_of("raise", "skip"))
+    """A NaN or infinite loss or gradient: ``"raise"`` stops with a :class:`arkit.TrainingError`
+    naming the step; ``"skip"`` drops that batch's update and goes on."""
+    out_dir: str | None = attrs.field(default=None, converter=_optional_path)
+    """Folder for ``metrics.jsonl``, ``checkpoints/`` and the final ``pipeline/`` (written by
+    rank 0); ``None`` writes nothing."""
+    metrics_path: str | None = attrs.field(default=None, converter=_optional_path)
+    """Where to append metrics as JSON lines; defaults to ``out_dir/metrics.jsonl``."""
+    log_every: int = attrs.field(default=1, validator=_positive_int)
+    """Write a training metrics line every this many steps."""
+    checkpoint_every: int | None = attrs.field(default=None, validator=_optional_positive_int)
+    """Save a checkpoint to ``out_dir/checkpoints`` every this many steps (needs ``out_dir``)."""
+    keep_checkpoints: int = attrs.field(default=2, validator=_positive_int)
+    """How many of the newest checkpoints to keep."""
+    resume_from: str | None = attrs.field(default=None, converter=_optional_path)
+    """A checkpoint folder to resume from, or ``"latest"``: the newest in ``out_dir/checkpoints``
+    (starting afresh when there is none, which suits preemptible jobs)."""
+    parallel: Literal["ddp", "fsdp"] = attrs.field(default="ddp", validator=_one_of("ddp", "fsdp"))
+    """Under ``torchrun``: replicate the model (``"ddp"``) or shard it (``"fsdp"``, FSDP2)."""
+    device: str | None = None
+    """Train on this device; ``None`` keeps the pipeline where it is (under ``torchrun`` with
+    CUDA: ``cuda:LOCAL_RANK``)."""
+
+    def __attrs_post_init__(self) -> None:
+        _check(self.checkpoint_every is None or self.out_dir is not None,
+               "TrainConfig.checkpoint_every needs out_dir: the folder the checkpoints go to")
+        _check(self.resume_from != "latest" or self.out_dir is not None,
+               "TrainConfig.resume_from='latest' needs out_dir: the folder whose checkpoints/ to look in")
 
 
 @attrs.frozen(kw_only=True)
@@ -254,5 +330,13 @@ class TrainResult:
     """Training loss after every optimiser step."""
     steps: int
     tokens: int
-    """Training tokens processed."""
+    """Target tokens trained on (padding excluded), over all processes."""
     elapsed_s: float
+    eval_losses: tuple[tuple[int, float], ...] = ()
+    """``(step, mean held-out loss)`` for every evaluation."""
+    skipped_steps: tuple[int, ...] = ()
+    """Steps whose update was dropped because the loss or gradient was not finite."""
+    resumed_from: int = 0
+    """The step a resumed run started from (0 for a fresh run); ``losses`` covers every step."""
+    checkpoint: str | None = None
+    """The last checkpoint written, if any."""
