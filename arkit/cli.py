@@ -6,7 +6,9 @@
     arkit presets [--json]
     arkit generate PIPELINE_DIR --prompt TEXT [--prompt TEXT ...] [--max-new-tokens N] [--seed S] [--json]
     arkit demo [--steps N] [--out DIR] [--threads N] [--seed S] [--json]
+    arkit train CONFIG [--resume] [--json]
     arkit bench decode [--json] [--sizes small,gpt2] [--repeats N]
+    arkit bench train [--json] [--sizes small,gpt2] [--steps N] [--repeats N] [--threads N]
 
 Plugins add subcommands through the ``arkit_register_commands`` hook. Errors that
 arkit raises on purpose are printed as ``arkit: error: ...`` (exit code 1), never
@@ -27,7 +29,7 @@ from ._version import __version__
 from .errors import ArkitError, ArkitPluginWarning, ConfigError, PluginLoadError
 from .types import KINDS
 
-BUILTIN_COMMANDS = ("plugins", "components", "presets", "generate", "demo", "bench")
+BUILTIN_COMMANDS = ("plugins", "components", "presets", "generate", "demo", "train", "bench")
 
 
 def _print_json(value: Any) -> None:
@@ -125,7 +127,40 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0 if summary["reload_identical_tokens"] else 1
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .training.config_file import run_config
+
+    log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    summary = run_config(args.config, resume=args.resume, progress=not args.json, log=log)
+    if args.json:
+        _print_json(summary)
+        return 0
+    if summary["rank"] == 0:
+        print(f"trained {summary['steps']} steps (from step {summary['resumed_from']}): loss "
+              f"{summary['loss_first']:.3f} -> {summary['loss_last']:.3f}, {summary['tokens_per_s'] or 0:,.0f} tokens/s")
+        if summary["eval_losses"]:
+            print(f"held-out loss: {summary['eval_losses'][-1][1]:.3f} at step {summary['eval_losses'][-1][0]}")
+        print(f"pipeline saved to {summary['pipeline']}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
+    if args.which == "train":
+        from ._bench.train import SHAPES, run as run_train
+
+        sizes = tuple(s.strip() for s in args.sizes.split(",") if s.strip())
+        unknown = [s for s in sizes if s not in SHAPES]
+        if unknown:
+            raise ConfigError(f"unknown size(s) {unknown}; sizes are {list(SHAPES)}")
+        report = run_train(sizes=sizes, steps=args.steps, repeats=args.repeats or 3, threads=args.threads,
+                           progress=lambda msg: print(msg, file=sys.stderr))
+        if args.json:
+            _print_json(report)
+        else:
+            for r in report["results"]:
+                print(f"{r['size']:6} {r['parameters']:>12,} params  fit {r['arkit_fit_tokens_per_s']:9.1f} tok/s  "
+                      f"plain loop {r['plain_loop_tokens_per_s']:9.1f} tok/s  x{r['ratio_to_plain_loop']:.2f}")
+        return 0
     if args.which == "decode":
         from ._bench.decode import SIZES, run
 
@@ -133,7 +168,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         unknown = [s for s in sizes if s not in SIZES]
         if unknown:
             raise ConfigError(f"unknown size(s) {unknown}; sizes are {list(SIZES)}")
-        report = run(sizes=sizes, repeats=args.repeats, threads=args.threads,
+        report = run(sizes=sizes, repeats=args.repeats or 5, threads=args.threads,
                      progress=lambda msg: print(msg, file=sys.stderr))
     if args.json:
         _print_json(report)
@@ -183,10 +218,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(run=_cmd_demo)
 
+    p = sub.add_parser("train", help="train a pipeline as a config file (TOML or JSON) says")
+    p.add_argument("config", help="config file: pipeline, data, training settings, output folder (docs/training.md)")
+    p.add_argument("--resume", action="store_true", help="resume from the newest checkpoint in the output folder")
+    p.add_argument("--json", action="store_true", help="print a JSON summary (no progress bar)")
+    p.set_defaults(run=_cmd_train)
+
     p = sub.add_parser("bench", help="benchmarks that print JSON")
-    p.add_argument("which", choices=["decode"], help="which benchmark")
+    p.add_argument("which", choices=["decode", "train"], help="which benchmark")
     p.add_argument("--sizes", default="small,gpt2", help="model sizes, comma-separated (small, gpt2)")
-    p.add_argument("--repeats", type=int, default=5, help="interleaved rounds per measurement")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="interleaved rounds per measurement (default 5 for decode, 3 for train)")
+    p.add_argument("--steps", type=int, default=3, help="train: optimiser steps per round (default 3)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_cmd_bench)

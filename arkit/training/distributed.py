@@ -85,6 +85,12 @@ def wrap(model: nn.Module, ctx: Context, parallel: str) -> nn.Module:
     if parallel == "fsdp":
         from torch.distributed.fsdp import fully_shard
 
+        for param in model.parameters():  # FSDP shards flat, contiguous storage
+            if not param.is_contiguous():
+                param.data = param.data.contiguous()
+        with torch.no_grad():  # every rank starts from rank 0's weights, as DDP does
+            for tensor in model.state_dict().values():
+                dist.broadcast(tensor, src=0)
         for block in getattr(getattr(model, "backbone", None), "layers", []):
             fully_shard(block)
         fully_shard(model)
