@@ -79,7 +79,7 @@ def save_pipeline(components: Mapping[str, Any], directory: str | os.PathLike[st
             weights = None
             if _has_tensors(obj):
                 weights = WEIGHTS
-                safetensors.torch.save_model(obj, str(tmp / role / WEIGHTS))
+                safetensors.torch.save_model(obj, str(tmp / role / WEIGHTS), force_contiguous=True)
             (tmp / role / "config.json").write_text(json.dumps({"name": info.name, "config": config}, indent=2) + "\n")
             manifest["components"][role] = {
                 "name": info.name,

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .._layout import column_major_linears
 from ..errors import ConfigError, InputError
 from ..protocols import Cache
 from ..types import CacheSpec
@@ -24,20 +25,23 @@ __all__ = ["TransformerBackbone"]
 
 
 def _rope_tables(max_len: int, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Full-width tables ``[L, Dh]``: ``cos`` twice, and ``sin`` with the first half negated."""
     inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim))
     angles = torch.outer(torch.arange(max_len, dtype=torch.float64), inv_freq)  # [L, Dh/2]
-    return angles.cos().float(), angles.sin().float()
+    cos, sin = angles.cos(), angles.sin()
+    return torch.cat((cos, cos), -1).float(), torch.cat((-sin, sin), -1).float()
 
 
 def _apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    # x: [B, H, T, Dh]; cos/sin: [B, 1, T, Dh/2]. Rotate pairs (first half, second half).
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1).type_as(x)
+    # x: [B, H, T, Dh]; cos/sin: [B, 1, T, Dh]. Rotates the pairs (x[i], x[i + Dh/2]) (Llama's layout):
+    # x * cos + rotate_half(x) * sin, where rotate_half(x) = (-x2, x1) = roll(x) with the sign kept in `sin`.
+    return torch.addcmul(x * cos, x.roll(x.shape[-1] // 2, dims=-1), sin)
 
 
 def _rms_norm(x: torch.Tensor, norm: nn.RMSNorm) -> torch.Tensor:
-    # the functional form skips the module call overhead, which matters at batch 1 on CPU
-    return F.rms_norm(x, norm.normalized_shape, norm.weight, norm.eps)
+    # Written out (Llama's order of operations): on CPU, F.rms_norm is a composite of more ops
+    # than this and measured up to 10% slower per decode step at batch 8; no module call either.
+    return norm.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + norm.eps))
 
 
 class _Attention(nn.Module):
@@ -166,6 +170,7 @@ class TransformerBackbone(nn.Module):
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
         self._init_weights(init_std)
+        column_major_linears(self)
 
     def _init_weights(self, std: float) -> None:
         for name, param in self.named_parameters():
@@ -250,7 +255,7 @@ class TransformerBackbone(nn.Module):
             mask = torch.zeros(attention_mask.shape, dtype=x.dtype, device=x.device)
             mask = mask.masked_fill_(~attention_mask, torch.finfo(x.dtype).min).unsqueeze(1)
 
-        cos, sin = self.rope_cos[positions].unsqueeze(1), self.rope_sin[positions].unsqueeze(1)  # [B, 1, T, Dh/2]
+        cos, sin = self.rope_cos[positions].unsqueeze(1), self.rope_sin[positions].unsqueeze(1)  # [B, 1, T, Dh]
         if cos.dtype != x.dtype:
             cos, sin = cos.to(x.dtype), sin.to(x.dtype)
         for i, layer in enumerate(self.layers):

@@ -27,6 +27,7 @@ class StaticCache:
         self.keys = torch.empty(0)
         self.values = torch.empty(0)
         self.lengths: list[int] = []  # filled positions per layer
+        self._layers: list[tuple[torch.Tensor, torch.Tensor]] = []  # per-layer views of the buffers
 
     @property
     def config(self) -> Mapping[str, Any]:
@@ -49,6 +50,11 @@ class StaticCache:
             self.keys = torch.zeros(shape, dtype=dtype, device=device)
             self.values = torch.zeros(shape, dtype=dtype, device=device)
         self.lengths = [0] * spec.num_layers
+        self._split()
+
+    def _split(self) -> None:
+        # one view per layer, made once: a decode step then costs two narrows and a copy per layer
+        self._layers = [(self.keys[i], self.values[i]) for i in range(self.keys.shape[0])]
 
     def update(self, layer: int, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if not 0 <= layer < len(self.lengths):
@@ -60,10 +66,11 @@ class StaticCache:
                 f"Allocate it with a larger max_len (prompt length + max_new_tokens)"
             )
         end = start + new
-        self.keys[layer, :, :, start:end].copy_(key)
-        self.values[layer, :, :, start:end].copy_(value)
+        keys, values = self._layers[layer]
+        keys.narrow(2, start, new).copy_(key)
+        values.narrow(2, start, new).copy_(value)
         self.lengths[layer] = end
-        return self.keys[layer, :, :, :end], self.values[layer, :, :, :end]
+        return keys.narrow(2, 0, end), values.narrow(2, 0, end)
 
     def crop(self, n: int) -> None:
         if not 0 <= n <= self.seq_len:
@@ -79,6 +86,7 @@ class StaticCache:
         else:
             self.keys = self.keys.index_select(1, indices)
             self.values = self.values.index_select(1, indices)
+            self._split()
 
     def memory_bytes(self) -> int:
         return (self.keys.numel() + self.values.numel()) * self.keys.element_size()

@@ -107,6 +107,7 @@ def decode(
     logits = head(backbone(ids, positions=positions, cache=cache, attention_mask=mask)[:, -1])
     stats.steps, stats.prefill_s = 1, time.perf_counter() - start
     next_positions = positions[:, -1] + 1
+    padded = min(prep.lengths) < L
 
     states = [constraint.start() for _ in range(B)] if constraint is not None else []
     live = [True] * B
@@ -168,8 +169,10 @@ def decode(
 
         # 5. Decode one step: feed each row's new token; it attends to every real slot so far.
         #    Rows that finished feed a masked placeholder until the whole batch is done.
-        real = history[:, getattr(cache, "offset", 0) : t + 1] >= 0  # slots the cache still holds
-        mask = None if bool(real.all()) else real[:, None, :]
+        mask = None
+        if padded or not all(live):  # otherwise every slot is real and no mask is needed
+            real = history[:, getattr(cache, "offset", 0) : t + 1] >= 0  # slots the cache still holds
+            mask = None if bool(real.all()) else real[:, None, :]
         step_ids = history[:, t : t + 1].clamp(min=0)
         logits = head(backbone(step_ids, positions=next_positions[:, None], cache=cache, attention_mask=mask)[:, -1])
         next_positions = next_positions + 1

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._layout import column_major_linears
 from ..errors import ConfigError, InputError
 
 __all__ = ["CategoricalHead"]
@@ -30,6 +31,7 @@ class CategoricalHead(nn.Module):
         nn.init.normal_(self.proj.weight, std=init_std)
         if bias:
             nn.init.zeros_(self.proj.bias)
+        column_major_linears(self)
 
     @property
     def config(self) -> Mapping[str, Any]:
