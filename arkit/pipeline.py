@@ -23,7 +23,7 @@ from .errors import ConfigError, InputError, PipelineFormatError
 from .generation.loop import DecodeStats
 from .registry import check_conforms, create, get_preset
 from .protocols import Constraint
-from .types import GenerationConfig, GenerationEvent, GenerationOutput, TrainConfig, TrainResult
+from .types import KINDS, GenerationConfig, GenerationEvent, GenerationOutput, TrainConfig, TrainResult
 
 __all__ = ["Pipeline"]
 
@@ -92,7 +92,9 @@ class Pipeline:
         config values merged into the preset's config for that role (``backbone={"n_layers": 2}``)."""
         preset = get_preset(name)
         components: dict[str, Any] = {}
-        for role in set(preset.components) | set(overrides):
+        # a fixed order (KINDS, then anything unknown by name), so the same torch seed gives the same weights
+        roles = [k for k in KINDS if k in preset.components or k in overrides]
+        for role in roles + sorted(set(overrides) - set(KINDS)):
             override = overrides.get(role)
             if override is not None and not isinstance(override, Mapping):
                 components[role] = override
