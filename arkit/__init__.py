@@ -34,7 +34,7 @@ from .hookspecs import hookimpl
 from .pipeline import Pipeline
 from .constraints.state_machine import StateMachineConstraint
 from .constraints.trie import TrieConstraint
-from .protocols import Backbone, Cache, Constraint, Drafter, Head, Sampler, Tokenizer
+from .protocols import AcceptanceRule, Backbone, Cache, Constraint, Drafter, Head, Sampler, Tokenizer
 from .registry import create, get_component, get_preset, list_components, list_plugins, list_presets
 from .types import (
     CacheSpec,
@@ -45,11 +45,14 @@ from .types import (
     GenerationOutput,
     PipelinePreset,
     PluginInfo,
+    SpeculativeStats,
     TrainConfig,
     TrainResult,
+    Verification,
 )
 
 __all__ = [
+    "AcceptanceRule",
     "ArkitConfigWarning",
     "ArkitDeprecationWarning",
     "ArkitError",
@@ -81,8 +84,10 @@ __all__ = [
     "PluginInfo",
     "PluginLoadError",
     "Sampler",
+    "SpeculativeStats",
     "StateMachineConstraint",
     "Tokenizer",
+    "Verification",
     "TrainConfig",
     "TrainResult",
     "TrainingError",

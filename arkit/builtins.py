@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .acceptance.exact import ExactAcceptance
+from .acceptance.greedy_match import GreedyMatch
+from .acceptance.typical import TypicalAcceptance
 from .backbones.transformer import TransformerBackbone
 from .cache.dynamic import DynamicCache
+from .drafters.prompt_lookup import PromptLookup
 from .heads.categorical import CategoricalHead
 from .heads.gaussian_mixture import GaussianMixtureHead
 from .hookspecs import hookimpl
@@ -56,6 +60,18 @@ def arkit_register_samplers(register: Any) -> None:
     register("core/no-repeat-ngram", NoRepeatNgram)
     register("core/logit-bias", LogitBias)
     register("core/bad-tokens", BadTokens)
+
+
+@hookimpl
+def arkit_register_drafters(register: Any) -> None:
+    register("core/prompt-lookup", PromptLookup)
+
+
+@hookimpl
+def arkit_register_acceptances(register: Any) -> None:
+    register("core/exact", ExactAcceptance)
+    register("core/greedy-match", GreedyMatch)
+    register("core/typical-acceptance", TypicalAcceptance)
 
 
 @hookimpl

@@ -119,6 +119,14 @@ def arkit_register_drafters(register: ComponentRegister) -> None:
 
 
 @hookspec
+def arkit_register_acceptances(register: ComponentRegister) -> None:
+    """Register :class:`~arkit.protocols.AcceptanceRule` factories (speculative decoding).
+
+    .. versionadded:: 0.1.0
+    """
+
+
+@hookspec
 def arkit_register_caches(register: ComponentRegister) -> None:
     """Register :class:`~arkit.protocols.Cache` factories.
 

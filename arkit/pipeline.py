@@ -54,6 +54,8 @@ class Pipeline:
     sampler: Any = _default("sampler", "core/greedy")
     cache: Any = _default("cache", "core/dynamic")
     drafter: Any = None
+    acceptance: Any = None
+    """How drafts are accepted; ``None`` with a drafter means ``core/exact`` (lossless)."""
 
     def __attrs_post_init__(self) -> None:
         for role, obj in self.components.items():
@@ -66,6 +68,12 @@ class Pipeline:
             raise ConfigError(
                 f"head vocab_size ({self.head.vocab_size}) differs from the tokenizer's ({self.tokenizer.vocab_size})"
             )
+        drafter_vocab = getattr(self.drafter, "vocab_size", None)
+        if drafter_vocab is not None and drafter_vocab != self.tokenizer.vocab_size:
+            raise ConfigError(
+                f"the drafter's vocab_size ({drafter_vocab}) differs from the tokenizer's ({self.tokenizer.vocab_size}): "
+                f"drafter and target must share a tokenizer"
+            )
         if self.backbone.vocab_size < self.tokenizer.vocab_size:
             raise ConfigError(
                 f"backbone vocab_size ({self.backbone.vocab_size}) is smaller than the tokenizer's "
@@ -76,8 +84,7 @@ class Pipeline:
     @property
     def components(self) -> dict[str, Any]:
         """The components by role, without empty optional ones."""
-        roles = ("tokenizer", "backbone", "head", "sampler", "drafter", "cache")
-        return {role: getattr(self, role) for role in roles if getattr(self, role) is not None}
+        return {role: getattr(self, role) for role in KINDS if getattr(self, role) is not None}
 
     def replace(self, **components: Any) -> Pipeline:
         """A new pipeline sharing every component except those given (``drafter=None`` removes one)."""
@@ -170,6 +177,9 @@ class Pipeline:
 
             if config.guidance_scale != 1.0:
                 raise ConfigError("beam search does not combine with classifier-free guidance; use sampling")
+            if self.drafter is not None:
+                raise ConfigError("beam search does not use a drafter: remove it (pipe.replace(drafter=None)) "
+                                  "or generate without beams")
             self._check_ready()
             hypotheses = beam_search(self, ids, config, constraint=constraint, stats=stats)
             flat = [h for per_prompt in hypotheses for h in per_prompt]
@@ -186,7 +196,10 @@ class Pipeline:
         sequences: list[list[int]] = [[] for _ in ids]
         logprobs: list[list[float]] = [[] for _ in ids]
         reasons: list[Any] = ["length"] * len(ids)
-        for event, lp in self._events(ids, config, constraint, negative_prompts, negative_prompt_ids, stats):
+        from .generation.speculative import SpeculativeCounter
+
+        counter = SpeculativeCounter()
+        for event, lp in self._events(ids, config, constraint, negative_prompts, negative_prompt_ids, stats, counter):
             sequences[event.row].append(event.token_id)
             if lp is not None:
                 logprobs[event.row].append(lp)
@@ -201,6 +214,7 @@ class Pipeline:
             num_steps=stats.steps,
             elapsed_s=time.perf_counter() - start,
             prefill_s=stats.prefill_s,
+            speculative=counter.freeze() if self.drafter is not None else None,
         )
 
     def stream(
@@ -244,13 +258,7 @@ class Pipeline:
         return list(self.tokenizer.encode(stop))
 
     def _check_ready(self) -> None:
-        """Refuse what this release cannot do yet, and put modules in inference mode."""
-        if self.drafter is not None:
-            # Verifying drafts needs per-row acceptance and cache rollback: not in this release yet.
-            raise ConfigError(
-                "this arkit release cannot generate with a drafter yet (speculative decoding is planned); "
-                "remove it with pipe.replace(drafter=None)"
-            )
+        """Put modules in inference mode."""
         for module in self._modules():
             module.eval()
 
@@ -262,8 +270,12 @@ class Pipeline:
         negative_prompts: Any,
         negative_prompt_ids: Sequence[Sequence[int]] | None,
         stats: DecodeStats,
+        counter: Any = None,
     ) -> Iterator[tuple[GenerationEvent, float | None]]:
         from .generation.loop import decode
+        from .generation.speculative import SpeculativeCounter
+
+        counter = counter if counter is not None else SpeculativeCounter()
 
         negative = None
         if config.guidance_scale != 1.0:
@@ -277,6 +289,10 @@ class Pipeline:
                 if len(negative) != len(ids):
                     raise InputError(f"got {len(negative)} negative prompts for {len(ids)} prompts: give one per prompt")
         self._check_ready()
+        if self.drafter is not None:
+            from .generation.speculative import decode_speculative
+
+            return decode_speculative(self, ids, config, constraint=constraint, stats=stats, counter=counter)
         return decode(self, ids, config, constraint=constraint, negative_prompts=negative, stats=stats)
 
     # -- training ----------------------------------------------------------------

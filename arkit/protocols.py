@@ -1,4 +1,4 @@
-"""The six protocols every arkit component satisfies.
+"""The protocols every arkit component satisfies.
 
 A protocol is structural: a class conforms by having the members below, not by
 inheriting from anything. The docstrings are the contract; the contract test
@@ -25,7 +25,7 @@ import torch
 
 from .types import CacheSpec, Draft
 
-__all__ = ["Backbone", "Cache", "Constraint", "Drafter", "Head", "Sampler", "Tokenizer"]
+__all__ = ["AcceptanceRule", "Backbone", "Cache", "Constraint", "Drafter", "Head", "Sampler", "Tokenizer"]
 
 
 @runtime_checkable
@@ -154,19 +154,59 @@ class Sampler(Protocol):
 
 @runtime_checkable
 class Drafter(Protocol):
-    """Proposes tokens for the target model to verify in one forward pass.
+    """Proposes tokens for the target model to verify in one forward pass (speculative decoding).
 
-    ``propose(tokens: LongTensor[B, S], k: int) -> Draft`` returns ``k`` draft
-    ids per row (``Draft.tokens: LongTensor[B, k]``) continuing each row of
-    ``tokens`` (right-aligned context, ``-1`` before a row's start), and, when the drafter has them, its
-    probabilities (``Draft.probs: Tensor[B, k, V]``). Ids lie in
-    ``[0, vocab_size)``. The same inputs give the same proposal.
+    - ``propose(tokens: LongTensor[B, S], k: int) -> Draft`` returns up to ``k``
+      draft ids per row (``Draft.tokens: LongTensor[B, k]``, ``Draft.lengths``
+      for rows with fewer) continuing each row of ``tokens``: the row's whole
+      context so far (prompt and generated tokens), right-aligned, ``-1`` before
+      the row's start. With ``Draft.probs: Tensor[B, k, V]`` the drafter gives
+      the distribution it drew each token from, which lossless acceptance uses;
+      without, the drafter is taken as deterministic. Ids lie in ``[0, V)``.
+
+    Optional members, called by the loop when present:
+
+    - ``start(pipe, batch_size)``: before the prefill of each generation (reset
+      per-generation state; ``pipe`` is the target pipeline).
+    - ``observe(verification)``: after the prefill and after each verification
+      pass, with the target's tokens, hidden states, logits and decisions
+      (:class:`~arkit.Verification`). Drafters that read the target's hidden
+      states (Medusa heads) or its predictions (Jacobi, token recycling) use it.
     """
 
     @property
     def config(self) -> Mapping[str, Any]: ...
 
     def propose(self, tokens: torch.Tensor, k: int) -> Draft: ...
+
+
+@runtime_checkable
+class AcceptanceRule(Protocol):
+    """Decides how much of a draft the target keeps, and the token it adds after it.
+
+    ``accept(draft, target_probs, generator) -> (accepted: LongTensor[B], next_tokens: LongTensor[B])``:
+
+    - ``draft``: the :class:`~arkit.Draft` (``tokens [B, k]``, optional ``probs``, ``lengths``);
+    - ``target_probs``: ``Tensor[B, k + 1, V]``, the target's distribution at each draft
+      position and one past the last, after the sampler's processing and any constraint
+      (one-hot on the argmax for a deterministic sampler);
+    - returns how many leading draft tokens each row keeps (``<= lengths``) and the
+      token the target contributes after them.
+
+    ``lossless`` is true when the emitted tokens are distributed exactly as plain
+    decoding with the target would emit them (exact speculative sampling; greedy
+    match under a deterministic sampler). Lossy rules trade that for longer
+    acceptance and must say so.
+    """
+
+    lossless: bool
+
+    @property
+    def config(self) -> Mapping[str, Any]: ...
+
+    def accept(
+        self, draft: Draft, target_probs: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
 @runtime_checkable

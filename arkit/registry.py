@@ -36,6 +36,7 @@ PROTOCOLS: dict[str, type] = {
     "head": protocols.Head,
     "sampler": protocols.Sampler,
     "drafter": protocols.Drafter,
+    "acceptance": protocols.AcceptanceRule,
     "cache": protocols.Cache,
 }
 _HOOKS = {kind: f"arkit_register_{kind}s" for kind in KINDS}

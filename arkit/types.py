@@ -20,6 +20,8 @@ __all__ = [
     "CacheSpec",
     "ComponentInfo",
     "Draft",
+    "SpeculativeStats",
+    "Verification",
     "GenerationConfig",
     "GenerationEvent",
     "GenerationOutput",
@@ -30,9 +32,9 @@ __all__ = [
     "TrainResult",
 ]
 
-Kind = Literal["tokenizer", "backbone", "head", "sampler", "drafter", "cache"]
+Kind = Literal["tokenizer", "backbone", "head", "sampler", "drafter", "acceptance", "cache"]
 #: The component kinds, in the order a pipeline uses them.
-KINDS: tuple[Kind, ...] = ("tokenizer", "backbone", "head", "sampler", "drafter", "cache")
+KINDS: tuple[Kind, ...] = ("tokenizer", "backbone", "head", "sampler", "drafter", "acceptance", "cache")
 
 FinishReason = Literal["eos", "stop_sequence", "length", "max_length", "constraint"]
 
@@ -107,6 +109,8 @@ class GenerationConfig:
     """Beam search: how many of the best hypotheses to return per prompt (at most ``num_beams``)."""
     guidance_scale: float = 1.0
     """Classifier-free guidance: ``uncond + scale * (cond - uncond)`` on the logits when != 1."""
+    num_draft_tokens: int = attrs.field(default=4, validator=_at_least(1))
+    """Speculative decoding (a pipeline with a drafter): tokens the drafter proposes per target call."""
 
     def __attrs_post_init__(self) -> None:
         _check(self.num_return_sequences <= self.num_beams,
@@ -149,6 +153,43 @@ class GenerationOutput:
     """Wall time of the whole call."""
     prefill_s: float = 0.0
     """Wall time of the first backbone call (the prompt)."""
+    speculative: SpeculativeStats | None = None
+    """Drafted and accepted tokens and where the time went, when the pipeline has a drafter."""
+
+
+@attrs.frozen(kw_only=True)
+class SpeculativeStats:
+    """What speculative decoding did in one :meth:`arkit.Pipeline.generate` call (all rows together)."""
+
+    drafted: int
+    """Draft tokens proposed to the target (per row, summed over rows)."""
+    accepted: int
+    """Draft tokens the acceptance rule kept."""
+    target_calls: int
+    """Verification passes of the target (prefill excluded); each scores every row's drafts at once."""
+    row_calls: int
+    """Verification passes summed over the rows live in them (``target_calls`` at batch 1)."""
+    generated: int
+    """Tokens emitted, all rows together."""
+    drafter_s: float
+    """Wall time inside the drafter."""
+    target_s: float
+    """Wall time inside the target's forward passes (prefill included)."""
+
+    @property
+    def acceptance_rate(self) -> float:
+        """Accepted / drafted (0 when nothing was drafted)."""
+        return self.accepted / self.drafted if self.drafted else 0.0
+
+    @property
+    def mean_accepted_per_call(self) -> float:
+        """Tokens a row gains per verification pass: accepted drafts plus the target's own (τ in the papers)."""
+        return (self.accepted + self.row_calls) / self.row_calls if self.row_calls else 0.0
+
+    @property
+    def target_calls_per_token(self) -> float:
+        """Target forward passes (prefill included) per emitted token of a row."""
+        return (self.target_calls + 1) / self.generated if self.generated else 0.0
 
 
 def _positive_int(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -275,6 +316,30 @@ class Draft:
 
     tokens: Any
     probs: Any = None
+    lengths: Any = None
+    """``LongTensor[B]``: how many of each row's ``k`` tokens are real proposals (the rest are
+    padding the target ignores). ``None`` means all ``k``. A drafter with nothing to propose
+    for a row (no n-gram match) gives 0 and the row advances by the target's own token."""
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Verification:
+    """What the target decided in one pass; given to drafters that learn from it (``Drafter.observe``).
+
+    After the prefill ``n = 1`` (each row's last prompt token) and ``accepted`` is 0;
+    after a verification pass ``n = 1 + k`` (the row's pending token, then its drafts).
+    """
+
+    tokens: Any
+    """``LongTensor[B, n]``: the tokens the target was fed."""
+    hidden: Any
+    """``Tensor[B, n, D]``: the target's final hidden states at those positions."""
+    logits: Any
+    """``Tensor[B, n, V]``: the target's raw logits there (position ``i`` predicts the token after input ``i``)."""
+    accepted: Any
+    """``LongTensor[B]``: drafts accepted per row."""
+    next_tokens: Any
+    """``LongTensor[B]``: the token the target chose after the accepted drafts (the next pass's first input)."""
 
 
 @attrs.frozen(kw_only=True)

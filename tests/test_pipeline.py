@@ -151,13 +151,8 @@ def test_mismatched_components_are_rejected() -> None:
         arkit.Pipeline(tokenizer=object(), backbone=backbone, head=arkit.create("head", "core/categorical"))
 
 
-def test_a_drafter_is_refused_until_speculative_decoding_exists() -> None:
-    class RepeatLast:
-        config: dict = {}
-
-        def propose(self, tokens: torch.Tensor, k: int) -> arkit.Draft:
-            return arkit.Draft(tokens=tokens[:, -1:].repeat(1, k).clamp(min=0))
-
-    pipe = tiny_pipeline().replace(drafter=RepeatLast())
-    with pytest.raises(arkit.ConfigError, match="drafter"):
-        pipe.generate(["x"], max_new_tokens=2)
+def test_a_drafter_with_another_vocabulary_is_refused() -> None:
+    drafter = arkit.create("drafter", "core/prompt-lookup")
+    drafter.vocab_size = 7  # a draft model over some other tokenizer
+    with pytest.raises(arkit.ConfigError, match="share a tokenizer"):
+        tiny_pipeline().replace(drafter=drafter)

@@ -19,7 +19,7 @@ import torch
 from ..errors import GenerationError
 from ..types import FinishReason, GenerationConfig
 from ._setup import prefill_inputs, prepare
-from .loop import DecodeStats, constraint_mask, _constraint_done
+from .loop import DecodeStats, constraint_mask, constraint_done
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -103,7 +103,7 @@ def beam_search(
                     reason = "eos"
                 elif stops and any((history[row, :t].tolist() + [token])[-len(s):] == s for s in stops):
                     reason = "stop_sequence"
-                elif constraint is not None and _constraint_done(constraint, constraint.advance(states[row], token)):
+                elif constraint is not None and constraint_done(constraint, constraint.advance(states[row], token)):
                     reason = "constraint"
                 if reason is not None:
                     tokens = tuple(t_ for t_ in history[row, L:t].tolist() if t_ >= 0) + (token,)

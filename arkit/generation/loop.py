@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..pipeline import Pipeline
     from ..protocols import Constraint
 
-__all__ = ["decode", "DecodeStats"]
+__all__ = ["decode", "DecodeStats", "finish_reason"]
 
 
 class DecodeStats:
@@ -144,18 +144,11 @@ def decode(
                 raise GenerationError(f"the sampler chose token {token} outside its support for row {row}")
             history[row, t] = token
             produced[row] += 1
-            reason: FinishReason | None = None
-            if token in eos:
-                reason = "eos"
-            elif stops and any(_ends_with(history[row, :t + 1], s) for s in stops):
-                reason = "stop_sequence"
-            elif produced[row] >= config.max_new_tokens:
-                reason = "length"
-            elif prep.lengths[row] + produced[row] >= prep.context:
-                reason = "max_length"
+            reason = finish_reason(token, history[row, :t + 1], produced[row], prep.lengths[row], config, eos, stops,
+                                   prep.context)
             if constraint is not None and reason is None:
                 states[row] = constraint.advance(states[row], token)
-                if _constraint_done(constraint, states[row]):
+                if constraint_done(constraint, states[row]):
                     reason = "constraint"
             if reason is not None:
                 live[row] = False
@@ -179,12 +172,31 @@ def decode(
         stats.steps += 1
 
 
-def _ends_with(row: torch.Tensor, stop: list[int]) -> bool:
+def finish_reason(
+    token: int, row: torch.Tensor | list[int], produced: int, prompt_length: int, config: GenerationConfig,
+    eos: frozenset[int], stops: list[list[int]], context: int,
+) -> FinishReason | None:
+    """Why a row stops after emitting ``token`` (``row``: its tokens so far, ending with it), or ``None``."""
+    if token in eos:
+        return "eos"
+    if stops and any(_ends_with(row, s) for s in stops):
+        return "stop_sequence"
+    if produced >= config.max_new_tokens:
+        return "length"
+    if prompt_length + produced >= context:
+        return "max_length"
+    return None
+
+
+def _ends_with(row: torch.Tensor | list[int], stop: list[int]) -> bool:
     n = len(stop)
-    return row.shape[0] >= n and row[-n:].tolist() == stop
+    if len(row) < n:
+        return False
+    tail = row[-n:]
+    return (tail.tolist() if isinstance(tail, torch.Tensor) else list(tail)) == stop
 
 
-def _constraint_done(constraint: Constraint, state: Any) -> bool:
+def constraint_done(constraint: Constraint, state: Any) -> bool:
     """A complete state from which nothing more is allowed ends the row."""
     if not constraint.complete(state):
         return False

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BackboneContract",
+    "AcceptanceContract",
     "CacheContract",
     "DrafterContract",
     "HeadContract",
@@ -57,7 +58,7 @@ __all__ = [
 ]
 
 _CONTRACTS = frozenset(
-    {"BackboneContract", "CacheContract", "DrafterContract", "HeadContract", "SamplerContract", "TokenizerContract"}
+    {"AcceptanceContract", "BackboneContract", "CacheContract", "DrafterContract", "HeadContract", "SamplerContract", "TokenizerContract"}
 )
 
 

@@ -749,6 +749,11 @@ class DrafterContract(_Contract):
             assert isinstance(drafted, torch.Tensor) and drafted.dtype == torch.long, "Draft.tokens must be a LongTensor"
             assert drafted.shape == (batch, k), f"Draft.tokens has shape {list(drafted.shape)}, not {[batch, k]}"
             assert bool(((drafted >= 0) & (drafted < V)).all()), f"drafted ids outside [0, {V}): {drafted.tolist()}"
+            if draft.lengths is not None:
+                lengths = draft.lengths
+                assert isinstance(lengths, torch.Tensor) and lengths.shape == (batch,), (
+                    f"Draft.lengths must be a tensor of shape {[batch]}, got {getattr(lengths, 'shape', lengths)}")
+                assert bool(((lengths >= 0) & (lengths <= k)).all()), f"Draft.lengths outside [0, {k}]: {lengths.tolist()}"
             if draft.probs is not None:
                 probs = draft.probs
                 assert probs.shape == (batch, k, V), f"Draft.probs has shape {list(probs.shape)}, not {[batch, k, V]}"
@@ -774,6 +779,84 @@ class DrafterContract(_Contract):
         assert (a.probs is None) == (b.probs is None), "the loaded drafter gives probs differently"
         if a.probs is not None:
             torch.testing.assert_close(b.probs, a.probs, rtol=0, atol=0)
+
+
+class AcceptanceContract(_Contract):
+    """Acceptance rules (:class:`arkit.protocols.AcceptanceRule`).
+
+    Hypothesis draws drafts (with and without drafter probabilities and
+    per-row lengths) and target distributions over a small vocabulary.
+
+    Checks, besides the shared ones: ``lossless`` is a bool; ``accept`` returns
+    two ``LongTensor[B]``: accepted counts in ``[0, lengths]`` and ids in
+    ``[0, V)`` that the target gives positive probability at the position after
+    the kept tokens; the same seed gives the same decision; a draft that equals
+    a one-hot target's argmax everywhere is kept whole, and the token after it
+    is that target's argmax.
+    """
+
+    kind = "acceptance"
+    vocab_size: ClassVar[int] = 7
+    max_k: ClassVar[int] = 5
+
+    def check_members(self, obj: Any) -> None:
+        assert isinstance(obj.lossless, bool), f"lossless must be a bool, got {obj.lossless!r}"
+
+    def _case(self, data: st.DataObject, batch: int, k: int, with_probs: bool) -> tuple[arkit.Draft, torch.Tensor]:
+        V = self.vocab_size
+        seed = data.draw(st.integers(0, 2**31 - 1), label="seed")
+        g = torch.Generator().manual_seed(seed)
+        tokens = torch.randint(0, V, (batch, k), generator=g)
+        lengths = torch.randint(0, k + 1, (batch,), generator=g) if data.draw(st.booleans(), label="lengths") else None
+        target = torch.rand(batch, k + 1, V, generator=g) ** 3
+        target = torch.where(torch.rand(batch, k + 1, V, generator=g) < 0.3, 0.0, target)
+        target[..., 0] += 1e-3  # every position keeps some support
+        target = target / target.sum(-1, keepdim=True)
+        probs = None
+        if with_probs:
+            probs = torch.rand(batch, k, V, generator=g) + 1e-3
+            probs = probs / probs.sum(-1, keepdim=True)
+        return arkit.Draft(tokens=tokens, probs=probs, lengths=lengths), target
+
+    def test_decisions_are_well_formed(self) -> None:
+        rule = self.make()
+
+        @self._property(batch=st.integers(1, 4), k=st.integers(0, self.max_k), with_probs=st.booleans(), data=st.data())
+        def decisions(batch: int, k: int, with_probs: bool, data: st.DataObject) -> None:
+            draft, target = self._case(data, batch, k, with_probs)
+            accepted, following = rule.accept(draft, target, torch.Generator().manual_seed(3))
+            for name, out in (("accepted", accepted), ("next tokens", following)):
+                assert isinstance(out, torch.Tensor) and out.dtype == torch.long and out.shape == (batch,), (
+                    f"{name} must be a LongTensor of shape {[batch]}, got {getattr(out, 'dtype', out)} "
+                    f"{list(getattr(out, 'shape', []))}")
+            limit = draft.lengths if draft.lengths is not None else torch.full((batch,), k)
+            assert bool(((accepted >= 0) & (accepted <= limit)).all()), (
+                f"accepted {accepted.tolist()} outside [0, lengths {limit.tolist()}]")
+            assert bool(((following >= 0) & (following < self.vocab_size)).all()), f"next ids {following.tolist()}"
+            support = target[torch.arange(batch), accepted, following]
+            assert bool((support > 0).all()), "a next token has zero probability under the target where it was placed"
+            again = rule.accept(draft, target, torch.Generator().manual_seed(3))
+            assert torch.equal(again[0], accepted) and torch.equal(again[1], following), "same seed, different decision"
+
+        decisions()
+
+    def test_a_draft_equal_to_a_one_hot_target_is_kept(self) -> None:
+        rule = self.make()
+        g = torch.Generator().manual_seed(0)
+        best = torch.randint(0, self.vocab_size, (3, self.max_k + 1), generator=g)
+        target = torch.nn.functional.one_hot(best, self.vocab_size).float()
+        accepted, following = rule.accept(arkit.Draft(tokens=best[:, :-1]), target, torch.Generator().manual_seed(0))
+        assert accepted.tolist() == [self.max_k] * 3, f"kept {accepted.tolist()} of a draft the target agrees with"
+        assert torch.equal(following, best[:, -1]), "the token after a fully kept draft is not the target's argmax"
+
+    def assert_equivalent(self, original: Any, loaded: Any) -> None:
+        super().assert_equivalent(original, loaded)
+        g = torch.Generator().manual_seed(8)
+        tokens = torch.randint(0, self.vocab_size, (2, 3), generator=g)
+        target = torch.rand(2, 4, self.vocab_size, generator=g).softmax(-1)
+        a = original.accept(arkit.Draft(tokens=tokens), target, torch.Generator().manual_seed(1))
+        b = loaded.accept(arkit.Draft(tokens=tokens), target, torch.Generator().manual_seed(1))
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]), "the loaded rule decides differently"
 
 
 class CacheContract(_Contract):

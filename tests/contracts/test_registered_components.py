@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import arkit
 from arkit.testing import (
+    AcceptanceContract,
     BackboneContract,
     CacheContract,
     DrafterContract,
@@ -33,6 +34,7 @@ CONTRACTS: dict[str, type] = {
     "head": HeadContract,
     "sampler": SamplerContract,
     "drafter": DrafterContract,
+    "acceptance": AcceptanceContract,
     "cache": CacheContract,
 }
 
@@ -53,6 +55,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "core/bad-tokens": {"config": {"sequences": [[1], [0, 0]]}},
     "core/logit-bias": {"config": {"bias": {"0": 2.5, "1": -1.5}}},
     "core/sliding": {"config": {"window": 5}},
+    "core/prompt-lookup": {"vocab_size": 40},  # vocabulary-free: copies ids from the context
     # installed plugins from this repository
     "hf/causal-lm": {"config": {"config": {"model_type": "llama", "vocab_size": 64, "hidden_size": 32,
                                            "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,

@@ -1,0 +1,1 @@
+"""Acceptance rules for speculative decoding (``core/exact``, ``core/greedy-match``, ``core/typical-acceptance``)."""

@@ -1,0 +1,299 @@
+"""Speculative decoding: a drafter proposes, the target checks every row's draft in one pass.
+
+:func:`decode_speculative`, top to bottom:
+
+1. Prefill the prompts; the target picks each row's first token. That token is
+   *pending*: emitted, but not yet in the cache.
+2. The drafter proposes up to ``k`` tokens per row, continuing the row's
+   context and its pending token.
+3. One target pass over ``[pending, draft...]`` scores every position of every
+   row at once.
+4. The sampler's processing (and the constraint) turn those logits into the
+   target's distribution at each position; the acceptance rule keeps a prefix
+   of each row's draft and picks the target's own token after it (the new
+   pending token).
+5. The kept tokens and the new one are emitted row by row, under the usual
+   stopping rules.
+6. The cache is rolled back to the longest kept prefix among live rows. Slots
+   that other rows did not keep become holes (``-1`` in ``history``), which
+   the attention mask hides from then on.
+
+Rows advance by different amounts, so cache slots and token positions part
+ways: ``history`` is indexed by slot (``-1`` marks padding and holes) and
+``positions`` counts each row's real tokens. At batch 1 there are never holes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+import time
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import ConfigError, ConstraintError, GenerationError
+from ..types import Draft, GenerationConfig, GenerationEvent, SpeculativeStats, Verification
+from ._setup import make_generator, prefill_inputs, prepare
+from .loop import DecodeStats, constraint_done, finish_reason
+
+if TYPE_CHECKING:
+    from ..pipeline import Pipeline
+    from ..protocols import Constraint
+
+__all__ = ["decode_speculative", "SpeculativeCounter"]
+
+
+class SpeculativeCounter:
+    """Filled in by :func:`decode_speculative` as it runs; ``freeze()`` gives the :class:`SpeculativeStats`."""
+
+    def __init__(self) -> None:
+        self.drafted = self.accepted = self.target_calls = self.row_calls = self.generated = 0
+        self.drafter_s = self.target_s = 0.0
+
+    def freeze(self) -> SpeculativeStats:
+        return SpeculativeStats(drafted=self.drafted, accepted=self.accepted, target_calls=self.target_calls,
+                                row_calls=self.row_calls, generated=self.generated, drafter_s=self.drafter_s, target_s=self.target_s)
+
+
+@torch.inference_mode()
+def decode_speculative(
+    pipe: Pipeline,
+    prompts: Sequence[Sequence[int]],
+    config: GenerationConfig,
+    *,
+    constraint: Constraint | None = None,
+    stats: DecodeStats,
+    counter: SpeculativeCounter,
+) -> Generator[tuple[GenerationEvent, float | None], None, None]:
+    """Yield ``(event, logprob)`` for every emitted token, like :func:`arkit.generation.loop.decode`."""
+    backbone, head, sampler, cache, drafter = pipe.backbone, pipe.head, pipe.sampler, pipe.cache, pipe.drafter
+    rule = pipe.acceptance if pipe.acceptance is not None else _default_rule()
+    if config.guidance_scale != 1.0:
+        raise ConfigError("speculative decoding does not combine with classifier-free guidance yet: "
+                          "remove the drafter (pipe.replace(drafter=None)) or the guidance")
+    if hasattr(cache, "offset"):
+        raise ConfigError("speculative decoding needs a cache that keeps every position (core/dynamic or "
+                          "core/static), not one that evicts like core/sliding")
+    k, B = config.num_draft_tokens, len(prompts)
+
+    # 1. Lay out the prompts. Slots grow by 1 + the longest kept draft per pass, so B rows need at
+    #    most min(B, k + 1) slots per generated token, plus room for one pass's draft.
+    prep = prepare(pipe, prompts, config)
+    L, new, eos, V = prep.prompt_width, prep.total - prep.prompt_width, prep.eos, head.vocab_size
+    slots = L + min(B, k + 1) * new + k + 1
+    history = torch.cat([prep.history, prep.history.new_full((B, slots - prep.total), -1)], 1)
+    generator = make_generator(config.seed, prep.device)
+    cache.allocate(backbone.cache_spec(), batch_size=B, max_len=slots, dtype=prep.dtype, device=prep.device)
+    if hasattr(drafter, "start"):
+        drafter.start(pipe, B)
+    stops = [list(s) for s in config.stop_sequences]
+    row_tokens = [list(p) for p in prompts]  # each row's real tokens so far, for stop sequences
+    states = [constraint.start() for _ in range(B)] if constraint is not None else []
+    live, produced = [True] * B, [0] * B
+    holes = False
+
+    # 2. Prefill: a pass with an empty draft, so the first token goes through the same rule.
+    fed, positions, mask = prefill_inputs(history, L)
+    draft = Draft(tokens=fed.new_zeros(B, 0))
+    start = time.perf_counter()
+    S = 0  # slots in the cache before this pass
+    while True:
+        n = draft.tokens.shape[1] + 1  # positions whose predictions this pass needs
+        began = time.perf_counter()
+        hidden = backbone(fed, positions=positions, cache=cache, attention_mask=mask)[:, -n:]
+        logits = head(hidden)
+        counter.target_s += time.perf_counter() - began
+        if S == 0:
+            stats.steps, stats.prefill_s = 1, time.perf_counter() - start
+        else:
+            stats.steps += 1
+            counter.target_calls += 1
+
+        # 3. The target's distribution at each position: constraint, min length, the sampler's processing.
+        context = _compact(history[:, :S] if S else history[:, :L], holes)
+        pending = fed[:, :1] if S else None
+        scores = _target_scores(pipe, logits, context, pending, draft, constraint, states, live, produced,
+                                config, eos)
+        empty = ~torch.isfinite(scores[:, 0]).any(-1) & torch.tensor(live, device=scores.device)
+        if bool(empty.any()):
+            raise GenerationError(f"the sampler's processing left no token for row {int(empty.nonzero()[0, 0])}; "
+                                  f"loosen the truncation, penalties or bans")
+        probs = _target_probs(sampler, scores)
+
+        # 4. Keep a prefix of each draft; the target adds its own token after it.
+        accepted, next_tokens = rule.accept(draft, probs, generator)
+        accepted, chosen = accepted.tolist(), next_tokens.tolist()
+        drafted = draft.tokens.tolist()
+
+        # 5. Emit each live row's kept drafts and the target's token, stopping where the row ends.
+        kept = [0] * B
+        for row in range(B):
+            if not live[row]:
+                continue
+            counter.drafted += _row_length(draft, row)
+            counter.row_calls += 1 if S else 0
+            for j, token in enumerate(drafted[row][: accepted[row]] + [chosen[row]]):
+                if not bool(torch.isfinite(scores[row, j, token])):
+                    raise GenerationError(f"the acceptance rule chose token {token} outside the target's support "
+                                          f"for row {row}")
+                produced[row] += 1
+                row_tokens[row].append(token)
+                reason = finish_reason(token, row_tokens[row], produced[row], prep.lengths[row], config, eos,
+                                       stops, prep.context)
+                if constraint is not None and reason is None:
+                    states[row] = constraint.advance(states[row], token)
+                    if constraint_done(constraint, states[row]):
+                        reason = "constraint"
+                lp = float(scores[row, j].log_softmax(-1)[token]) if config.output_logprobs else None
+                counter.generated += 1
+                yield GenerationEvent(row=row, index=produced[row] - 1, token_id=token, finish_reason=reason), lp
+                if reason is not None:
+                    live[row] = False
+                    break
+                if j < accepted[row]:
+                    kept[row] += 1
+            counter.accepted += kept[row]
+
+        # 6. Roll back: the cache keeps the pending token and the longest kept draft among live rows.
+        if S:
+            keep = 1 + max((kept[r] for r in range(B) if live[r]), default=0)
+            for row in range(B):
+                if live[row]:
+                    history[row, S] = fed[row, 0]
+                    history[row, S + 1 : S + 1 + kept[row]] = draft.tokens[row, : kept[row]]
+                    holes = holes or kept[row] + 1 < keep
+            cache.crop(S + keep)
+            S += keep
+            next_positions = positions[:, 0] + 1 + torch.tensor(kept, device=positions.device)
+        else:
+            S, next_positions = L, positions[:, -1] + 1
+        if hasattr(drafter, "observe"):
+            drafter.observe(Verification(tokens=fed[:, -n:], hidden=hidden, logits=logits,
+                                         accepted=torch.tensor(kept, device=fed.device), next_tokens=next_tokens))
+        if not any(live):
+            return
+
+        # 7. Draft for the next pass: as many tokens as the longest remaining row can use and the context allows.
+        pending_ids = torch.where(torch.tensor(live, device=fed.device), next_tokens, 0)
+        room = min(backbone.max_seq_len - 1 - int(next_positions[r]) for r in range(B) if live[r])
+        wanted = max(config.max_new_tokens - produced[r] for r in range(B) if live[r]) - 1
+        kk = max(0, min(k, room, wanted))
+        if kk:
+            began = time.perf_counter()
+            draft = drafter.propose(torch.cat([_compact(history[:, :S], holes), pending_ids[:, None]], 1), kk)
+            counter.drafter_s += time.perf_counter() - began
+            _check_draft(draft, B, kk, V)
+        else:
+            draft = Draft(tokens=fed.new_zeros(B, 0))
+        fed = torch.cat([pending_ids[:, None], draft.tokens], 1)
+        alive = torch.tensor(live, device=fed.device)[:, None]
+        positions = torch.where(alive, next_positions[:, None] + torch.arange(kk + 1, device=fed.device), 0)
+        mask = None
+        if holes or _padded_or_done(prep.lengths, L, live):
+            real = history[:, :S] >= 0
+            causal = torch.ones(kk + 1, kk + 1, dtype=torch.bool, device=fed.device).tril()
+            mask = torch.cat([real[:, None, :].expand(B, kk + 1, S), causal.expand(B, kk + 1, kk + 1)], -1)
+
+
+def _padded_or_done(lengths: list[int], width: int, live: list[bool]) -> bool:
+    """Whether some slot is not a real token: a padded prompt or a finished row."""
+    return min(lengths) < width or not all(live)
+
+
+def _default_rule() -> Any:
+    from ..acceptance.exact import ExactAcceptance
+
+    return ExactAcceptance()
+
+
+def _row_length(draft: Draft, row: int) -> int:
+    return draft.tokens.shape[1] if draft.lengths is None else int(draft.lengths[row])
+
+
+def _check_draft(draft: Any, B: int, k: int, V: int) -> None:
+    if not isinstance(draft, Draft):
+        raise GenerationError(f"the drafter must return an arkit.Draft, got {type(draft).__name__}")
+    tokens = draft.tokens
+    if not isinstance(tokens, torch.Tensor) or tokens.shape != (B, k) or tokens.dtype != torch.long:
+        raise GenerationError(f"the drafter returned tokens {getattr(tokens, 'dtype', '?')} of shape "
+                              f"{tuple(getattr(tokens, 'shape', ()))}; expected a LongTensor of shape {(B, k)}")
+    if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= V):
+        raise GenerationError(f"the drafter proposed ids outside the target's vocabulary [0, {V}): check that "
+                              f"drafter and target share a tokenizer")
+    if draft.probs is not None and tuple(draft.probs.shape) != (B, k, V):
+        raise GenerationError(f"the drafter's probs have shape {tuple(draft.probs.shape)}; expected {(B, k, V)} "
+                              f"(the target's vocabulary is {V})")
+
+
+def _compact(slots: torch.Tensor, holes: bool) -> torch.Tensor:
+    """Each row's real tokens, right-aligned, ``-1`` before: what drafters and processors read."""
+    if not holes:
+        return slots
+    order = torch.sort((slots >= 0).to(torch.int8), dim=1, stable=True).indices  # holes first, tokens in order
+    return slots.gather(1, order)
+
+
+def _target_scores(
+    pipe: Pipeline, logits: torch.Tensor, context: torch.Tensor, pending: torch.Tensor | None, draft: Draft,
+    constraint: Constraint | None, states: list[Any], live: list[bool], produced: list[int],
+    config: GenerationConfig, eos: frozenset[int],
+) -> torch.Tensor:
+    """``[B, n, V]``: the sampler's processed scores at each position of the pass, constraint applied.
+
+    Position ``i`` continues the context, the pending token and the first ``i`` draft tokens;
+    the constraint's state is advanced along the draft for as long as the draft obeys it.
+    """
+    B, n, V = logits.shape
+    logits = logits.float()
+    if bool(torch.isnan(logits).any()):
+        raise GenerationError("the model produced NaN logits; check the weights (a diverged training run?)")
+    prefix = context if pending is None else torch.cat([context, pending], 1)
+    walk = list(states) if constraint is not None else []
+    out = []
+    for i in range(n):
+        step = logits[:, i]
+        if constraint is not None:
+            allowed = torch.ones(B, V, dtype=torch.bool, device=logits.device)
+            for row in range(B):
+                if not live[row] or walk[row] is None:
+                    continue
+                mask = _allowed(constraint, walk[row], V, logits.device)
+                if not bool(mask.any()):
+                    if i == 0 and not constraint.complete(walk[row]):
+                        raise ConstraintError(
+                            f"the constraint allows no token for row {row} at generated position {produced[row]}: "
+                            f"its rule has a dead end there; fix the constraint or its start state")
+                    walk[row] = None  # the row ends before here; this position is never used
+                    continue
+                allowed[row] = mask
+                if i < draft.tokens.shape[1]:
+                    token = int(draft.tokens[row, i])
+                    walk[row] = constraint.advance(walk[row], token) if bool(mask[token]) else None
+            step = step.masked_fill(~allowed, float("-inf"))
+        if eos and config.min_new_tokens:
+            early = torch.tensor([p + i < config.min_new_tokens for p in produced], device=logits.device)
+            if bool(early.any()):
+                ids = torch.tensor(sorted(eos), device=logits.device)
+                step = step.index_put((early.nonzero()[:, :1], ids[None]), step.new_tensor(float("-inf")))
+        scores = pipe.sampler.process(step, torch.cat([prefix, draft.tokens[:, :i]], 1))
+        out.append(scores)
+    return torch.stack(out, 1)
+
+
+def _allowed(constraint: Constraint, state: Any, V: int, device: torch.device) -> torch.Tensor:
+    allowed = constraint.allowed(state)
+    if isinstance(allowed, torch.Tensor):
+        return allowed.to(device=device, dtype=torch.bool)
+    mask = torch.zeros(V, dtype=torch.bool, device=device)
+    if len(allowed):
+        mask[list(allowed)] = True
+    return mask
+
+
+def _target_probs(sampler: Any, scores: torch.Tensor) -> torch.Tensor:
+    """The distribution the sampler draws from: one-hot on the argmax when deterministic, else softmax."""
+    if getattr(sampler, "deterministic", False):
+        return F.one_hot(scores.argmax(-1), scores.shape[-1]).float()
+    probs = getattr(sampler, "probs", None)
+    return probs(scores) if probs is not None else scores.float().softmax(-1)
