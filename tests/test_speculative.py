@@ -1,0 +1,308 @@
+"""Speculative decoding: the verification loop, the acceptance rules and core/prompt-lookup.
+
+Correctness is checked against plain decoding with the same target: greedy
+outputs (and their log-probabilities, a sensitive probe of the cache) must be
+identical whatever the drafter proposes, and exact speculative sampling must
+reproduce the target's distribution over whole sequences.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+from hypothesis import given, settings, strategies as st
+import pytest
+import torch
+
+import arkit
+from arkit._bench._common import IdTokenizer
+from arkit.constraints.state_machine import StateMachineConstraint
+
+from .helpers import tiny_pipeline
+
+
+class Oracle:
+    """Proposes the plain greedy continuation, cut at a random point and followed by random tokens.
+
+    It knows each row's full plain output (``reference``), so drafts have random
+    acceptance patterns: all, none or a prefix, differently per row and pass.
+    """
+
+    config: dict = {}
+
+    def __init__(self, reference: list[list[int]], vocab: int, seed: int) -> None:
+        self.reference, self.vocab = reference, vocab
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def propose(self, tokens: torch.Tensor, k: int) -> arkit.Draft:
+        rows = []
+        for row, context in enumerate(tokens.tolist()):
+            n = sum(t >= 0 for t in context)
+            truth = self.reference[row][n : n + k]
+            cut = int(torch.randint(0, k + 1, (1,), generator=self.generator))
+            noise = torch.randint(0, self.vocab, (k,), generator=self.generator).tolist()
+            rows.append((truth[:cut] + noise)[:k])
+        lengths = torch.randint(0, k + 1, (len(rows),), generator=self.generator)
+        return arkit.Draft(tokens=torch.tensor(rows), lengths=lengths)
+
+
+def _plain_and_fast(pipe: arkit.Pipeline, prompts: list[list[int]], drafter: Any, **options: Any) -> tuple[Any, Any]:
+    plain = pipe.generate(prompt_ids=prompts, output_logprobs=True, **options)
+    fast = pipe.replace(drafter=drafter).generate(prompt_ids=prompts, output_logprobs=True, **options)
+    return plain, fast
+
+
+@settings(max_examples=25)
+@given(
+    prompts=st.lists(st.lists(st.integers(0, 258), min_size=1, max_size=8), min_size=1, max_size=3),
+    k=st.integers(1, 5),
+    seed=st.integers(0, 10_000),
+    cache=st.sampled_from(["core/dynamic", "core/static"]),
+)
+def test_greedy_speculative_equals_greedy_whatever_is_drafted(prompts: list[list[int]], k: int, seed: int,
+                                                               cache: str) -> None:
+    """Random draft lengths and acceptance patterns per row never corrupt the cache."""
+    pipe = tiny_pipeline().replace(cache=arkit.create("cache", cache))
+    options = dict(max_new_tokens=12, eos_token_ids=(), num_draft_tokens=k)
+    plain = pipe.generate(prompt_ids=prompts, output_logprobs=True, **options)
+    reference = [list(p) + list(s) for p, s in zip(prompts, plain.sequences)]
+    fast = pipe.replace(drafter=Oracle(reference, 259, seed)).generate(prompt_ids=prompts, output_logprobs=True,
+                                                                       **options)
+    assert fast.sequences == plain.sequences
+    for got, want in zip(fast.logprobs, plain.logprobs):  # same logits, so the cache held the same keys and values
+        assert got == pytest.approx(want, abs=1e-4)
+    stats = fast.speculative
+    assert stats.generated == sum(len(s) for s in plain.sequences)
+    assert 0 <= stats.accepted <= stats.drafted
+    assert stats.target_calls + 1 == fast.num_steps
+
+
+@pytest.mark.parametrize("cache", ["core/dynamic", "core/static"])
+def test_prompt_lookup_is_lossless_and_saves_target_calls_on_repetitive_text(cache: str) -> None:
+    pipe = tiny_pipeline().replace(cache=arkit.create("cache", cache))
+    prompts = ["abcabcabcabcabc", "the cat the cat the cat", "x"]
+    plain = pipe.generate(prompts, max_new_tokens=30, eos_token_ids=())
+    fast = pipe.replace(drafter=arkit.create("drafter", "core/prompt-lookup")).generate(
+        prompts, max_new_tokens=30, eos_token_ids=())
+    assert fast.sequences == plain.sequences
+    assert fast.finish_reasons == plain.finish_reasons
+    assert fast.speculative.accepted > 0
+    # this random model falls into a loop on the first prompt: copying it saves target passes
+    one = pipe.replace(drafter=arkit.create("drafter", "core/prompt-lookup")).generate(
+        prompts[:1], max_new_tokens=30, eos_token_ids=())
+    assert one.sequences[0] == plain.sequences[0]
+    assert one.num_steps < 30 and one.speculative.mean_accepted_per_call > 1.0
+
+
+def test_prompt_lookup_copies_the_most_recent_match() -> None:
+    lookup = arkit.create("drafter", "core/prompt-lookup", max_ngram=2)
+    tokens = torch.tensor([[-1, 5, 6, 7, 5, 6, 8, 9, 5, 6], [-1, -1, -1, -1, -1, -1, 1, 2, 3, 4]])
+    draft = lookup.propose(tokens, 3)
+    assert draft.tokens[0].tolist() == [8, 9, 5]  # after the latest earlier "5 6"
+    assert draft.lengths.tolist() == [3, 0]  # row 1 has no earlier match
+
+
+def test_streaming_with_a_drafter_matches_generate() -> None:
+    pipe = tiny_pipeline().replace(drafter=arkit.create("drafter", "core/prompt-lookup"))
+    prompts = ["abab abab abab", "zz"]
+    out = pipe.generate(prompts, max_new_tokens=15, eos_token_ids=())
+    rows: dict[int, list[int]] = {0: [], 1: []}
+    for event in pipe.stream(prompts, max_new_tokens=15, eos_token_ids=()):
+        assert event.index == len(rows[event.row])
+        rows[event.row].append(event.token_id)
+    assert tuple(tuple(rows[r]) for r in (0, 1)) == out.sequences
+
+
+class Truth:
+    """Proposes the reference continuation of row 0 exactly (every draft token is kept)."""
+
+    config: dict = {}
+
+    def __init__(self, reference: list[int]) -> None:
+        self.reference = reference
+
+    def propose(self, tokens: torch.Tensor, k: int) -> arkit.Draft:
+        rest = self.reference[int((tokens[0] >= 0).sum()):][:k]
+        return arkit.Draft(tokens=torch.tensor([rest + [0] * (k - len(rest))]), lengths=torch.tensor([len(rest)]))
+
+
+def test_stops_inside_an_accepted_draft_are_honoured() -> None:
+    pipe = tiny_pipeline()
+    plain = pipe.generate(["abcabcabc"], max_new_tokens=20, eos_token_ids=())
+    stop = list(plain.sequences[0][3:5])
+    expected = pipe.generate(["abcabcabc"], max_new_tokens=20, eos_token_ids=(), stop_sequences=[stop])
+    fast = pipe.replace(drafter=Truth(list(pipe.encode("abcabcabc")) + list(plain.sequences[0]))).generate(
+        ["abcabcabc"], max_new_tokens=20, eos_token_ids=(), stop_sequences=[stop], num_draft_tokens=5)
+    assert fast.sequences == expected.sequences and fast.finish_reasons == ("stop_sequence",)
+    assert fast.speculative.accepted == fast.speculative.drafted or fast.speculative.accepted >= 3
+
+
+# -- exact speculative sampling reproduces the target's distribution ----------------------------------
+
+
+V, NEW, PROMPT = 4, 3, [1, 2]
+
+
+def _toy_target(sampler: Any) -> arkit.Pipeline:
+    torch.manual_seed(3)
+    backbone = arkit.create("backbone", "core/transformer", vocab_size=V, d_model=16, n_layers=1, n_heads=2,
+                            max_seq_len=16, init_std=0.6)
+    head = arkit.create("head", "core/categorical", d_model=16, vocab_size=V, init_std=0.6)
+    return arkit.Pipeline(tokenizer=IdTokenizer(V), backbone=backbone, head=head, sampler=sampler)
+
+
+class PoorDrafter:
+    """Draws each token from a fixed distribution unrelated to the target, and says so (``probs``)."""
+
+    config: dict = {}
+
+    def __init__(self, probs: list[float], seed: int = 0) -> None:
+        self.p = torch.tensor(probs)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def propose(self, tokens: torch.Tensor, k: int) -> arkit.Draft:
+        B = tokens.shape[0]
+        drafted = torch.multinomial(self.p.expand(B * k, -1), 1, replacement=True, generator=self.generator)
+        return arkit.Draft(tokens=drafted.view(B, k), probs=self.p.expand(B, k, -1).clone())
+
+
+def _exact_distribution(pipe: arkit.Pipeline, constraint: Any = None) -> dict[tuple[int, ...], float]:
+    """P(sequence) under plain sampling from the target: softmax of the processed, constrained logits."""
+    dist = {}
+    for seq in itertools.product(range(V), repeat=NEW):
+        p, state = 1.0, constraint.start() if constraint is not None else None
+        for i in range(NEW):
+            ids = torch.tensor([PROMPT + list(seq[:i])])
+            logits = pipe.head(pipe.backbone(ids, positions=torch.arange(ids.shape[1])[None]))[:, -1].detach()
+            if constraint is not None:
+                allowed = torch.zeros(V, dtype=torch.bool)
+                allowed[list(constraint.allowed(state))] = True
+                logits = logits.masked_fill(~allowed, float("-inf"))
+            q = pipe.sampler.process(logits, ids).softmax(-1)[0]
+            p *= float(q[seq[i]])
+            if p == 0:
+                break
+            if constraint is not None:
+                state = constraint.advance(state, seq[i])
+        dist[seq] = p
+    return dist
+
+
+def _tv(counts: dict[tuple[int, ...], int], exact: dict[tuple[int, ...], float], n: int) -> float:
+    return 0.5 * sum(abs(counts.get(s, 0) / n - p) for s, p in exact.items())
+
+
+def _tolerance(exact: dict[tuple[int, ...], float], n: int, delta: float = 1e-4) -> float:
+    """E[TV] <= 1/2 sum sqrt(p(1-p)/n) (Jensen), plus McDiarmid's deviation sqrt(ln(1/delta) / 2n)."""
+    mean = 0.5 * sum(math.sqrt(p * (1 - p) / n) for p in exact.values())
+    return mean + math.sqrt(math.log(1 / delta) / (2 * n))
+
+
+def _sample(pipe: arkit.Pipeline, n: int, seed: int, constraint: Any = None) -> dict[tuple[int, ...], int]:
+    out = pipe.generate(prompt_ids=[PROMPT] * n, max_new_tokens=NEW, eos_token_ids=(), seed=seed,
+                        num_draft_tokens=2, constraint=constraint)
+    counts: dict[tuple[int, ...], int] = {}
+    for seq in out.sequences:
+        counts[tuple(seq)] = counts.get(tuple(seq), 0) + 1
+    return counts
+
+
+SAMPLERS = {
+    "multinomial": lambda: arkit.create("sampler", "core/multinomial"),
+    "top-k + temperature": lambda: arkit.create("sampler", "core/chain", steps=[
+        {"name": "core/top-k", "config": {"k": 3}}, {"name": "core/temperature", "config": {"temperature": 0.7}}]),
+    "top-p": lambda: arkit.create("sampler", "core/top-p", p=0.8),
+}
+
+
+@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+def test_exact_speculative_sampling_has_the_target_distribution(sampler: str) -> None:
+    target = _toy_target(SAMPLERS[sampler]())
+    exact = _exact_distribution(target)
+    n = 30_000
+    drafter = PoorDrafter([0.7, 0.1, 0.1, 0.1])
+    counts = _sample(target.replace(drafter=drafter), n, seed=5)
+    assert _tv(counts, exact, n) < _tolerance(exact, n)
+
+
+def test_exact_speculative_sampling_under_a_constraint() -> None:
+    # tokens 0 and 3 alternate with anything but 2
+    fsm = StateMachineConstraint({0: {0: 1, 1: 1, 3: 1}, 1: {1: 0, 3: 0}}, start=0, accept={0, 1})
+    target = _toy_target(arkit.create("sampler", "core/multinomial"))
+    exact = _exact_distribution(target, fsm)
+    n = 30_000
+    counts = _sample(target.replace(drafter=PoorDrafter([0.1, 0.1, 0.7, 0.1])), n, seed=6, constraint=fsm)
+    assert all(exact[s] > 0 for s in counts), "a sequence the constraint forbids was generated"
+    assert _tv(counts, exact, n) < _tolerance(exact, n)
+
+
+def test_the_distribution_test_detects_a_lossy_rule() -> None:
+    """Typical acceptance with a tiny threshold keeps almost any draft: the same check must reject it."""
+    target = _toy_target(arkit.create("sampler", "core/multinomial"))
+    exact = _exact_distribution(target)
+    n = 30_000
+    lossy = target.replace(drafter=PoorDrafter([0.25, 0.25, 0.25, 0.25]),
+                           acceptance=arkit.create("acceptance", "core/typical-acceptance", posterior_threshold=0.001,
+                                                   posterior_alpha=0.001))
+    assert _tv(_sample(lossy, n, seed=5), exact, n) > _tolerance(exact, n)
+
+
+# -- constraints, stats, bad input ---------------------------------------------------------------------
+
+
+def test_speculative_decoding_under_a_trie_constraint_matches_plain_greedy() -> None:
+    pipe = tiny_pipeline()
+    words = [list(b"cat"), list(b"catalog"), list(b"dog"), list(b"dogma")]
+    trie = arkit.TrieConstraint(words, eos_token_id=257)
+    plain = pipe.generate(["pick: ", "pick: "], constraint=trie, max_new_tokens=10)
+    drafter = Oracle([[0] * 64, [0] * 64], 259, 1)  # junk drafts: every one must be refused by the mask
+    fast = pipe.replace(drafter=drafter).generate(["pick: ", "pick: "], constraint=trie, max_new_tokens=10)
+    assert fast.sequences == plain.sequences
+    for seq in fast.sequences:
+        body = [t for t in seq if t != 257]
+        assert body in words
+
+
+def test_bad_speculative_input_gets_clear_errors() -> None:
+    pipe = tiny_pipeline()
+    lookup = arkit.create("drafter", "core/prompt-lookup")
+    with pytest.raises(arkit.ConfigError, match="num_draft_tokens"):
+        pipe.replace(drafter=lookup).generate(["ab"], num_draft_tokens=0)
+    with pytest.raises(arkit.ConfigError, match="beam search does not use a drafter"):
+        pipe.replace(drafter=lookup).generate(["ab"], num_beams=2)
+    with pytest.raises(arkit.ConfigError, match="guidance"):
+        pipe.replace(drafter=lookup).generate(["ab"], guidance_scale=2.0)
+    with pytest.raises(arkit.ConfigError, match="evicts"):
+        pipe.replace(drafter=lookup, cache=arkit.create("cache", "core/sliding", window=8)).generate(["ab"])
+    with pytest.raises(arkit.ConfigError, match="min_ngram"):
+        arkit.create("drafter", "core/prompt-lookup", max_ngram=1, min_ngram=2)
+    with pytest.raises(arkit.ConfigError, match="posterior_alpha"):
+        arkit.create("acceptance", "core/typical-acceptance", posterior_alpha=1.5)
+
+    class Wrong:
+        config: dict = {}
+
+        def __init__(self, tokens: Any) -> None:
+            self.tokens = tokens
+
+        def propose(self, tokens: torch.Tensor, k: int) -> arkit.Draft:
+            return arkit.Draft(tokens=self.tokens(tokens.shape[0], k))
+
+    with pytest.raises(arkit.GenerationError, match="shape"):
+        pipe.replace(drafter=Wrong(lambda b, k: torch.zeros(b, k + 1, dtype=torch.long))).generate(["ab"])
+    with pytest.raises(arkit.GenerationError, match="vocabulary"):
+        pipe.replace(drafter=Wrong(lambda b, k: torch.full((b, k), 999))).generate(["ab"])
+
+
+def test_a_pipeline_with_a_drafter_and_a_rule_saves_and_loads(tmp_path: Any) -> None:
+    pipe = tiny_pipeline().replace(drafter=arkit.create("drafter", "core/prompt-lookup", max_ngram=4),
+                                   acceptance=arkit.create("acceptance", "core/greedy-match"))
+    loaded = arkit.Pipeline.from_pretrained(pipe.save_pretrained(tmp_path / "p"))
+    assert loaded.drafter.config == {"max_ngram": 4, "min_ngram": 1}
+    assert type(loaded.acceptance).__name__ == "GreedyMatch"
+    a = pipe.generate(["abab abab"], max_new_tokens=10, eos_token_ids=())
+    b = loaded.generate(["abab abab"], max_new_tokens=10, eos_token_ids=())
+    assert a.sequences == b.sequences
+    assert (a.speculative.drafted, a.speculative.accepted) == (b.speculative.drafted, b.speculative.accepted)
