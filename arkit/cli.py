@@ -122,9 +122,27 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print("samples (seed fixed):")
     for text in summary["samples"].values():
         print(f"  {text!r}")
-    print(f"saved to {summary['saved_to']}; reloaded and generated again: identical tokens: "
-          f"{'yes' if summary['reload_identical_tokens'] else 'NO'}")
-    return 0 if summary["reload_identical_tokens"] else 1
+    spec = summary["speculative"]
+    rows = [
+        ("parameters", f"{summary['parameters']:,}"),
+        ("training", f"{summary['steps']} steps, {summary['train_seconds']:.0f} s, "
+                     f"{summary['train_tokens_per_s']:,.0f} tokens/s"),
+        ("loss", f"{summary['loss_first']:.2f} -> {summary['loss_last']:.2f}"),
+        ("greedy, plain", f"{spec['plain_passes']} target passes, {spec['plain_seconds']:.2f} s"),
+        (f"greedy + {spec['drafter']}", f"{spec['target_passes']} target passes, {spec['speculative_seconds']:.2f} s, "
+                                        f"{spec['mean_accepted_per_call']:.2f} tokens/pass, identical tokens: "
+                                        f"{'yes' if spec['identical_to_plain_greedy'] else 'NO'}"),
+        ("saved, reloaded", f"identical tokens: {'yes' if summary['reload_identical_tokens'] else 'NO'} "
+                            f"({summary['saved_to']})"),
+        ("ONNX export", "not in this release yet"),
+        ("loss curve", summary["loss_curve"] or "not written (pip install matplotlib)"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print("summary:")
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+    ok = summary["reload_identical_tokens"] and spec["identical_to_plain_greedy"]
+    return 0 if ok else 1
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

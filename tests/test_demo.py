@@ -23,6 +23,8 @@ def test_demo_end_to_end_on_a_small_budget(tmp_path: Path) -> None:
     summary = run_demo(tmp_path, steps=24, seq_len=32, batch_size=4, max_new_tokens=8, progress=False, log=lambda _: None)
     assert summary["reload_identical_tokens"] is True
     assert summary["steps"] == 24 and summary["loss_last"] < summary["loss_first"]
+    assert summary["speculative"]["identical_to_plain_greedy"] is True
+    assert summary["loss_curve"] and (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
     reloaded = arkit.Pipeline.from_pretrained(tmp_path / "pipeline")
     assert reloaded.backbone.config["n_layers"] == 2
