@@ -9,6 +9,8 @@ from .acceptance.greedy_match import GreedyMatch
 from .acceptance.typical import TypicalAcceptance
 from .backbones.transformer import TransformerBackbone
 from .cache.dynamic import DynamicCache
+from .drafters.draft_model import DraftModel
+from .drafters.hierarchical import HierarchicalDrafter
 from .drafters.prompt_lookup import PromptLookup
 from .heads.categorical import CategoricalHead
 from .heads.gaussian_mixture import GaussianMixtureHead
@@ -65,6 +67,8 @@ def arkit_register_samplers(register: Any) -> None:
 @hookimpl
 def arkit_register_drafters(register: Any) -> None:
     register("core/prompt-lookup", PromptLookup)
+    register("core/draft-model", DraftModel)
+    register("core/hierarchical", HierarchicalDrafter)
 
 
 @hookimpl

@@ -44,6 +44,10 @@ _TINY_WORDLEVEL = {
     "model": {"type": "WordLevel", "vocab": {"[UNK]": 0, "a": 1, "b": 2, "c": 3}, "unk_token": "[UNK]"},
 }
 
+_TINY_DRAFT_BACKBONE = {"name": "core/transformer", "config": {"vocab_size": 40, "d_model": 16, "n_layers": 1,
+                                                               "n_heads": 2, "max_seq_len": 64}}
+_TINY_DRAFT_HEAD = {"name": "core/categorical", "config": {"d_model": 16, "vocab_size": 40}}
+
 #: Contract class attributes per component name (applied when that component is registered).
 OVERRIDES: dict[str, dict[str, Any]] = {
     "core/transformer": {"config": {"vocab_size": 64, "d_model": 64, "n_layers": 2, "n_heads": 4,
@@ -56,6 +60,9 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "core/logit-bias": {"config": {"bias": {"0": 2.5, "1": -1.5}}},
     "core/sliding": {"config": {"window": 5}},
     "core/prompt-lookup": {"vocab_size": 40},  # vocabulary-free: copies ids from the context
+    "core/draft-model": {"config": {"backbone": _TINY_DRAFT_BACKBONE, "head": _TINY_DRAFT_HEAD}},
+    "core/hierarchical": {"config": {"drafter": {"name": "core/draft-model", "config": {
+        "backbone": _TINY_DRAFT_BACKBONE, "head": _TINY_DRAFT_HEAD}}}},
     # installed plugins from this repository
     "hf/causal-lm": {"config": {"config": {"model_type": "llama", "vocab_size": 64, "hidden_size": 32,
                                            "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
