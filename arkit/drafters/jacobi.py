@@ -1,0 +1,117 @@
+"""Jacobi decoding and Speculative Jacobi decoding (SJD, Teng et al. 2024). Registered as ``core/jacobi``.
+
+Self-speculative and training-free: the target drafts for itself. Each row keeps
+a *window* of guesses for the tokens after its pending token. A verification
+pass feeds ``[pending, guess_1 .. guess_k]``; besides checking the guesses, the
+target predicts a token at every window position. After the pass the row has
+kept ``a`` guesses and a new pending token, and the predictions the target made
+*after* that point (positions ``a + 1 .. k`` of the pass, which predict the
+tokens after the new pending one) become the next window. Slots no prediction
+reaches are filled by repeating the last known token (``init="repeat"``) or left
+out (``init="none"``). Iterating refines the window towards the target's own
+output (a Jacobi fixed-point iteration), several tokens at a time where the
+continuation is predictable.
+
+- ``probabilistic=False`` (Jacobi): the guesses are the target's argmax. A
+  deterministic draft: exact acceptance keeps a guess with the target's
+  probability of it, greedy decoding keeps it when it equals the argmax.
+- ``probabilistic=True`` (SJD): each guess is *sampled* from the target's
+  distribution at that position in the previous pass (softmax of its logits
+  divided by ``temperature``), and that distribution is the draft's ``probs``.
+  With ``core/exact`` this is SJD's probabilistic acceptance, keep with
+  ``min(1, p_now(x) / p_before(x))`` and resample from the residual at a
+  rejection, so sampling stays lossless: **SJD = ``core/jacobi``
+  (``probabilistic=True``) + ``core/exact``** (no separate rule is needed).
+
+Per-row state lives between :meth:`start` and the end of a generation; a fresh
+drafter (nothing observed) proposes the repeated pending token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ..errors import ConfigError
+from ..types import Draft, Verification
+
+if TYPE_CHECKING:
+    from ..pipeline import Pipeline
+
+__all__ = ["JacobiDrafter"]
+
+
+class JacobiDrafter:
+    """Draft the target's own predictions from the previous pass (Jacobi iteration; SJD when probabilistic)."""
+
+    def __init__(self, *, probabilistic: bool = False, temperature: float = 1.0, init: str = "repeat",
+                 seed: int = 0) -> None:
+        if not isinstance(probabilistic, bool):
+            raise ConfigError(f"jacobi probabilistic must be true or false, got {probabilistic!r}")
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
+            raise ConfigError(f"jacobi temperature must be a positive number, got {temperature!r}")
+        if init not in ("repeat", "none"):
+            raise ConfigError(f"jacobi init must be 'repeat' or 'none', got {init!r}")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise ConfigError(f"jacobi seed must be an integer, got {seed!r}")
+        self.probabilistic, self.temperature, self.init, self.seed = probabilistic, float(temperature), init, seed
+        self._guesses: torch.Tensor | None = None  # [B, w]: the window after each row's pending token
+        self._probs: torch.Tensor | None = None  # [B, w, V]: what each guess was drawn from (probabilistic)
+        self._filled: torch.Tensor | None = None  # [B]: how many window slots hold a prediction
+        self._generator: torch.Generator | None = None
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        return {"probabilistic": self.probabilistic, "temperature": self.temperature, "init": self.init,
+                "seed": self.seed}
+
+    def start(self, pipe: Pipeline, batch_size: int) -> None:
+        self._guesses = self._probs = self._filled = None
+        self._generator = None
+
+    def observe(self, verification: Verification) -> None:
+        logits, accepted = verification.logits, verification.accepted.to(verification.logits.device)
+        B, n, V = logits.shape
+        # pass position a + j (j >= 1) predicts the token j places after the new pending token
+        offsets = accepted[:, None] + 1 + torch.arange(max(n - 1, 0), device=logits.device)  # [B, n - 1]
+        filled = (n - 1 - accepted).clamp(min=0)
+        window = logits.float().gather(1, offsets.clamp(max=n - 1)[..., None].expand(B, n - 1, V))
+        if self.probabilistic:
+            if self._generator is None or self._generator.device != logits.device:
+                self._generator = torch.Generator(device=logits.device).manual_seed(self.seed)
+            probs = (window / self.temperature).softmax(-1)
+            guesses = offsets.new_zeros(B, n - 1)
+            if n > 1:
+                guesses = torch.multinomial(probs.reshape(-1, V), 1, generator=self._generator).reshape(B, n - 1)
+            self._probs = probs
+        else:
+            guesses = window.argmax(-1)
+        self._guesses, self._filled = guesses, filled
+
+    def propose(self, tokens: torch.Tensor, k: int) -> Draft:
+        B = tokens.shape[0]
+        device = tokens.device
+        last = tokens[:, -1:].clamp(min=0)  # the pending token
+        slots = torch.arange(k, device=device)
+        if self._guesses is None or self._guesses.shape[0] != B:
+            guesses, filled = last.expand(B, k).clone(), torch.zeros(B, dtype=torch.long, device=device)
+        else:
+            w = min(k, self._guesses.shape[1])
+            guesses = torch.cat([self._guesses[:, :w].to(device), last.expand(B, k - w)], 1)
+            filled = self._filled.to(device).clamp(max=w)
+            # slots past the predictions repeat the last predicted token (or the pending one)
+            prev = guesses.gather(1, (filled - 1).clamp(min=0)[:, None])
+            tail = torch.where(filled[:, None] > 0, prev, last)
+            guesses = torch.where(slots < filled[:, None], guesses, tail)
+        lengths = torch.full((B,), k, dtype=torch.long, device=device) if self.init == "repeat" else filled
+        probs = None
+        if self.probabilistic:
+            V = self._probs.shape[-1] if self._probs is not None else None
+            if V is not None and self._guesses is not None and self._guesses.shape[0] == B:
+                w = min(k, self._probs.shape[1])
+                probs = torch.cat([self._probs[:, :w].to(device), self._probs.new_zeros(B, k - w, V).to(device)], 1)
+                onehot = torch.nn.functional.one_hot(guesses, V).to(probs.dtype)  # filled-in slots are deterministic
+                probs = torch.where((slots < filled[:, None])[..., None], probs, onehot)
+        return Draft(tokens=guesses, probs=probs, lengths=lengths)

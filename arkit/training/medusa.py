@@ -1,0 +1,102 @@
+"""Training Medusa heads on a frozen target (Medusa-1, Cai et al. 2024).
+
+:func:`train_medusa`, one step:
+
+1. take ``batch_size`` packed rows of the data (``data.py``: seeded shuffling,
+   document boundaries);
+2. run the frozen backbone and head once, without gradients: hidden states ``h``
+   and the target's own logits at every position;
+3. head ``i`` (1-based) at position ``t`` learns the token at ``t + i + 1``:
+   with ``distill=True`` (self-distillation) the target's own distribution at
+   ``t + i`` (cross-entropy against its softmax), else the data token there;
+   positions whose target lies past the row's document are skipped;
+4. the loss is ``sum_i 0.8^(i-1) * loss_i`` (later heads matter less, as in the
+   paper); AdamW step, cosine learning rate.
+
+Only the heads change. Self-distillation trains the heads to guess what the
+target will say, which is what speculative decoding rewards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+import math
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import ConfigError
+from .data import IGNORE, RowStream, Source, attention_mask, collate
+
+if TYPE_CHECKING:
+    from ..drafters.medusa import MedusaHeads
+    from ..pipeline import Pipeline
+
+__all__ = ["train_medusa"]
+
+
+def train_medusa(
+    pipe: Pipeline, drafter: MedusaHeads, data: Iterable[Any], *, steps: int = 200, batch_size: int = 8,
+    seq_len: int = 128, lr: float = 3e-3, distill: bool = True, seed: int = 0, progress: bool = True,
+) -> list[float]:
+    """Train ``drafter``'s heads on ``data`` (items ``pipe`` encodes) for ``steps`` steps; return each step's loss.
+
+    The pipeline's backbone and head are left untouched. Same seed, same data, same heads.
+    """
+    for key, value in (("steps", steps), ("batch_size", batch_size), ("seq_len", seq_len)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"train_medusa {key} must be an integer >= 1, got {value!r}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+        raise ConfigError(f"train_medusa lr must be a positive number, got {lr!r}")
+    if drafter.d_model != pipe.backbone.d_model or drafter.vocab_size != pipe.tokenizer.vocab_size:
+        raise ConfigError(f"the medusa heads (d_model {drafter.d_model}, vocab {drafter.vocab_size}) do not fit the "
+                          f"pipeline (d_model {pipe.backbone.d_model}, vocab {pipe.tokenizer.vocab_size})")
+    special = pipe.tokenizer.special_tokens
+    source = Source(data, seed=seed, shuffle=True, shuffle_buffer=1000)
+    stream = RowStream(source, pipe.encode, special.get("eos"), seq_len=seq_len, overflow="split",
+                       pad_id=int(special.get("pad", 0)))
+    device = next(pipe.backbone.parameters()).device
+    drafter.to(device).train()
+    torch.manual_seed(seed)
+    optimizer = torch.optim.AdamW(drafter.parameters(), lr=lr, weight_decay=0.0)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, desc="medusa heads", unit="step", dynamic_ncols=True)
+    losses = []
+    try:
+        for step in range(steps):
+            for group in optimizer.param_groups:
+                group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * step / steps))
+            inputs, targets, positions, segments = (t.to(device) for t in collate(stream.take(batch_size)))
+            with torch.no_grad():
+                hidden = pipe.backbone(inputs, positions=positions, attention_mask=attention_mask(segments))
+                teacher = pipe.head(hidden).float()
+            logits = drafter(hidden)  # [B, T, num_heads, V]
+            loss = logits.new_zeros(())
+            for i in range(1, drafter.num_heads + 1):
+                # head i at t predicts the token at t + i + 1: targets[t + i], the teacher's prediction at t + i
+                valid = (targets[:, i:] != IGNORE) & (segments[:, i:] == segments[:, :-i])
+                if not bool(valid.any()):
+                    continue
+                guess = logits[:, :-i, i - 1][valid].float()
+                if distill:
+                    head_loss = -(teacher[:, i:][valid].softmax(-1) * guess.log_softmax(-1)).sum(-1).mean()
+                else:
+                    head_loss = F.cross_entropy(guess, targets[:, i:][valid])
+                loss = loss + 0.8 ** (i - 1) * head_loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(drafter.parameters(), 1.0)
+            optimizer.step()
+            losses.append(float(loss.detach()))
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    finally:
+        if bar is not None:
+            bar.close()
+        drafter.eval()
+    return losses

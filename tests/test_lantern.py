@@ -1,0 +1,167 @@
+"""LANTERN relaxed acceptance (core/lantern): lossy, but within total variation delta of the target.
+
+Measured both at the rule (one position, many draws) and through the pipeline (a
+small-vocabulary toy target, whole sequences enumerated): the emitted
+distribution stays within ``delta`` of the target's, plus a sampling tolerance
+derived from the sample size, while it keeps more drafts than exact acceptance.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import pytest
+import torch
+
+import arkit
+from arkit._bench._common import IdTokenizer
+from arkit.acceptance.lantern import LanternAcceptance
+
+NEIGHBOURS = [[1, 3], [0, 2], [1, 3], [2, 1], [5], [4, 3]]
+
+
+def _tolerance(cells: int, n: int, delta: float = 1e-4) -> float:
+    """E[TV] <= 1/2 sqrt(cells / n) (Cauchy-Schwarz), plus McDiarmid's deviation sqrt(ln(1/delta) / 2n)."""
+    return 0.5 * math.sqrt(cells / n) + math.sqrt(math.log(1 / delta) / (2 * n))
+
+
+def _tv(counts: torch.Tensor, q: torch.Tensor) -> float:
+    return 0.5 * float((counts / counts.sum() - q).abs().sum())
+
+
+def test_the_relaxed_distribution_moves_at_most_delta_onto_the_draft_token() -> None:
+    rule = LanternAcceptance(neighbours=NEIGHBOURS, delta=0.25)
+    q = torch.tensor([0.1, 0.15, 0.2, 0.05, 0.3, 0.2])
+    relaxed = rule.relaxed(q[None], torch.tensor([1]))[0]
+    # 1's neighbours closest first: 0 (0.1 fits), then 2 (0.1 + 0.2 > 0.25 does not): 0's mass moves to 1
+    torch.testing.assert_close(relaxed, torch.tensor([0.0, 0.25, 0.2, 0.05, 0.3, 0.2]))
+    assert 0.5 * float((relaxed - q).abs().sum()) <= 0.25
+    masked = rule.relaxed(torch.tensor([[0.5, 0.0, 0.5, 0, 0, 0]]), torch.tensor([1]))[0]
+    assert masked[1] == 0  # a token the target rules out is never relaxed
+
+
+@pytest.mark.parametrize("with_probs", [False, True], ids=["deterministic draft", "sampled draft"])
+@pytest.mark.parametrize("delta", [0.0, 0.1, 0.3])
+def test_at_one_position_the_output_stays_within_delta_of_the_target(delta: float, with_probs: bool) -> None:
+    rule = LanternAcceptance(neighbours=NEIGHBOURS, delta=delta)
+    g = torch.Generator().manual_seed(0)
+    q = torch.tensor([0.2, 0.08, 0.25, 0.1, 0.17, 0.2])
+    p = torch.tensor([0.5, 0.1, 0.1, 0.1, 0.1, 0.1])
+    n = 100_000
+    tokens = torch.multinomial(p, n, replacement=True, generator=g)[:, None] if with_probs else torch.zeros(n, 1, dtype=torch.long)
+    draft = arkit.Draft(tokens=tokens, probs=p.expand(n, 1, 6) if with_probs else None)
+    accepted, following = rule.accept(draft, q.expand(n, 2, 6), g)
+    emitted = torch.where(accepted > 0, tokens[:, 0], following)  # the token at the draft's position
+    tv = _tv(torch.bincount(emitted, minlength=6).float(), q)
+    assert tv <= delta + _tolerance(6, n)
+    exact = arkit.create("acceptance", "core/exact").accept(draft, q.expand(n, 2, 6), g)[0]
+    if delta > 0:
+        assert float(accepted.float().mean()) > float(exact.float().mean() if not with_probs else
+                                                      (torch.rand(n, generator=g) < q[tokens[:, 0]]).float().mean())
+        assert tv > 2 * _tolerance(6, n)  # the relaxation did move probability
+
+
+# -- through the pipeline: a toy target, sequences enumerated ------------------------------------------
+V, NEW, PROMPT = 4, 3, [1, 2, 1]
+TOY_NEIGHBOURS = [[1, 2, 3], [0, 2, 3], [1, 3, 0], [2, 1, 0]]
+
+
+class NextIdDrafter:
+    """A deliberately poor, deterministic drafter: the id after the last one."""
+
+    config: dict[str, Any] = {}
+
+    def propose(self, tokens: torch.Tensor, k: int) -> arkit.Draft:
+        last = tokens[:, -1:].clamp(min=0)
+        return arkit.Draft(tokens=(last + 1 + torch.arange(k)) % V)
+
+
+class FirstThree:
+    """A constraint: ids 0, 1 and 2 only."""
+
+    def start(self) -> int:
+        return 0
+
+    def allowed(self, state: int) -> list[int]:
+        return [0, 1, 2]
+
+    def advance(self, state: int, token: int) -> int:
+        return state + 1
+
+    def complete(self, state: int) -> bool:
+        return True
+
+
+def _toy(acceptance: Any) -> arkit.Pipeline:
+    torch.manual_seed(3)
+    backbone = arkit.create("backbone", "core/transformer", vocab_size=V, d_model=16, n_layers=1, n_heads=2,
+                            max_seq_len=16, init_std=0.3)
+    head = arkit.create("head", "core/categorical", d_model=16, vocab_size=V, init_std=0.3)
+    return arkit.Pipeline(tokenizer=IdTokenizer(V), backbone=backbone, head=head,
+                          sampler=arkit.create("sampler", "core/multinomial"), drafter=NextIdDrafter(),
+                          acceptance=acceptance)
+
+
+def _exact_distribution(pipe: arkit.Pipeline) -> dict[tuple[int, ...], float]:
+    dist = {}
+    with torch.no_grad():
+        for seq in itertools.product(range(V), repeat=NEW):
+            p = 1.0
+            for i in range(NEW):
+                ids = torch.tensor([PROMPT + list(seq[:i])])
+                logits = pipe.head(pipe.backbone(ids, positions=torch.arange(ids.shape[1])[None]))[:, -1]
+                p *= float(pipe.sampler.process(logits, ids).softmax(-1)[0, seq[i]])
+            dist[seq] = p
+    return dist
+
+
+def test_through_the_pipeline_sequences_stay_within_delta_of_the_target() -> None:
+    delta, n = 0.3, 20_000
+    lantern = _toy(LanternAcceptance(neighbours=TOY_NEIGHBOURS, delta=delta))
+    exact = _exact_distribution(lantern)
+    # one draft token per pass: only the second token is ever relaxed, so whole sequences stay within delta
+    runs = {name: pipe.generate(prompt_ids=[PROMPT] * n, max_new_tokens=NEW, eos_token_ids=(), seed=5,
+                                num_draft_tokens=1)
+            for name, pipe in (("lantern", lantern), ("exact", _toy(None)))}
+    tvs = {}
+    for name, out in runs.items():
+        counts: dict[tuple[int, ...], int] = {}
+        for seq in out.sequences:
+            counts[tuple(seq)] = counts.get(tuple(seq), 0) + 1
+        tvs[name] = 0.5 * sum(abs(counts.get(s, 0) / n - p) for s, p in exact.items())
+    tolerance = _tolerance(len(exact), n)
+    assert tvs["lantern"] <= delta + tolerance
+    assert tvs["exact"] <= tolerance
+    assert runs["lantern"].speculative.acceptance_rate > runs["exact"].speculative.acceptance_rate + 0.05
+
+
+def test_constraints_hold_under_relaxed_acceptance() -> None:
+    pipe = _toy(LanternAcceptance(neighbours=TOY_NEIGHBOURS, delta=0.5))
+    out = pipe.generate(prompt_ids=[PROMPT] * 200, max_new_tokens=6, eos_token_ids=(), seed=1, num_draft_tokens=3,
+                        constraint=FirstThree())
+    assert all(t in (0, 1, 2) for seq in out.sequences for t in seq)
+
+
+def test_neighbourhoods_from_embeddings_are_the_nearest_rows() -> None:
+    codebook = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 3.0], [5.0, 5.0]])
+    rule = LanternAcceptance.from_embeddings(codebook, k=2, delta=0.2, metric="l2")
+    assert rule.config["neighbours"] == [[1, 2], [0, 2], [0, 1], [2, 1]] and rule.delta == 0.2
+    cosine = LanternAcceptance.from_embeddings(torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]]), k=1)
+    assert cosine.config["neighbours"] == [[1], [0], [1]]
+
+
+def test_bad_parameters_get_config_errors() -> None:
+    for bad in ({"delta": 1.0}, {"delta": -0.1}, {"delta": True}, {"neighbours": []}, {"neighbours": [[1], [5]]},
+                {"neighbours": "ab"}, {"neighbours": [[1], 0]}):
+        with pytest.raises(arkit.ConfigError):
+            LanternAcceptance(**{"neighbours": [[1], [0]], "delta": 0.1, **bad})
+    for args in ((torch.zeros(1, 2), 1), (torch.zeros(4, 2), 4), (torch.zeros(4), 1)):
+        with pytest.raises(arkit.ConfigError):
+            LanternAcceptance.from_embeddings(*args)
+    with pytest.raises(arkit.ConfigError):
+        LanternAcceptance.from_embeddings(torch.zeros(4, 2), 2, metric="dot")
+    with pytest.raises(arkit.GenerationError, match="vocabulary"):
+        LanternAcceptance(neighbours=[[1], [0]]).accept(arkit.Draft(tokens=torch.zeros(1, 1, dtype=torch.long)),
+                                                        torch.full((1, 2, 3), 1 / 3), None)
