@@ -6,12 +6,16 @@ from typing import Any
 
 from .acceptance.exact import ExactAcceptance
 from .acceptance.greedy_match import GreedyMatch
+from .acceptance.lantern import LanternAcceptance
 from .acceptance.typical import TypicalAcceptance
 from .backbones.transformer import TransformerBackbone
 from .cache.dynamic import DynamicCache
 from .drafters.draft_model import DraftModel
 from .drafters.hierarchical import HierarchicalDrafter
+from .drafters.jacobi import JacobiDrafter
+from .drafters.medusa import MedusaHeads
 from .drafters.prompt_lookup import PromptLookup
+from .drafters.token_recycling import TokenRecycling
 from .heads.categorical import CategoricalHead
 from .heads.gaussian_mixture import GaussianMixtureHead
 from .hookspecs import hookimpl
@@ -67,6 +71,9 @@ def arkit_register_samplers(register: Any) -> None:
 @hookimpl
 def arkit_register_drafters(register: Any) -> None:
     register("core/prompt-lookup", PromptLookup)
+    register("core/medusa", MedusaHeads)
+    register("core/jacobi", JacobiDrafter)
+    register("core/token-recycling", TokenRecycling)
     register("core/draft-model", DraftModel)
     register("core/hierarchical", HierarchicalDrafter)
 
@@ -76,6 +83,7 @@ def arkit_register_acceptances(register: Any) -> None:
     register("core/exact", ExactAcceptance)
     register("core/greedy-match", GreedyMatch)
     register("core/typical-acceptance", TypicalAcceptance)
+    register("core/lantern", LanternAcceptance)
 
 
 @hookimpl

@@ -60,6 +60,10 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "core/logit-bias": {"config": {"bias": {"0": 2.5, "1": -1.5}}},
     "core/sliding": {"config": {"window": 5}},
     "core/prompt-lookup": {"vocab_size": 40},  # vocabulary-free: copies ids from the context
+    "core/medusa": {"config": {"d_model": 16, "vocab_size": 40, "num_heads": 3}},
+    "core/jacobi": {"vocab_size": 40},  # vocabulary-free: drafts the target's own predictions
+    "core/token-recycling": {"config": {"vocab_size": 40, "m": 4}},
+    "core/lantern": {"config": {"neighbours": [[1, 2], [0], [3, 0, 1], [2], [5, 6], [4], [4, 5]], "delta": 0.2}},
     "core/draft-model": {"config": {"backbone": _TINY_DRAFT_BACKBONE, "head": _TINY_DRAFT_HEAD}},
     "core/hierarchical": {"config": {"drafter": {"name": "core/draft-model", "config": {
         "backbone": _TINY_DRAFT_BACKBONE, "head": _TINY_DRAFT_HEAD}}}},
