@@ -1,1 +1,1 @@
-"""Acceptance rules for speculative decoding (``core/exact``, ``core/greedy-match``, ``core/typical-acceptance``)."""
+"""Acceptance rules for speculative decoding (``core/exact``, ``core/greedy-match``, ``core/typical-acceptance``, ``core/lantern``)."""
