@@ -9,6 +9,7 @@
     arkit train CONFIG [--resume] [--json]
     arkit bench decode [--json] [--sizes small,gpt2] [--repeats N]
     arkit bench train [--json] [--sizes small,gpt2] [--steps N] [--repeats N] [--threads N]
+    arkit bench speculative [--json] [--quick] [--repeats N]
 
 Plugins add subcommands through the ``arkit_register_commands`` hook. Errors that
 arkit raises on purpose are printed as ``arkit: error: ...`` (exit code 1), never
@@ -179,6 +180,24 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                 print(f"{r['size']:6} {r['parameters']:>12,} params  fit {r['arkit_fit_tokens_per_s']:9.1f} tok/s  "
                       f"plain loop {r['plain_loop_tokens_per_s']:9.1f} tok/s  x{r['ratio_to_plain_loop']:.2f}")
         return 0
+    if args.which == "speculative":
+        from ._bench.speculative import run as run_speculative
+
+        report = run_speculative(quick=args.quick, repeats=args.repeats, threads=args.threads,
+                                 progress=lambda msg: print(msg, file=sys.stderr))
+        if args.json:
+            _print_json(report)
+            return 0
+        for r in report["results"]:
+            peer = "" if "faster_than_peer" not in r else (
+                f"  {'faster' if r['faster_than_peer'] else 'SLOWER'} than {r['peer']}")
+            print(f"{r['drafter']:22} batch {r['batch']} {r['mode']:8} x{r['speedup']:.2f} vs plain  "
+                  f"{r['mean_accepted_per_call']:.2f} tokens/call{peer}")
+        for t in report["targets"]:
+            print(f"{'met ' if t['met'] else 'MISS'} {t['name']}: {t['value']} (target {t['target']})")
+        for note in report["notes"]:
+            print(f"note: {note}")
+        return 0
     if args.which == "decode":
         from ._bench.decode import SIZES, run
 
@@ -243,12 +262,13 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_train)
 
     p = sub.add_parser("bench", help="benchmarks that print JSON")
-    p.add_argument("which", choices=["decode", "train"], help="which benchmark")
+    p.add_argument("which", choices=["decode", "train", "speculative"], help="which benchmark")
     p.add_argument("--sizes", default="small,gpt2", help="model sizes, comma-separated (small, gpt2)")
     p.add_argument("--repeats", type=int, default=None,
                    help="interleaved rounds per measurement (default 5 for decode, 3 for train)")
     p.add_argument("--steps", type=int, default=3, help="train: optimiser steps per round (default 3)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--quick", action="store_true", help="speculative: a smoke test (tiny models, seconds)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_cmd_bench)
     return parser

@@ -1,0 +1,278 @@
+"""``arkit bench speculative``: wall-clock speedup of speculative decoding over plain decoding.
+
+1. Train the small reference model (byte vocabulary, 4 layers, d_model 256, 4
+   heads) briefly on :func:`arkit.tiny_corpus`, seeded, once per run; and a
+   1-layer draft model on the same corpus (for ``core/draft-model`` and
+   ``core/hierarchical``). Drafters that need training (Medusa heads) train on
+   the frozen target through their recipe.
+2. Prompts with repetition: corpus passages followed by the passage's opening
+   again, so the continuation repeats text seen in the prompt.
+3. For batch 1 and 8, greedy and sampling: plain decoding and each drafter
+   with the same target, prompts and sampler, measured interleaved round after
+   round (medians). Each drafter has a recipe function below; a drafter that is
+   not registered is skipped with a note. Greedy outputs are checked equal to
+   plain greedy. Mean accepted tokens per target call is reported next to each
+   speedup.
+4. Peers on the same weights through arkit-hf's ``to_llama``: transformers'
+   plain ``generate``, assisted generation (the draft model converted too) and
+   prompt-lookup decoding (``prompt_lookup_num_tokens``), batch 1 (transformers
+   refuses both for batch > 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import time
+from typing import Any
+import warnings
+
+import torch
+
+import arkit
+
+from .._corpus import tiny_corpus
+from ..types import TrainConfig
+from ._common import interleaved, median
+
+TARGET_DIMS = {"d_model": 256, "n_layers": 4, "n_heads": 4, "max_seq_len": 512}
+DRAFT_DIMS = {"d_model": 256, "n_layers": 1, "n_heads": 4, "max_seq_len": 512}
+TARGETS = [  # (drafter, batch, mode, minimum speedup over plain decoding)
+    ("core/prompt-lookup", 1, "greedy", 2.0),
+    ("core/medusa", 1, "greedy", 1.8),
+    ("core/draft-model", 1, "greedy", 1.5),
+    ("core/jacobi", 1, "greedy", 1.2),
+    ("core/prompt-lookup", 8, "greedy", 1.3),
+]
+PEERS = {  # arkit drafter -> the transformers variant doing the same thing
+    "core/prompt-lookup": "transformers-prompt-lookup",
+    "core/draft-model": "transformers-assisted",
+    "core/hierarchical": "transformers-assisted",
+}
+
+
+def _pipeline(dims: dict[str, int], seed: int) -> arkit.Pipeline:
+    torch.manual_seed(seed)
+    return arkit.Pipeline.from_preset("core/tiny-byte", backbone=dims, head={"d_model": dims["d_model"]},
+                                      sampler=arkit.create("sampler", "core/greedy"),
+                                      cache=arkit.create("cache", "core/static"))
+
+
+def _train(pipe: arkit.Pipeline, corpus: list[str], steps: int, seed: int, progress: bool) -> float:
+    result = pipe.fit(corpus, TrainConfig(steps=steps, batch_size=8, seq_len=128, seed=seed, threads=1, lr=3e-3,
+                                          warmup_steps=min(20, steps // 5), progress=progress))
+    return float(sum(result.losses[-5:]) / len(result.losses[-5:]))
+
+
+# -- recipes: how each drafter is built for the benchmark --------------------------------------
+def _prompt_lookup(ctx: dict[str, Any]) -> Any:
+    return arkit.create("drafter", "core/prompt-lookup", max_ngram=3, min_ngram=1)
+
+
+def _draft_model(ctx: dict[str, Any]) -> Any:
+    return arkit.create("drafter", "core/draft-model", **ctx["draft_config"])
+
+
+def _hierarchical(ctx: dict[str, Any]) -> Any:
+    from ..drafters.draft_model import DraftModel
+
+    inner = arkit.create("drafter", "core/prompt-lookup", max_ngram=3, min_ngram=1)
+    return arkit.create("drafter", "core/hierarchical", drafter=DraftModel(ctx["draft"]), inner=inner)
+
+
+def _medusa(ctx: dict[str, Any]) -> Any:
+    from ..training.medusa import train_medusa
+
+    target = ctx["target"]
+    heads = arkit.create("drafter", "core/medusa", d_model=target.backbone.d_model,
+                         vocab_size=target.head.vocab_size, num_heads=4)
+    train_medusa(target, heads, ctx["corpus"], steps=ctx["medusa_steps"], batch_size=8, seq_len=128,
+                 seed=ctx["seed"], progress=False)
+    return heads
+
+
+def _jacobi(ctx: dict[str, Any]) -> Any:
+    return arkit.create("drafter", "core/jacobi")
+
+
+def _token_recycling(ctx: dict[str, Any]) -> Any:
+    return arkit.create("drafter", "core/token-recycling", vocab_size=ctx["target"].head.vocab_size)
+
+
+RECIPES: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "core/prompt-lookup": _prompt_lookup,
+    "core/draft-model": _draft_model,
+    "core/hierarchical": _hierarchical,
+    "core/medusa": _medusa,
+    "core/jacobi": _jacobi,
+    "core/token-recycling": _token_recycling,
+}
+
+
+def _prompts(corpus: list[str], batch: int, chars: int) -> list[str]:
+    """Passages followed by their own opening: the continuation repeats text the prompt holds."""
+    passages = [d for d in corpus if len(d) >= chars][: 8 * batch : 8]
+    return [p[:chars] + " " + p[: chars // 4] for p in passages[:batch]]
+
+
+def run(
+    *,
+    quick: bool = False,
+    batches: tuple[int, ...] = (1, 8),
+    modes: tuple[str, ...] = ("greedy", "sampling"),
+    new_tokens: int | None = None,
+    repeats: int | None = None,
+    train_steps: int | None = None,
+    draft_steps: int | None = None,
+    num_draft_tokens: int = 5,
+    threads: int = 1,
+    seed: int = 0,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Measure and return the benchmark's figures (see the module docstring)."""
+    torch.set_num_threads(threads)
+    say = progress or (lambda msg: None)
+    dims, draft_dims = dict(TARGET_DIMS), dict(DRAFT_DIMS)
+    if quick:  # a smoke test: tiny models, few steps, few tokens
+        dims.update(d_model=64, n_layers=2, n_heads=4, max_seq_len=256)
+        draft_dims.update(d_model=64, n_layers=1, n_heads=4, max_seq_len=256)
+    new_tokens = new_tokens or (16 if quick else 64)
+    repeats = repeats or (1 if quick else 3)
+    train_steps = train_steps if train_steps is not None else (5 if quick else 250)
+    draft_steps = draft_steps if draft_steps is not None else (5 if quick else 250)
+    corpus = tiny_corpus(40_000 if quick else 400_000)
+    started = time.perf_counter()
+
+    say(f"speculative: training the target ({dims['n_layers']} layers, d_model {dims['d_model']}) for {train_steps} steps")
+    target = _pipeline(dims, seed)
+    target_loss = _train(target, corpus, train_steps, seed, progress is not None and not quick)
+    say(f"speculative: training the 1-layer draft model for {draft_steps} steps")
+    draft = _pipeline(draft_dims, seed + 1)
+    draft_loss = _train(draft, corpus, draft_steps, seed + 1, progress is not None and not quick)
+    from ..drafters.draft_model import DraftModel
+
+    ctx: dict[str, Any] = {"target": target, "draft": draft, "corpus": corpus, "seed": seed,
+                           "medusa_steps": 5 if quick else 150,
+                           "draft_config": dict(DraftModel(draft).config)}
+    # the draft model's recipe rebuilds from config: load the trained weights into it
+    registered = {info.name for info in arkit.list_components("drafter")}
+    drafters: dict[str, Any] = {}
+    notes: list[str] = []
+    for name, recipe in RECIPES.items():
+        if name not in registered:
+            notes.append(f"{name}: not registered in this arkit; skipped")
+            continue
+        say(f"speculative: preparing {name}")
+        try:
+            drafter = recipe(ctx)
+            if name == "core/draft-model":
+                drafter.load_state_dict(DraftModel(draft).state_dict())
+            drafters[name] = drafter
+        except Exception as exc:  # a broken recipe must not hide the other figures
+            notes.append(f"{name}: recipe failed ({type(exc).__name__}: {exc}); skipped")
+
+    report: dict[str, Any] = {
+        "benchmark": "speculative", "quick": quick, "threads": threads, "new_tokens": new_tokens,
+        "num_draft_tokens": num_draft_tokens, "repeats": repeats, "torch": torch.__version__,
+        "target": {**dims, "parameters": target.num_parameters, "train_steps": train_steps,
+                   "final_loss": round(target_loss, 3)},
+        "draft": {**draft_dims, "parameters": draft.num_parameters, "train_steps": draft_steps,
+                  "final_loss": round(draft_loss, 3)},
+        "results": [], "peers": [], "targets": [], "notes": notes,
+    }
+    samplers = {"greedy": arkit.create("sampler", "core/greedy"),
+                "sampling": arkit.create("sampler", "core/multinomial", temperature=0.8, top_k=40)}
+    hf = _peers(target, draft, notes)
+    for mode in modes:
+        base = target.replace(sampler=samplers[mode])
+        for batch in batches:
+            prompts = _prompts(corpus, batch, 160 if not quick else 60)
+            ids = [base.encode(p) for p in prompts]
+            say(f"speculative: {mode}, batch {batch}: plain and {len(drafters)} drafters")
+            options = {"max_new_tokens": new_tokens, "eos_token_ids": (), "seed": seed}
+
+            def plain() -> Any:
+                return base.generate(prompt_ids=ids, **options)
+
+            variants: dict[str, Callable[[], Any]] = {"plain": plain}
+            pipes = {name: base.replace(drafter=d) for name, d in drafters.items()}
+            for name, pipe in pipes.items():
+                variants[name] = (lambda pipe=pipe: pipe.generate(prompt_ids=ids, num_draft_tokens=num_draft_tokens,
+                                                                  **options))
+            last: dict[str, Any] = {}
+            timed = {name: (lambda name=name, fn=fn: last.__setitem__(name, fn())) for name, fn in variants.items()}
+            if hf is not None and batch == 1:
+                for peer, fn in hf.items():
+                    timed[peer] = (lambda fn=fn, mode=mode: fn(ids[0], new_tokens, mode == "sampling"))
+            times = interleaved(timed, repeats)
+            plain_s = median(times["plain"])
+            reference = last["plain"].sequences
+            for name in variants:
+                if name == "plain":
+                    continue
+                out = last[name]
+                seconds = median(times[name])
+                entry = {"drafter": name, "batch": batch, "mode": mode, "seconds": round(seconds, 4),
+                         "plain_seconds": round(plain_s, 4), "speedup": round(plain_s / seconds, 3),
+                         "mean_accepted_per_call": round(out.speculative.mean_accepted_per_call, 3),
+                         "acceptance_rate": round(out.speculative.acceptance_rate, 3),
+                         "drafter_share": round(out.speculative.drafter_s / max(seconds, 1e-9), 3)}
+                if mode == "greedy":
+                    entry["same_tokens_as_plain"] = out.sequences == reference
+                peer = PEERS.get(name)
+                if peer in times:
+                    entry["peer"] = peer
+                    entry["faster_than_peer"] = seconds < median(times[peer])
+                report["results"].append(entry)
+            for peer in (hf or {}) if batch == 1 else ():
+                report["peers"].append({"variant": peer, "batch": batch, "mode": mode,
+                                        "seconds": round(median(times[peer]), 4),
+                                        "speedup_over_arkit_plain": round(plain_s / median(times[peer]), 3)})
+    for name, batch, mode, minimum in TARGETS:
+        hit = [r for r in report["results"] if (r["drafter"], r["batch"], r["mode"]) == (name, batch, mode)]
+        label = f"{name} batch {batch} {mode}: speedup >= {minimum}x"
+        if not hit:
+            report["targets"].append({"name": label, "value": None, "target": minimum, "met": False,
+                                      "note": "not measured (drafter missing or mode/batch not run)"})
+            continue
+        report["targets"].append({"name": label, "value": hit[0]["speedup"], "target": minimum,
+                                  "met": hit[0]["speedup"] >= minimum,
+                                  "mean_accepted_per_call": hit[0]["mean_accepted_per_call"]})
+    compared = [r for r in report["results"] if "faster_than_peer" in r]
+    if compared:
+        report["targets"].append({
+            "name": "every drafter faster than its transformers peer (batch 1)",
+            "value": sum(r["faster_than_peer"] for r in compared), "target": len(compared),
+            "met": all(r["faster_than_peer"] for r in compared),
+            "misses": [f"{r['drafter']} {r['mode']}" for r in compared if not r["faster_than_peer"]],
+        })
+    report["elapsed_s"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+def _peers(target: arkit.Pipeline, draft: arkit.Pipeline, notes: list[str]) -> dict[str, Callable[..., Any]] | None:
+    """transformers on the same weights: plain, assisted generation, prompt-lookup decoding (batch 1)."""
+    try:
+        from arkit_hf import to_llama
+    except ImportError:
+        notes.append("transformers peers: arkit-hf (plugins/hf) is not installed; skipped")
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model, assistant = to_llama(target.backbone, target.head), to_llama(draft.backbone, draft.head)
+
+    def call(extra: dict[str, Any]) -> Callable[..., Any]:
+        def generate(prompt: list[int], new: int, sample: bool) -> Any:
+            ids = torch.tensor([prompt])
+            sampling = {"do_sample": True, "temperature": 0.8, "top_k": 40} if sample else {"do_sample": False}
+            with warnings.catch_warnings(), torch.inference_mode():
+                warnings.simplefilter("ignore")
+                return model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new,
+                                      min_new_tokens=new, pad_token_id=0, eos_token_id=None, **sampling, **extra)
+
+        return generate
+
+    return {
+        "transformers-plain": call({}),
+        "transformers-assisted": call({"assistant_model": assistant}),
+        "transformers-prompt-lookup": call({"prompt_lookup_num_tokens": 5}),
+    }
