@@ -5,6 +5,8 @@
     arkit components [--kind KIND] [--json]
     arkit presets [--json]
     arkit generate PIPELINE_DIR --prompt TEXT [--prompt TEXT ...] [--max-new-tokens N] [--seed S] [--json]
+    arkit generate --onnx EXPORT_DIR --prompt TEXT ...
+    arkit export PIPELINE_DIR OUT_DIR [--opset N] [--dtype float32|float16|int8] [--no-validate] [--json]
     arkit demo [--steps N] [--out DIR] [--threads N] [--seed S] [--json]
     arkit train CONFIG [--resume] [--json]
     arkit bench decode [--json] [--sizes small,gpt2] [--repeats N]
@@ -30,7 +32,7 @@ from ._version import __version__
 from .errors import ArkitError, ArkitPluginWarning, ConfigError, PluginLoadError
 from .types import KINDS
 
-BUILTIN_COMMANDS = ("plugins", "components", "presets", "generate", "demo", "train", "bench")
+BUILTIN_COMMANDS = ("plugins", "components", "presets", "generate", "export", "demo", "train", "bench")
 
 
 def _print_json(value: Any) -> None:
@@ -91,13 +93,39 @@ def _cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    import torch
+
+    from .onnx import export
+    from .pipeline import Pipeline
+
+    torch.set_num_threads(1)
+    report = export(Pipeline.from_pretrained(args.pipeline), args.out, opset=args.opset, dtype=args.dtype,
+                    validate=not args.no_validate)
+    summary = {"directory": str(report.directory), "opset": report.opset, "dtype": report.dtype,
+               "export_s": report.export_s, "max_abs_logit_diff": report.max_abs_logit_diff,
+               "cases": list(report.cases)}
+    if args.json:
+        _print_json(summary)
+        return 0
+    parity = ("not validated" if report.max_abs_logit_diff is None
+              else f"max |logit difference| vs torch {report.max_abs_logit_diff:.2e} over {len(report.cases)} cases")
+    print(f"exported to {report.directory} (opset {report.opset}, {report.dtype}, {report.export_s:.1f} s); {parity}")
+    return 0
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     import torch
 
     from .pipeline import Pipeline
 
     torch.set_num_threads(args.threads)
-    pipe = Pipeline.from_pretrained(args.pipeline)
+    if args.onnx:
+        from .onnx import OrtPipeline
+
+        pipe = OrtPipeline.from_pretrained(args.pipeline, threads=args.threads)
+    else:
+        pipe = Pipeline.from_pretrained(args.pipeline)
     out = pipe.generate(args.prompt, max_new_tokens=args.max_new_tokens, seed=args.seed)
     if args.json:
         _print_json({"prompts": args.prompt, "decoded": list(out.decoded), "sequences": [list(s) for s in out.sequences],
@@ -239,13 +267,24 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_presets)
 
     p = sub.add_parser("generate", help="generate with a saved pipeline")
-    p.add_argument("pipeline", help="folder written by save_pretrained, or a Hub repo id")
+    p.add_argument("pipeline", help="folder written by save_pretrained (or a Hub repo id), or by export with --onnx")
+    p.add_argument("--onnx", action="store_true", help="the folder is an ONNX export: run it in onnxruntime")
     p.add_argument("--prompt", action="append", required=True, help="a prompt (repeat for a batch)")
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_cmd_generate)
+
+    p = sub.add_parser("export", help="export a saved pipeline to ONNX (validated against torch)")
+    p.add_argument("pipeline", help="folder written by save_pretrained, or a Hub repo id")
+    p.add_argument("out", help="output folder (created, or replaced if it holds an earlier export)")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
+    p.add_argument("--dtype", choices=("float32", "float16", "int8"), default="float32",
+                   help="float16 for GPUs; int8 (dynamic weight quantisation) for CPUs; parity is reported")
+    p.add_argument("--no-validate", action="store_true", help="skip the onnxruntime-vs-torch parity check")
+    p.add_argument("--json", action="store_true", help="print the export report as JSON")
+    p.set_defaults(run=_cmd_export)
 
     p = sub.add_parser("demo", help="train a small model, generate, save, reload (end to end)")
     p.add_argument("--steps", type=int, default=600, help="training steps (default 600, about 90 s on one core)")

@@ -22,6 +22,7 @@ __all__ = [
     "ConfigError",
     "ConstraintError",
     "DuplicateComponentError",
+    "ExportError",
     "GenerationError",
     "InputError",
     "MissingPluginError",
@@ -124,6 +125,10 @@ class ConstraintError(GenerationError):
 
 class PipelineFormatError(ArkitError, ValueError):
     """A saved pipeline folder is malformed, from a future version, or incomplete."""
+
+
+class ExportError(ArkitError, RuntimeError):
+    """ONNX export or onnxruntime inference failed: names the component, file or dimension at fault."""
 
 
 class WeightsError(PipelineFormatError):

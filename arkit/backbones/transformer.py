@@ -239,7 +239,8 @@ class TransformerBackbone(nn.Module):
         attention_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         past = cache.seq_len if cache is not None else 0
-        self._check_inputs(input_ids, positions, attention_mask, past)
+        if not torch.compiler.is_compiling():  # value checks would be graph breaks while exporting or compiling
+            self._check_inputs(input_ids, positions, attention_mask, past)
         B, T = input_ids.shape[:2]
         x = self.embed.forward(input_ids)
 

@@ -14,6 +14,7 @@ import attrs
 import typing_extensions
 
 import arkit
+import arkit.onnx as arkit_onnx
 from arkit import _serialization, hookspecs, protocols
 
 
@@ -68,6 +69,10 @@ def render() -> str:
             lines.append(f"{name} = <{type(obj).__name__}>")
         else:
             lines.append(f"{name}: {type(obj).__name__}")
+    lines += ["", "## arkit.onnx.__all__"]
+    for name in sorted(arkit_onnx.__all__):
+        obj = getattr(arkit_onnx, name)
+        lines += _class_lines(name, obj) if inspect.isclass(obj) else [f"def {name}{_sig(obj)}"]
     lines += ["", "## arkit.protocols"]
     for name in sorted(protocols.__all__):
         lines += _class_lines(name, getattr(protocols, name))

@@ -98,9 +98,10 @@ class HFCausalLMBackbone(nn.Module):
             raise arkit.InputError(f"input_ids must be a LongTensor [batch, seq], got {getattr(input_ids, 'shape', input_ids)!r}")
         if positions.shape != input_ids.shape:
             raise arkit.InputError(f"positions must be shaped like input_ids {tuple(input_ids.shape)}")
-        if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= self.vocab_size):
+        checks = input_ids.numel() and not torch.compiler.is_compiling()  # value checks cannot be traced (ONNX export)
+        if checks and (int(input_ids.min()) < 0 or int(input_ids.max()) >= self.vocab_size):
             raise arkit.InputError(f"token ids must lie in [0, {self.vocab_size})")
-        if input_ids.numel() and int(positions.max()) >= self.max_seq_len:
+        if checks and int(positions.max()) >= self.max_seq_len:
             raise arkit.InputError(f"position {int(positions.max())} is beyond the model's context of {self.max_seq_len}")
         B, T = input_ids.shape
         past = cache.seq_len if cache is not None else 0

@@ -1,0 +1,51 @@
+"""The step graph that gets exported: backbone + head with the KV cache as plain tensors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["StepGraph", "input_names", "output_names"]
+
+
+def input_names(num_layers: int) -> list[str]:
+    return ["input_ids", "positions", "attention_mask"] + [
+        f"past.{i}.{kv}" for i in range(num_layers) for kv in ("key", "value")
+    ]
+
+
+def output_names(num_layers: int) -> list[str]:
+    return ["logits"] + [f"present.{i}.{kv}" for i in range(num_layers) for kv in ("key", "value")]
+
+
+class _TensorCache:
+    """A cache over given past tensors: ``update`` concatenates and records the presents."""
+
+    def __init__(self, past: tuple[torch.Tensor, ...]) -> None:
+        self.past, self.presents = past, []  # type: tuple[torch.Tensor, ...], list[torch.Tensor]
+
+    @property
+    def seq_len(self) -> Any:
+        return self.past[0].shape[2]
+
+    def update(self, layer: int, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        key = torch.cat([self.past[2 * layer], key], 2)
+        value = torch.cat([self.past[2 * layer + 1], value], 2)
+        self.presents += [key, value]
+        return key, value
+
+
+class StepGraph(nn.Module):
+    """``(input_ids, positions, attention_mask, *past) -> (logits, *present)``: one graph for prefill and decode."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.backbone, self.head = backbone, head
+
+    def forward(self, input_ids: torch.Tensor, positions: torch.Tensor, attention_mask: torch.Tensor,
+                *past: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        cache = _TensorCache(past)
+        hidden = self.backbone(input_ids, positions=positions, cache=cache, attention_mask=attention_mask)
+        return (self.head(hidden), *cache.presents)

@@ -1,0 +1,257 @@
+"""``arkit.onnx.export``: one ONNX step graph per pipeline, validated against torch before it is written.
+
+The graph is ``(input_ids, positions, attention_mask, past.{i}.key/value) ->
+(logits, present.{i}.key/value)`` with dynamic batch, sequence and past
+lengths, so one graph serves the prefill (a past of length 0) and every decode
+step. It is traced by ``torch.onnx.export(dynamo=True)`` with batch 2, 3 new
+positions and a past of 4: the dynamo exporter specialises dimensions it sees
+as 0 or 1, so tracing with them would freeze the graph to those sizes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+from pathlib import Path
+import shutil
+import tempfile
+import time
+from typing import Any
+import warnings
+
+import attrs
+import torch
+
+from .._serialization import save_pipeline
+from .._version import __version__
+from ..errors import ConfigError, ExportError, PipelineFormatError
+from ..pipeline import Pipeline
+from ._graph import StepGraph, input_names, output_names
+from .runtime import FORMAT_VERSION, MANIFEST, OrtCache, OrtPipeline
+
+__all__ = ["ExportReport", "export"]
+
+GRAPH = "model.onnx"
+TOLERANCE: dict[str, float | None] = {"float32": 1e-4, "float16": 5e-2, "int8": None}
+"""Largest max |logit difference| to the float32 torch pipeline that export accepts (int8: reported, not enforced)."""
+_EXTERNAL_DATA_BYTES = 1 << 30  # weights beyond this go to model.onnx.data (protobuf caps files at 2 GiB)
+
+
+@attrs.frozen(kw_only=True)
+class ExportReport:
+    """What :func:`export` wrote and measured."""
+
+    directory: Path
+    opset: int
+    dtype: str
+    export_s: float
+    """Wall time of tracing and conversion."""
+    max_abs_logit_diff: float | None
+    """Largest logit difference between onnxruntime and torch over the validation cases (``None``: not validated)."""
+    cases: tuple[dict[str, Any], ...] = ()
+    """Each validation case: batch, new positions, past length and its max abs logit difference."""
+
+
+def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | None = None,
+           dtype: str = "float32", validate: bool = True) -> ExportReport:
+    """Export ``pipeline``'s backbone and head as one ONNX step graph into ``out_dir``.
+
+    The folder also holds the tokenizer, sampler, drafter and acceptance rule
+    (``pipeline.json`` and one subfolder each) and ``onnx.json``, so
+    :meth:`OrtPipeline.from_pretrained` runs it without the torch weights. With
+    ``validate`` (the default) onnxruntime and torch are compared on random
+    inputs (prefill and decode with a past, batch 1 and 3); above the tolerance
+    (1e-4 for float32) nothing is written and :class:`arkit.ExportError` says by
+    how much. ``dtype="float16"`` halves the weights for GPU deployment;
+    ``dtype="int8"`` quantises the weights of the float32 graph dynamically
+    (onnxruntime's ``quantize_dynamic``) for CPU deployment. Both are compared
+    with the float32 torch pipeline, and the difference is reported in the
+    :class:`ExportReport` and ``onnx.json``. float16 must stay within 5e-2.
+    int8 has no tolerance: check its reported figure before you deploy it.
+    """
+    if dtype not in TOLERANCE:  # float32, float16, int8
+        raise ConfigError(f"dtype must be one of {sorted(TOLERANCE)}, got {dtype!r}")
+    if opset is not None and (not isinstance(opset, int) or not 18 <= opset <= 23):
+        raise ConfigError(f"opset must be an integer from 18 to 23 (what torch's exporter and onnxruntime share), "
+                          f"got {opset!r}")
+    _require("onnx", "onnxscript")
+    backbone, head = pipeline.backbone, pipeline.head
+    for role, obj in (("backbone", backbone), ("head", head)):
+        if not isinstance(obj, torch.nn.Module):
+            raise ExportError(f"the {role} ({type(obj).__name__}) is not a torch module: it has no graph to export")
+    spec = backbone.cache_spec()
+    target = Path(out_dir)
+    if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).is_file():
+        raise PipelineFormatError(f"refusing to export into {target}: the folder is not empty and holds no {MANIFEST}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        extras = {r: c for r, c in pipeline.components.items() if r not in ("backbone", "head", "cache")}
+        save_pipeline(extras, tmp)
+        reference = graph = StepGraph(backbone, head).eval()
+        if dtype == "float16":
+            graph = _half_copy(graph)
+        started = time.perf_counter()
+        program = _trace(graph, spec, _describe(pipeline), opset)
+        export_s = time.perf_counter() - started
+        weight_bytes = sum(p.numel() * p.element_size() for p in graph.parameters())
+        program.save(str(tmp / GRAPH), external_data=weight_bytes > _EXTERNAL_DATA_BYTES)
+        _check(tmp / GRAPH)
+        if dtype == "int8":
+            _quantize(tmp / GRAPH)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "arkit_version": __version__,
+            "graph": GRAPH,
+            "opset": _opset_of(tmp / GRAPH),
+            "dtype": dtype,
+            "geometry": {"num_layers": spec.num_layers, "num_kv_heads": spec.num_kv_heads,
+                         "head_dim": spec.head_dim, "vocab_size": head.vocab_size,
+                         "max_seq_len": backbone.max_seq_len},
+            "inputs": input_names(spec.num_layers),
+            "outputs": output_names(spec.num_layers),
+            "components": sorted(extras),
+            "source": {"backbone": _describe(pipeline)},
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        cases: list[dict[str, Any]] = []
+        worst = None
+        if validate:
+            cases = _validate(reference, tmp, backbone, head.vocab_size)
+            worst = max(c["max_abs_logit_diff"] for c in cases)
+            limit = TOLERANCE[dtype]
+            if limit is not None and worst > limit:
+                raise ExportError(
+                    f"onnxruntime and torch disagree on the exported {_describe(pipeline)}: max |logit difference| "
+                    f"{worst:.3g} > {limit:g} ({dtype}); cases: {cases}"
+                )
+            manifest["validation"] = {"reference": "float32 torch", "max_abs_logit_diff": worst, "tolerance": limit,
+                                      "cases": cases}
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        _move_into(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return ExportReport(directory=target, opset=manifest["opset"], dtype=dtype, export_s=round(export_s, 2),
+                        max_abs_logit_diff=worst, cases=tuple(cases))
+
+
+def _require(*modules: str) -> None:
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigError(f"ONNX export needs {', '.join(missing)}: pip install {' '.join(missing)}")
+
+
+def _describe(pipeline: Pipeline) -> str:
+    from ..registry import _component_name
+
+    try:
+        return f"backbone {_component_name('backbone', pipeline.backbone).name!r}"
+    except Exception:  # an unregistered object: name its class
+        return f"backbone {type(pipeline.backbone).__name__}"
+
+
+def _quantize(path: Path) -> None:
+    """Dynamic int8 quantisation of the weights, in place (activations stay float32)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantized = path.with_name("model.int8.onnx")
+    quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8)
+    for old in path.parent.glob(path.name + "*"):
+        old.unlink()
+    quantized.rename(path)
+
+
+def _half_copy(graph: StepGraph) -> StepGraph:
+    import copy
+
+    return copy.deepcopy(graph).half()
+
+
+def _example(spec: Any, vocab: int, dtype: torch.dtype, B: int, T: int, P: int, seed: int) -> tuple[torch.Tensor, ...]:
+    """Random ids, positions after a past of ``P``, a causal mask with row 0 padded by one slot, random past."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, vocab, (B, T), generator=g)
+    positions = torch.arange(P, P + T).expand(B, T).clone()
+    slots = torch.arange(P + T)
+    mask = (slots[None, :] <= slots[P:, None]).expand(B, T, P + T).clone()
+    if B > 1 and P + T > 1:
+        mask[0, :, 0] = False  # a padded row: its first slot is hidden
+    past = [torch.randn(B, spec.num_kv_heads, P, spec.head_dim, generator=g).to(dtype)
+            for _ in range(2 * spec.num_layers)]
+    return (ids, positions, mask, *past)
+
+
+def _trace(graph: StepGraph, spec: Any, what: str, opset: int | None) -> Any:
+    dtype = next(graph.parameters()).dtype
+    example = _example(spec, graph.head.vocab_size, dtype, B=2, T=3, P=4, seed=0)
+    batch, seq, past = torch.export.Dim("batch"), torch.export.Dim("seq"), torch.export.Dim("past")
+    dynamic = {
+        "input_ids": {0: batch, 1: seq},
+        "positions": {0: batch, 1: seq},
+        "attention_mask": {0: batch, 1: seq, 2: torch.export.Dim("total")},
+        "past": tuple({0: batch, 2: past} for _ in range(2 * spec.num_layers)),
+    }
+    quiet = logging.getLogger("torch.onnx")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # the exporter logs skipped torchvision ops and shape-naming notes
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            return torch.onnx.export(graph, example, dynamic_shapes=dynamic, input_names=input_names(spec.num_layers),
+                                     output_names=output_names(spec.num_layers), opset_version=opset, dynamo=True,
+                                     verbose=False)
+    except Exception as exc:  # torch.export / onnxscript errors: name the component, keep the first line
+        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise ExportError(f"cannot export the {what}: {first[:400]}") from exc
+    finally:
+        quiet.setLevel(level)
+
+
+def _check(path: Path) -> None:
+    import onnx
+
+    try:
+        onnx.checker.check_model(str(path), full_check=False)
+    except onnx.checker.ValidationError as exc:
+        raise ExportError(f"onnx.checker rejects {path.name}: {str(exc).splitlines()[0][:300]}") from None
+
+
+def _opset_of(path: Path) -> int:
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+
+
+def _validate(graph: StepGraph, directory: Path, backbone: Any, vocab: int) -> list[dict[str, Any]]:
+    """onnxruntime vs torch on random inputs: prefill and decode with a past, batch 1 and 3."""
+    session = OrtPipeline.from_pretrained(directory, providers=["CPUExecutionProvider"]).backbone
+    spec = backbone.cache_spec()
+    cases = []
+    for B, T, P in ((1, 5, 0), (3, 4, 0), (1, 1, 6), (3, 1, 6), (3, 3, 5)):
+        ids, positions, mask, *past = _example(spec, vocab, torch.float32, B, T, P, seed=B * 100 + T * 10 + P)
+        with torch.inference_mode():
+            expected = graph(ids, positions, mask, *past)[0].float()
+        cache = OrtCache()
+        cache.keys, cache.values = [p.to(session.dtype) for p in past[0::2]], [p.to(session.dtype) for p in past[1::2]]
+        got = session(ids, positions=positions, cache=cache, attention_mask=mask).float().cpu()
+        cases.append({"batch": B, "new": T, "past": P,
+                      "max_abs_logit_diff": float((got - expected).abs().max())})
+    return cases
+
+
+def _move_into(tmp: Path, target: Path) -> None:
+    if target.exists():
+        backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        backup.rmdir()
+        target.rename(backup)
+        tmp.rename(target)
+        shutil.rmtree(backup, ignore_errors=True)
+    else:
+        tmp.rename(target)

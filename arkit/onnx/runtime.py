@@ -1,0 +1,250 @@
+"""Running an exported step graph in onnxruntime, behind arkit's own generation loop.
+
+:meth:`OrtPipeline.from_pretrained` returns an ordinary :class:`arkit.Pipeline`
+whose backbone is an :class:`OrtBackbone` (the session), whose head passes the
+graph's logits through, and whose cache is an :class:`OrtCache` holding the
+``present`` tensors between steps. Inputs and outputs are bound by pointer
+(IO binding) to torch tensors on the session's device, so on CUDA the KV cache
+never leaves the GPU and on CPU nothing is copied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+import ctypes
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .._serialization import load_component
+from ..errors import ConfigError, ExportError, InputError, PipelineFormatError
+from ..pipeline import Pipeline
+from ..types import CacheSpec
+from ._graph import input_names, output_names
+
+__all__ = ["OrtBackbone", "OrtCache", "OrtPipeline", "default_providers"]
+
+MANIFEST = "onnx.json"
+FORMAT_VERSION = 1
+
+
+def _ort() -> Any:
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise ConfigError("onnxruntime is not installed: pip install onnxruntime-gpu (or onnxruntime)") from exc
+    return onnxruntime
+
+
+def _cuda_usable() -> bool:
+    """CUDA needs ORT's CUDA provider, a driver, and CUDA tensors in torch to bind the cache to."""
+    ort = _ort()
+    if "CUDAExecutionProvider" not in ort.get_available_providers() or not torch.cuda.is_available():
+        return False
+    try:
+        ctypes.CDLL("libcuda.so.1" if os.name != "nt" else "nvcuda.dll")
+    except OSError:
+        return False
+    return True
+
+
+def default_providers() -> list[str]:
+    """``["CUDAExecutionProvider", "CPUExecutionProvider"]`` when CUDA is usable, else the CPU provider alone.
+
+    Probing never creates a CUDA session on a machine without CUDA, so nothing
+    prints CUDA load errors there.
+    """
+    return ["CUDAExecutionProvider", "CPUExecutionProvider"] if _cuda_usable() else ["CPUExecutionProvider"]
+
+
+class OrtCache:
+    """The step graph's ``present`` tensors, kept as torch tensors between calls (the Cache protocol)."""
+
+    def __init__(self) -> None:
+        self.keys: list[torch.Tensor] = []
+        self.values: list[torch.Tensor] = []
+        self._spec: CacheSpec | None = None
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        return {}
+
+    @property
+    def seq_len(self) -> int:
+        return self.keys[0].shape[2] if self.keys else 0
+
+    def allocate(self, spec: CacheSpec, *, batch_size: int, max_len: int, dtype: torch.dtype,
+                 device: torch.device | str) -> None:
+        self._spec = spec
+        empty = torch.zeros(batch_size, spec.num_kv_heads, 0, spec.head_dim, dtype=dtype, device=device)
+        self.keys = [empty] * spec.num_layers
+        self.values = [empty] * spec.num_layers
+
+    def update(self, layer: int, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if not 0 <= layer < len(self.keys):
+            raise InputError(f"cache has {len(self.keys)} layers (allocate it first), got layer {layer}")
+        self.keys[layer] = torch.cat([self.keys[layer], key], 2)
+        self.values[layer] = torch.cat([self.values[layer], value], 2)
+        return self.keys[layer], self.values[layer]
+
+    def crop(self, n: int) -> None:
+        if not 0 <= n <= self.seq_len:
+            raise InputError(f"cannot crop a cache of {self.seq_len} positions to {n}")
+        self.keys = [k[:, :, :n] for k in self.keys]
+        self.values = [v[:, :, :n] for v in self.values]
+
+    def reorder(self, indices: torch.Tensor) -> None:
+        if self.keys:
+            indices = indices.to(self.keys[0].device)
+            self.keys = [k.index_select(0, indices) for k in self.keys]
+            self.values = [v.index_select(0, indices) for v in self.values]
+
+    def memory_bytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (*self.keys, *self.values))
+
+
+class OrtBackbone(nn.Module):
+    """An onnxruntime session over the exported step graph, with the Backbone protocol's surface.
+
+    Its output is the graph's logits (``d_model`` equals ``vocab_size``), which the
+    pipeline's pass-through head hands to the sampler.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], manifest: Mapping[str, Any], *,
+                 providers: Sequence[Any] | None = None, threads: int | None = None) -> None:
+        super().__init__()
+        ort = _ort()
+        self.directory, self.manifest = Path(directory), dict(manifest)
+        geometry = manifest["geometry"]
+        self.n_layers, self.n_kv_heads, self.head_dim = (int(geometry[k]) for k in ("num_layers", "num_kv_heads",
+                                                                                     "head_dim"))
+        self.vocab_size = self.d_model = int(geometry["vocab_size"])
+        self.max_seq_len = int(geometry["max_seq_len"])
+        # the KV cache's dtype: int8 graphs quantise weights only, so their cache stays float32
+        self.dtype = torch.float16 if manifest.get("dtype") == "float16" else torch.float32
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        path = self.directory / manifest["graph"]
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=list(providers or default_providers()))
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ExportError(f"onnxruntime cannot load {path}: {str(exc).strip().splitlines()[0][:300]}") from None
+        self.providers = self.session.get_providers()
+        self.device = torch.device("cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu")
+        self._inputs, self._outputs = input_names(self.n_layers), output_names(self.n_layers)
+        found = [i.name for i in self.session.get_inputs()]
+        if found != self._inputs:
+            raise PipelineFormatError(f"{path} does not match its {MANIFEST}: graph inputs {found[:5]}..., "
+                                      f"expected {self._inputs[:5]}... ({self.n_layers} layers); export it again")
+        self._anchor = nn.Parameter(torch.zeros(0, dtype=self.dtype, device=self.device), requires_grad=False)
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        return {"directory": str(self.directory)}
+
+    def cache_spec(self) -> CacheSpec:
+        return CacheSpec(num_layers=self.n_layers, num_kv_heads=self.n_kv_heads, head_dim=self.head_dim)
+
+    def forward(self, input_ids: torch.Tensor, *, positions: torch.Tensor, cache: OrtCache | None = None,
+                attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        if not isinstance(cache, OrtCache):
+            raise ConfigError("an onnxruntime backbone keeps its state in an arkit.onnx.OrtCache; "
+                              "build the pipeline with OrtPipeline.from_pretrained")
+        B, T = input_ids.shape
+        past = cache.seq_len
+        if past + T > self.max_seq_len or (T and int(positions.max()) >= self.max_seq_len):
+            raise InputError(f"the exported graph holds at most {self.max_seq_len} positions (max_seq_len), "
+                             f"got a past of {past} plus {T} new: shorten the prompt or lower max_new_tokens")
+        if T and (int(input_ids.min()) < 0 or int(input_ids.max()) >= self.vocab_size):
+            raise InputError(f"token ids must lie in [0, {self.vocab_size})")
+        if attention_mask is None:  # causal by storage slot, like the torch backbone's default
+            slots = torch.arange(past + T, device=input_ids.device)
+            attention_mask = (slots[None, :] <= slots[past:, None]).expand(B, T, past + T)
+        device = self.device
+        feeds = [input_ids.to(device, torch.long), positions.to(device, torch.long),
+                 attention_mask.to(device, torch.bool)]
+        for k, v in zip(cache.keys, cache.values):
+            feeds += [k, v]
+        logits = torch.empty(B, T, self.vocab_size, dtype=self.dtype, device=device)
+        presents = [torch.empty(B, self.n_kv_heads, past + T, self.head_dim, dtype=self.dtype, device=device)
+                    for _ in range(2 * self.n_layers)]
+        feeds = [t.contiguous() for t in feeds]  # bound by pointer: keep them alive until the run is over
+        binding = self.session.io_binding()
+        for name, tensor in zip(self._inputs, feeds):
+            _bind(binding.bind_input, name, tensor)
+        for name, tensor in zip(self._outputs, [logits, *presents]):
+            _bind(binding.bind_output, name, tensor)
+        self.session.run_with_iobinding(binding)
+        cache.keys, cache.values = presents[0::2], presents[1::2]
+        return logits
+
+
+_NUMPY = {torch.float32: "float32", torch.float16: "float16", torch.int64: "int64", torch.bool: "bool_"}
+
+
+def _bind(bind: Any, name: str, tensor: torch.Tensor) -> None:
+    import numpy as np
+
+    device = "cuda" if tensor.is_cuda else "cpu"
+    bind(name, device, tensor.device.index or 0, getattr(np, _NUMPY[tensor.dtype]), tuple(tensor.shape),
+         tensor.data_ptr())
+
+
+class OrtHead(nn.Module):
+    """Passes the graph's logits through: the head already ran inside the exported graph."""
+
+    def __init__(self, vocab_size: int) -> None:
+        super().__init__()
+        self.vocab_size = self.d_model = vocab_size
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        return {"vocab_size": self.vocab_size}
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return hidden
+
+
+class OrtPipeline:
+    """Loads a folder written by :func:`arkit.onnx.export` as a pipeline that runs in onnxruntime."""
+
+    @staticmethod
+    def from_pretrained(directory: str | os.PathLike[str], *, providers: Sequence[Any] | None = None,
+                        threads: int | None = None) -> Pipeline:
+        """An :class:`arkit.Pipeline` over the exported graph; generation works as with the torch pipeline.
+
+        ``providers`` defaults to :func:`default_providers` (CUDA with IO binding when
+        usable, otherwise CPU); ``threads`` to torch's intra-op thread count.
+        """
+        directory = Path(directory)
+        manifest = read_manifest(directory)
+        backbone = OrtBackbone(directory, manifest, providers=providers, threads=threads)
+        components = {role: load_component(directory, role) for role in manifest["components"]}
+        return Pipeline(head=OrtHead(backbone.vocab_size), backbone=backbone, cache=OrtCache(), **components)
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise PipelineFormatError(f"{directory} is not an exported arkit pipeline: it has no {MANIFEST} "
+                                  f"(write one with arkit.onnx.export or `arkit export`)")
+    try:
+        manifest = json.loads(path.read_text())
+        graph, geometry = manifest["graph"], manifest["geometry"]
+        version = manifest["format_version"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise PipelineFormatError(f"{path} is corrupt ({exc}): export the pipeline again") from None
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise PipelineFormatError(f"{path} has export format {version!r}; this arkit reads {FORMAT_VERSION}: upgrade")
+    if not (directory / graph).is_file():
+        raise PipelineFormatError(f"{directory / graph} is missing: copy the whole exported folder")
+    if not isinstance(geometry, dict):
+        raise PipelineFormatError(f"{path}: 'geometry' must be an object; export the pipeline again")
+    return manifest

@@ -1,0 +1,208 @@
+"""ONNX export and OrtPipeline: parity with torch, the same generation loop, pitfalls, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import shutil
+from typing import Any
+import warnings
+
+import onnx
+import pytest
+import torch
+
+import arkit
+from arkit.onnx import OrtPipeline, default_providers, export
+from arkit.onnx.runtime import OrtCache
+
+from .helpers import tiny_pipeline
+
+PROMPTS = ["hello world", "ab", "The interpreter reads"]  # different lengths: a padded batch
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[arkit.Pipeline, Path, Any]:
+    pipe = tiny_pipeline()
+    out = tmp_path_factory.mktemp("onnx") / "tiny"
+    return pipe, out, export(pipe, out)
+
+
+def test_export_writes_a_self_contained_validated_folder(exported: Any) -> None:
+    pipe, out, report = exported
+    assert {p.name for p in out.iterdir()} >= {"model.onnx", "onnx.json", "pipeline.json", "tokenizer", "sampler"}
+    manifest = json.loads((out / "onnx.json").read_text())
+    assert manifest["geometry"] == {"num_layers": 2, "num_kv_heads": 2, "head_dim": 16, "vocab_size": 259,
+                                    "max_seq_len": 128}
+    assert manifest["inputs"][:5] == ["input_ids", "positions", "attention_mask", "past.0.key", "past.0.value"]
+    assert manifest["outputs"][:3] == ["logits", "present.0.key", "present.0.value"]
+    assert report.max_abs_logit_diff is not None and report.max_abs_logit_diff < 1e-4
+    assert {(c["batch"], c["past"]) for c in report.cases} >= {(1, 0), (3, 0), (1, 6), (3, 6)}
+    onnx.checker.check_model(str(out / "model.onnx"))
+
+
+def test_batch_sequence_and_past_stay_dynamic(exported: Any) -> None:
+    """Regression: tracing with batch 1 or an empty past would freeze those dimensions."""
+    _, out, _ = exported
+    graph = onnx.load(str(out / "model.onnx"), load_external_data=False)
+    dims = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in graph.graph.input}
+    assert all(isinstance(d, str) for d in dims["input_ids"])
+    batch, past = dims["past.0.key"][0], dims["past.0.key"][2]
+    assert isinstance(batch, str) and isinstance(past, str) and dims["past.0.key"][1:4:2] == [2, 16]
+
+
+def test_greedy_through_onnxruntime_equals_torch(exported: Any) -> None:
+    pipe, out, _ = exported
+    ort = OrtPipeline.from_pretrained(out)
+    assert ort.backbone.providers == ["CPUExecutionProvider"]
+    for prompts in (PROMPTS[:1], PROMPTS):
+        a = pipe.generate(prompts, max_new_tokens=16, eos_token_ids=())
+        b = ort.generate(prompts, max_new_tokens=16, eos_token_ids=())
+        assert a.sequences == b.sequences
+
+
+def test_sampling_beams_streaming_and_drafters_run_the_same_loop(exported: Any) -> None:
+    pipe, out, _ = exported
+    ort = OrtPipeline.from_pretrained(out)
+    sampler = arkit.create("sampler", "core/top-k", k=20)
+    a = pipe.replace(sampler=sampler).generate(PROMPTS, max_new_tokens=12, seed=3, eos_token_ids=())
+    b = ort.replace(sampler=sampler).generate(PROMPTS, max_new_tokens=12, seed=3, eos_token_ids=())
+    assert a.sequences == b.sequences  # same generator stream, logits equal to 1e-6
+    beams = dict(max_new_tokens=8, num_beams=3, num_return_sequences=2, eos_token_ids=())
+    assert pipe.generate(PROMPTS[:2], **beams).sequences == ort.generate(PROMPTS[:2], **beams).sequences
+    lookup = arkit.create("drafter", "core/prompt-lookup")
+    plain = pipe.generate(PROMPTS, max_new_tokens=16, eos_token_ids=())
+    assert ort.replace(drafter=lookup).generate(PROMPTS, max_new_tokens=16, eos_token_ids=()).sequences == plain.sequences
+    streamed: dict[int, list[int]] = {}
+    for event in ort.stream(PROMPTS, max_new_tokens=16, eos_token_ids=()):
+        streamed.setdefault(event.row, []).append(event.token_id)
+    assert tuple(tuple(streamed[r]) for r in range(3)) == plain.sequences
+
+
+def test_the_transformers_adapter_exports(tmp_path: Path) -> None:
+    transformers = pytest.importorskip("transformers")
+    from arkit_hf import from_transformers
+
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(vocab_size=259, n_embd=32, n_layer=2, n_head=4, n_positions=64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipe = from_transformers(transformers.AutoModelForCausalLM.from_config(config))
+    report = export(pipe, tmp_path / "gpt2")
+    assert report.max_abs_logit_diff < 1e-4
+    ort = OrtPipeline.from_pretrained(tmp_path / "gpt2")
+    assert ort.generate(PROMPTS, max_new_tokens=10).sequences == pipe.generate(PROMPTS, max_new_tokens=10).sequences
+
+
+@pytest.mark.parametrize("dtype", ["float16", "int8"])
+def test_reduced_precision_reports_its_parity_with_float32(exported: Any, tmp_path: Path, dtype: str) -> None:
+    pipe, _, _ = exported
+    report = export(pipe, tmp_path / dtype, dtype=dtype)
+    assert 0 < report.max_abs_logit_diff < 0.05  # measured against the float32 torch pipeline, never hidden
+    manifest = json.loads((tmp_path / dtype / "onnx.json").read_text())
+    assert manifest["validation"]["reference"] == "float32 torch" and manifest["dtype"] == dtype
+    out = OrtPipeline.from_pretrained(tmp_path / dtype).generate(PROMPTS, max_new_tokens=6, eos_token_ids=())
+    assert all(len(s) == 6 for s in out.sequences)
+
+
+def test_float16_masks_stay_finite() -> None:
+    """Regression: a mask built from float32's minimum overflows to -inf in float16 and turns rows into NaN."""
+    backbone = tiny_pipeline().backbone.half()
+    ids = torch.tensor([[5, 6, 7, 8], [9, 10, 11, 12]])
+    mask = torch.ones(2, 4, 4, dtype=torch.bool).tril()
+    mask[0, :, :2] = False  # row 0 is padded: its first two queries see nothing at all
+    mask[0, :2, :2] = torch.eye(2, dtype=torch.bool)
+    with torch.inference_mode():
+        hidden = backbone(ids, positions=torch.arange(4).expand(2, 4), attention_mask=mask)
+    assert bool(torch.isfinite(hidden).all())
+
+
+def test_default_providers_never_ask_for_cuda_without_it() -> None:
+    providers = default_providers()
+    assert providers[-1] == "CPUExecutionProvider"
+    if not torch.cuda.is_available():
+        assert providers == ["CPUExecutionProvider"]
+
+
+def test_the_cli_exports_and_generates(exported: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from arkit.cli import main
+
+    pipe, out, _ = exported
+    saved = pipe.save_pretrained(tmp_path / "saved")
+    assert main(["export", str(saved), str(tmp_path / "x"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["max_abs_logit_diff"] < 1e-4
+    assert main(["generate", "--onnx", str(tmp_path / "x"), "--prompt", "hello", "--max-new-tokens", "5", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["sequences"] == [list(pipe.generate(["hello"], max_new_tokens=5).sequences[0])]
+
+
+# -- bad input ---------------------------------------------------------------------------------------
+
+
+def test_bad_export_requests_get_clear_errors(exported: Any, tmp_path: Path) -> None:
+    pipe, _, _ = exported
+    with pytest.raises(arkit.ConfigError, match="opset"):
+        export(pipe, tmp_path / "a", opset=7)
+    with pytest.raises(arkit.ConfigError, match="dtype"):
+        export(pipe, tmp_path / "a", dtype="bfloat8")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "notes.txt").write_text("mine")
+    with pytest.raises(arkit.PipelineFormatError, match="not empty"):
+        export(pipe, tmp_path / "full")
+    assert (tmp_path / "full" / "notes.txt").read_text() == "mine"
+
+    class Branchy(torch.nn.Module):
+        """A backbone whose Python control flow depends on tensor values: it cannot be traced."""
+
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+            self.vocab_size, self.d_model, self.max_seq_len = inner.vocab_size, inner.d_model, inner.max_seq_len
+
+        config: dict = {}
+
+        def cache_spec(self) -> Any:
+            return self.inner.cache_spec()
+
+        def forward(self, input_ids: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+            hidden = self.inner(input_ids, **kwargs)
+            return hidden * 2 if float(hidden.sum()) > 0 else hidden
+
+    broken = pipe.replace(backbone=Branchy(pipe.backbone))
+    with pytest.raises(arkit.ExportError, match="cannot export the backbone Branchy"):
+        export(broken, tmp_path / "b")
+    assert not (tmp_path / "b").exists() and not list(tmp_path.glob(".b.tmp-*"))  # nothing half-written
+
+
+def test_corrupt_or_mismatched_folders_are_named(exported: Any, tmp_path: Path) -> None:
+    _, out, _ = exported
+    with pytest.raises(arkit.PipelineFormatError, match="no onnx.json"):
+        OrtPipeline.from_pretrained(tmp_path)
+    copy = Path(shutil.copytree(out, tmp_path / "copy"))
+    manifest = json.loads((copy / "onnx.json").read_text())
+    (copy / "onnx.json").write_text(json.dumps({**manifest, "geometry": {**manifest["geometry"], "num_layers": 3}}))
+    with pytest.raises(arkit.PipelineFormatError, match="does not match"):
+        OrtPipeline.from_pretrained(copy)
+    (copy / "onnx.json").write_text("{not json")
+    with pytest.raises(arkit.PipelineFormatError, match="corrupt"):
+        OrtPipeline.from_pretrained(copy)
+    (copy / "onnx.json").write_text(json.dumps(manifest))
+    (copy / "model.onnx").write_bytes(b"garbage")
+    with pytest.raises(arkit.ExportError, match="cannot load"):
+        OrtPipeline.from_pretrained(copy)
+    (copy / "model.onnx").unlink()
+    with pytest.raises(arkit.PipelineFormatError, match="missing"):
+        OrtPipeline.from_pretrained(copy)
+
+
+def test_inputs_beyond_the_exported_length_are_refused(exported: Any) -> None:
+    _, out, _ = exported
+    ort = OrtPipeline.from_pretrained(out)
+    cache = OrtCache()
+    cache.allocate(ort.backbone.cache_spec(), batch_size=1, max_len=1, dtype=torch.float32, device="cpu")
+    ids = torch.zeros(1, 130, dtype=torch.long)
+    with pytest.raises(arkit.InputError, match="at most 128 positions"):
+        ort.backbone(ids, positions=torch.arange(130)[None], cache=cache)
+    with pytest.raises(arkit.InputError, match="context"):
+        ort.generate(prompt_ids=[[1] * 200], max_new_tokens=2)
