@@ -110,11 +110,17 @@ class GenerationConfig:
     guidance_scale: float = 1.0
     """Classifier-free guidance: ``uncond + scale * (cond - uncond)`` on the logits when != 1."""
     num_draft_tokens: int = attrs.field(default=4, validator=_at_least(1))
-    """Speculative decoding (a pipeline with a drafter): tokens the drafter proposes per target call."""
+    """Speculative decoding (a pipeline with a drafter): most tokens the drafter proposes per target call."""
+    draft_schedule: Literal["adaptive", "constant"] = "adaptive"
+    """``"adaptive"``: ask for one more draft token after a pass that kept every draft, one fewer after
+    a pass that kept less than half (between 1 and ``num_draft_tokens``); ``"constant"``: always ask
+    for ``num_draft_tokens``."""
 
     def __attrs_post_init__(self) -> None:
         _check(self.num_return_sequences <= self.num_beams,
                f"num_return_sequences ({self.num_return_sequences}) cannot exceed num_beams ({self.num_beams})")
+        _check(self.draft_schedule in ("adaptive", "constant"),
+               f"draft_schedule must be 'adaptive' or 'constant', got {self.draft_schedule!r}")
         _check(self.min_new_tokens <= self.max_new_tokens,
                f"min_new_tokens ({self.min_new_tokens}) exceeds max_new_tokens ({self.max_new_tokens})")
 

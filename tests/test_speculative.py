@@ -102,6 +102,8 @@ def test_prompt_lookup_copies_the_most_recent_match() -> None:
     draft = lookup.propose(tokens, 3)
     assert draft.tokens[0].tolist() == [8, 9, 5]  # after the latest earlier "5 6"
     assert draft.lengths.tolist() == [3, 0]  # row 1 has no earlier match
+    loop = lookup.propose(torch.tensor([[1, 2, 3, 1, 2, 3, 1, 2]]), 5)
+    assert loop.tokens[0].tolist() == [3, 1, 2, 3, 1]  # a repeating tail: the period goes on
 
 
 def test_streaming_with_a_drafter_matches_generate() -> None:

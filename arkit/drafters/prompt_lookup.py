@@ -3,9 +3,10 @@
 Training-free (the input copy of Aggressive Decoding; prompt-lookup decoding).
 For each row, the last ``n`` tokens are searched for earlier in the row's
 context, longest ``n`` first (``max_ngram`` down to ``min_ngram``); the tokens
-that followed the most recent earlier occurrence are the draft. A row with no
-match proposes nothing (``Draft.lengths`` 0) and advances by the target's own
-token. Pays off when outputs repeat their inputs: code edits, summaries,
+that followed the most recent earlier occurrence are the draft; when that
+occurrence overlaps the end (a loop such as ``ababab``), the period is repeated
+to fill all ``k`` tokens. A row with no match proposes nothing
+(``Draft.lengths`` 0) and advances by the target's own token. Pays off when outputs repeat their inputs: code edits, summaries,
 retrieval answers, repetitive sequences.
 """
 
@@ -50,8 +51,10 @@ class PromptLookup:
             if bool(found.any()):
                 last = hit.shape[1] - 1 - hit.flip(-1).long().argmax(-1)  # most recent matching start
                 follow = torch.where(found, last + n, follow)
-        lengths = torch.where(follow >= 0, (S - follow).clamp(max=k), torch.zeros_like(follow))
-        index = (follow.clamp(min=0)[:, None] + torch.arange(k, device=tokens.device)).clamp(max=S - 1)
-        drafted = tokens.gather(1, index).clamp(min=0)
+        # A match ending close to the end means the text repeats with period S - follow: keep repeating it.
+        period = (S - follow).clamp(min=1)
+        index = follow.clamp(min=0)[:, None] + torch.arange(k, device=tokens.device) % period[:, None]
+        lengths = torch.where(follow >= 0, torch.full_like(follow, k), torch.zeros_like(follow))
+        drafted = tokens.gather(1, index.clamp(max=S - 1)).clamp(min=0)
         drafted = torch.where(torch.arange(k, device=tokens.device) < lengths[:, None], drafted, torch.zeros_like(drafted))
         return Draft(tokens=drafted, lengths=lengths)

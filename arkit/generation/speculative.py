@@ -92,6 +92,7 @@ def decode_speculative(
     states = [constraint.start() for _ in range(B)] if constraint is not None else []
     live, produced = [True] * B, [0] * B
     holes = False
+    asked = k  # drafts asked per pass: adapts between 1 and k under the "adaptive" schedule
 
     # 2. Prefill: a pass with an empty draft, so the first token goes through the same rule.
     fed, positions, mask = prefill_inputs(history, L)
@@ -123,20 +124,25 @@ def decode_speculative(
 
         # 4. Keep a prefix of each draft; the target adds its own token after it.
         accepted, next_tokens = rule.accept(draft, probs, generator)
+        after = scores[torch.arange(B, device=scores.device), accepted.to(scores.device)]  # [B, V]
+        outside = ~torch.isfinite(after.gather(-1, next_tokens[:, None].to(scores.device)))[:, 0]
+        outside &= torch.tensor(live, device=scores.device)
+        if bool(outside.any()):
+            row = int(outside.nonzero()[0, 0])
+            raise GenerationError(f"the acceptance rule chose token {int(next_tokens[row])} outside the target's "
+                                  f"support for row {row}")
         accepted, chosen = accepted.tolist(), next_tokens.tolist()
         drafted = draft.tokens.tolist()
 
         # 5. Emit each live row's kept drafts and the target's token, stopping where the row ends.
         kept = [0] * B
+        proposed = sum(_row_length(draft, r) for r in range(B) if live[r])
         for row in range(B):
             if not live[row]:
                 continue
             counter.drafted += _row_length(draft, row)
             counter.row_calls += 1 if S else 0
             for j, token in enumerate(drafted[row][: accepted[row]] + [chosen[row]]):
-                if not bool(torch.isfinite(scores[row, j, token])):
-                    raise GenerationError(f"the acceptance rule chose token {token} outside the target's support "
-                                          f"for row {row}")
                 produced[row] += 1
                 row_tokens[row].append(token)
                 reason = finish_reason(token, row_tokens[row], produced[row], prep.lengths[row], config, eos,
@@ -154,6 +160,12 @@ def decode_speculative(
                 if j < accepted[row]:
                     kept[row] += 1
             counter.accepted += kept[row]
+
+        if config.draft_schedule == "adaptive" and proposed:
+            if sum(kept) == proposed:
+                asked = min(k, asked + 1)
+            elif 2 * sum(kept) < proposed:
+                asked = max(1, asked - 1)
 
         # 6. Roll back: the cache keeps the pending token and the longest kept draft among live rows.
         if S:
@@ -178,12 +190,18 @@ def decode_speculative(
         pending_ids = torch.where(torch.tensor(live, device=fed.device), next_tokens, 0)
         room = min(backbone.max_seq_len - 1 - int(next_positions[r]) for r in range(B) if live[r])
         wanted = max(config.max_new_tokens - produced[r] for r in range(B) if live[r]) - 1
-        kk = max(0, min(k, room, wanted))
+        kk = max(0, min(asked, room, wanted))
         if kk:
             began = time.perf_counter()
             draft = drafter.propose(torch.cat([_compact(history[:, :S], holes), pending_ids[:, None]], 1), kk)
             counter.drafter_s += time.perf_counter() - began
             _check_draft(draft, B, kk, V)
+            if draft.lengths is not None:  # score only as many positions as the longest live proposal needs
+                longest = max((int(draft.lengths[r]) for r in range(B) if live[r]), default=0)
+                if longest < kk:
+                    kk = longest
+                    draft = Draft(tokens=draft.tokens[:, :kk], probs=None if draft.probs is None else draft.probs[:, :kk],
+                                  lengths=draft.lengths.clamp(max=kk))
         else:
             draft = Draft(tokens=fed.new_zeros(B, 0))
         fed = torch.cat([pending_ids[:, None], draft.tokens], 1)
