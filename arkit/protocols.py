@@ -167,7 +167,9 @@ class Drafter(Protocol):
     Optional members, called by the loop when present:
 
     - ``start(pipe, batch_size)``: before the prefill of each generation (reset
-      per-generation state; ``pipe`` is the target pipeline).
+      per-generation state; ``pipe`` is the target pipeline). A drafter that
+      samples may take a keyword ``generator``: a ``torch.Generator`` seeded from
+      the generation's own, so ``generate(seed=...)`` is reproducible.
     - ``observe(verification)``: after the prefill and after each verification
       pass, with the target's tokens, hidden states, logits and decisions
       (:class:`~arkit.Verification`). Drafters that read the target's hidden

@@ -346,6 +346,8 @@ class Verification:
     """``LongTensor[B]``: drafts accepted per row."""
     next_tokens: Any
     """``LongTensor[B]``: the token the target chose after the accepted drafts (the next pass's first input)."""
+    live: Any = None
+    """``BoolTensor[B]``: rows still generating when the pass ran; finished rows were fed placeholders."""
 
 
 @attrs.frozen(kw_only=True)

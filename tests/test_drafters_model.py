@@ -230,3 +230,18 @@ def test_sampled_drafts_carry_the_draft_models_distribution() -> None:
     torch.testing.assert_close(proposal.probs.sum(-1), torch.ones(2, 3))
     greedy = DraftModel(_toy(7)).propose(tokens, 3)
     assert greedy.probs is None
+
+
+def test_a_sampling_draft_model_follows_the_generation_seed() -> None:
+    """Without a seed of its own, the draft model draws from a stream seeded by generate(seed=...)."""
+    target = tiny_pipeline("core/multinomial")
+    torch.manual_seed(1)
+    draft = arkit.create("backbone", "core/transformer", vocab_size=259, d_model=32, n_layers=1, n_heads=2,
+                         max_seq_len=128)
+    head = arkit.create("head", "core/categorical", d_model=32, vocab_size=259)
+    small = arkit.Pipeline(tokenizer=target.tokenizer, backbone=draft, head=head)
+    fast = target.replace(drafter=DraftModel(small, temperature=1.0))
+    a = fast.generate(["abc", "hello"], max_new_tokens=12, seed=7, eos_token_ids=())
+    torch.manual_seed(12345)  # the global stream must not matter
+    b = fast.generate(["abc", "hello"], max_new_tokens=12, seed=7, eos_token_ids=())
+    assert a.sequences == b.sequences

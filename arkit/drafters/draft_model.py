@@ -153,10 +153,16 @@ class DraftModel(nn.Module):
         return {**parts, "temperature": self.temperature, "cache": self.cache_name, "seed": self.seed}
 
     # -- the loop's hooks -----------------------------------------------------------
-    def start(self, pipe: Pipeline, batch_size: int) -> None:
-        """Check the target shares the draft model's tokenizer; forget the previous generation's cache."""
+    def start(self, pipe: Pipeline, batch_size: int, *, generator: torch.Generator | None = None) -> None:
+        """Check the target shares the draft model's tokenizer; forget the previous generation's cache.
+
+        Without a ``seed`` of its own, the draft model samples from ``generator`` (derived from
+        the generation's seed), so ``generate(seed=s)`` repeats exactly.
+        """
         self.check_target(pipe)
         self._batch = None
+        if self.seed is None:
+            self._generator = generator
 
     def check_target(self, pipe: Pipeline) -> None:
         """Raise :class:`arkit.ConfigError` unless ``pipe`` has the draft model's vocabulary and tokenizer."""

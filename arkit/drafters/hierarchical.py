@@ -73,8 +73,8 @@ class HierarchicalDrafter(nn.Module):
                               f"so the hierarchical drafter cannot describe itself for saving")
         return {"drafter": {"name": "core/draft-model", "config": dict(self.drafter.config)}, "inner": inner}
 
-    def start(self, pipe: Pipeline, batch_size: int) -> None:
-        self.drafter.start(pipe, batch_size)
+    def start(self, pipe: Pipeline, batch_size: int, *, generator: torch.Generator | None = None) -> None:
+        self.drafter.start(pipe, batch_size, generator=generator)
         if hasattr(self.inner, "start"):
             self.inner.start(pipe, batch_size)
 

@@ -57,6 +57,8 @@ class TokenRecycling(nn.Module):
     @torch.no_grad()
     def observe(self, verification: Verification) -> None:
         fed, logits = verification.tokens, verification.logits
+        if verification.live is not None:  # finished rows were fed placeholders: learn nothing from them
+            fed, logits = fed[verification.live], logits[verification.live]
         fed = fed.reshape(-1).to(self.table.device)
         top = logits.reshape(-1, logits.shape[-1]).topk(self.m, dim=-1).indices.to(self.table.device)
         # a token fed twice keeps its latest successors: write each token's last occurrence only

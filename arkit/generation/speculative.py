@@ -26,6 +26,7 @@ ways: ``history`` is indexed by slot (``-1`` marks padding and holes) and
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
+import inspect
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -86,7 +87,11 @@ def decode_speculative(
     generator = make_generator(config.seed, prep.device)
     cache.allocate(backbone.cache_spec(), batch_size=B, max_len=slots, dtype=prep.dtype, device=prep.device)
     if hasattr(drafter, "start"):
-        drafter.start(pipe, B)
+        if "generator" in inspect.signature(drafter.start).parameters:  # its own stream, seeded from ours
+            seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
+            drafter.start(pipe, B, generator=torch.Generator(device=prep.device).manual_seed(seed))
+        else:
+            drafter.start(pipe, B)
     stops = [list(s) for s in config.stop_sequences]
     row_tokens = [list(p) for p in prompts]  # each row's real tokens so far, for stop sequences
     states = [constraint.start() for _ in range(B)] if constraint is not None else []
@@ -135,7 +140,7 @@ def decode_speculative(
         drafted = draft.tokens.tolist()
 
         # 5. Emit each live row's kept drafts and the target's token, stopping where the row ends.
-        kept = [0] * B
+        kept, live_before = [0] * B, list(live)
         proposed = sum(_row_length(draft, r) for r in range(B) if live[r])
         for row in range(B):
             if not live[row]:
@@ -182,7 +187,8 @@ def decode_speculative(
             S, next_positions = L, positions[:, -1] + 1
         if hasattr(drafter, "observe"):
             drafter.observe(Verification(tokens=fed[:, -n:], hidden=hidden, logits=logits,
-                                         accepted=torch.tensor(kept, device=fed.device), next_tokens=next_tokens))
+                                         accepted=torch.tensor(kept, device=fed.device), next_tokens=next_tokens,
+                                         live=torch.tensor(live_before, device=fed.device)))
         if not any(live):
             return
 
