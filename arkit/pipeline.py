@@ -298,19 +298,30 @@ class Pipeline:
     # -- training ----------------------------------------------------------------
     def fit(
         self, data: Iterable[Any], config: TrainConfig | None = None, *, eval_data: Iterable[Any] | None = None,
-        **overrides: Any,
+        schedule: Any = None, **overrides: Any,
     ) -> TrainResult:
         """Train the backbone and head on ``data`` (items the tokenizer encodes) by next-token prediction.
 
         ``data`` is a list (or other sequence) or any iterable of items; ``eval_data``
-        (optional) is held-out data for periodic evaluation. See docs/training.md.
+        (optional) is held-out data for periodic evaluation. With ``schedule`` (an
+        :class:`arkit.NextScaleSchedule`) items are ``(prompt, maps)`` pairs and the
+        model learns next-scale prediction: every token of a scale at once, block-causal
+        over scales. A learned tokenizer (one with ``fit`` and ``fitted = False``) is
+        fitted on ``data`` first. See docs/training.md.
         """
+        from .training.data import is_map_style
         from .training.fit import fit
 
         config = config or TrainConfig()
         if overrides:
             config = attrs.evolve(config, **overrides)
-        return fit(self, data, config, eval_data=eval_data)
+        learn = getattr(self.tokenizer, "fit", None)
+        if callable(learn) and getattr(self.tokenizer, "fitted", True) is False:
+            if not is_map_style(data):
+                raise ConfigError("the tokenizer must learn from the data before the backbone, which reads it again: "
+                                  "pass a list (or other sequence), or call tokenizer.fit(items) yourself first")
+            learn(data)
+        return fit(self, data, config, eval_data=eval_data, schedule=schedule)
 
     # -- persistence -------------------------------------------------------------
     def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:

@@ -42,6 +42,11 @@ class Tokenizer(Protocol):
       want them add them.
     - ``decode(ids)`` accepts any sequence of ids in range (special ids are
       skipped) and returns an item; it must not raise on ids a model generated.
+
+    Learned tokenizers (VQ, k-means, residual VQ) may add ``fit(items)`` and a
+    ``fitted`` flag: :meth:`arkit.Pipeline.fit` calls ``fit`` on the training
+    data first while ``fitted`` is false. Their learned state belongs in
+    ``config`` or ``state_dict()`` so that it saves with the pipeline.
     """
 
     vocab_size: int

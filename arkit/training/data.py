@@ -47,6 +47,7 @@ __all__ = [
     "collate",
     "is_map_style",
     "pack",
+    "scale_rows",
     "shard_indices",
     "shard_slice",
     "shuffled_indices",
@@ -66,6 +67,9 @@ class Row(NamedTuple):
     positions: list[int]
     segments: list[int]
     """Segment of each position: 1, 2, ... for the pieces of documents in the row, 0 for padding."""
+    blocks: list[int] | None = None
+    """Optional attention blocks: positions of one segment with the same block id see each other
+    both ways (next-scale prediction's scales). ``None``: plain causal attention in each segment."""
 
 
 class Batch(NamedTuple):
@@ -75,9 +79,10 @@ class Batch(NamedTuple):
     targets: torch.Tensor
     positions: torch.Tensor
     segments: torch.Tensor
+    blocks: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(*(t.to(device, non_blocking=True) for t in self))
+        return Batch(*(None if t is None else t.to(device, non_blocking=True) for t in self))
 
 
 # -- sources and order ---------------------------------------------------------------
@@ -249,21 +254,60 @@ def pack(docs: Iterable[list[int]], seq_len: int, *, overflow: Overflow = "split
 
 
 def collate(rows: Sequence[Row]) -> Batch:
-    """Stack rows into a :class:`Batch` of ``LongTensor[B, seq_len]``."""
-    return Batch(*(torch.tensor([getattr(r, f) for r in rows], dtype=torch.long) for f in Row._fields))
+    """Stack rows into a :class:`Batch` of ``LongTensor[B, seq_len]`` (``blocks`` only when a row has them)."""
+    fields = [torch.tensor([getattr(r, f) for r in rows], dtype=torch.long) for f in Row._fields[:4]]
+    blocks = None
+    if any(r.blocks is not None for r in rows):
+        blocks = torch.tensor([r.blocks if r.blocks is not None else list(range(len(r.inputs))) for r in rows])
+    return Batch(*fields, blocks)
 
 
-def attention_mask(segments: torch.Tensor) -> torch.Tensor | None:
-    """Block-diagonal causal ``BoolTensor[B, T, T]`` from segment ids (True: may attend).
+def attention_mask(segments: torch.Tensor, blocks: torch.Tensor | None = None) -> torch.Tensor | None:
+    """``BoolTensor[B, T, T]`` (True: may attend): causal within each segment, and both ways within a block.
 
-    ``None`` when every row is one segment, since plain causal attention is then exact
-    (and the backbone can take its mask-free fast path).
+    ``None`` when every row is one segment without blocks, since plain causal attention
+    is then exact (and the backbone can take its mask-free fast path).
     """
-    if bool((segments == 1).all()):
+    if blocks is None and bool((segments == 1).all()):
         return None
     T = segments.shape[-1]
-    causal = torch.ones(T, T, dtype=torch.bool, device=segments.device).tril()
-    return (segments[:, :, None] == segments[:, None, :]) & causal
+    visible = torch.ones(T, T, dtype=torch.bool, device=segments.device).tril()
+    if blocks is not None:
+        visible = visible | (blocks[:, :, None] == blocks[:, None, :])
+    return (segments[:, :, None] == segments[:, None, :]) & visible
+
+
+def scale_rows(
+    items: Iterable[tuple[int, Any]], encode: Callable[[Any], list[int]], schedule: Any, *, seq_len: int, pad_id: int
+) -> Iterator[Row]:
+    """One row per ``(prompt, maps)`` item for next-scale training (:class:`arkit.NextScaleSchedule`).
+
+    ``prompt`` is encoded by the pipeline (a class or start token, say); ``maps[k]`` is scale
+    ``k``'s ``side_k x side_k`` token map. The row holds the prompt and every scale's
+    upsampled inputs; each scale is one attention block (block-causal over scales).
+    """
+    for index, item in items:
+        if not (isinstance(item, (tuple, list)) and len(item) == 2):
+            raise InputError(f"next-scale training item {index} must be a (prompt, maps) pair, got {type(item).__name__}")
+        prompt, maps = item
+        try:
+            ids = list(encode(prompt))
+            tensors = [torch.as_tensor(m, dtype=torch.long)[None] for m in maps]
+            inputs, targets, positions, _ = schedule.training_example(torch.tensor([ids], dtype=torch.long), tensors,
+                                                                      ignore_index=IGNORE)
+        except InputError as exc:
+            raise InputError(f"next-scale training item {index}: {exc}") from None
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise InputError(f"next-scale training item {index} is not a prompt and token maps ({exc})") from None
+        n = inputs.shape[1]
+        if n > seq_len:
+            raise InputError(f"next-scale training item {index} needs {n} positions (prompt {len(ids)} + "
+                             f"{schedule.input_length} map inputs) but TrainConfig.seq_len is {seq_len}: raise it")
+        blocks = [i for i in range(len(ids))] + [len(ids) + k for k, side in enumerate(schedule.sides) if k > 0
+                                                 for _ in range(side * side)]
+        pad = seq_len - n
+        yield Row(inputs[0].tolist() + [pad_id] * pad, targets[0].tolist() + [IGNORE] * pad,
+                  positions[0].tolist() + [0] * pad, [1] * n + [0] * pad, blocks + list(range(seq_len, seq_len + pad)))
 
 
 # -- the row stream ------------------------------------------------------------------
@@ -276,9 +320,9 @@ class RowStream:
 
     def __init__(
         self, source: Source, encode: Callable[[Any], list[int]], eos: int | None, *,
-        seq_len: int, overflow: Overflow, pad_id: int,
+        seq_len: int, overflow: Overflow, pad_id: int, schedule: Any = None,
     ) -> None:
-        self.source, self.encode, self.eos = source, encode, eos
+        self.source, self.encode, self.eos, self.schedule = source, encode, eos, schedule
         self.seq_len, self.overflow, self.pad_id = seq_len, overflow, pad_id
         self.epoch, self.offset = 0, 0
         self._rows: Iterator[Row] | None = None
@@ -290,8 +334,12 @@ class RowStream:
         self.epoch, self.offset, self._rows = int(state["epoch"]), int(state["offset"]), None
 
     def _epoch_rows(self) -> Iterator[Row]:
-        docs = documents(self.source.train_items(self.epoch), self.encode, self.eos)
-        rows = pack(docs, self.seq_len, overflow=self.overflow, pad_id=self.pad_id)
+        items = self.source.train_items(self.epoch)
+        if self.schedule is not None:
+            rows = scale_rows(items, self.encode, self.schedule, seq_len=self.seq_len, pad_id=self.pad_id)
+        else:
+            rows = pack(documents(items, self.encode, self.eos), self.seq_len, overflow=self.overflow,
+                        pad_id=self.pad_id)
         for _ in range(self.offset):
             if next(rows, None) is None:
                 break
@@ -325,14 +373,17 @@ class RowStream:
 
 
 def eval_rows(source: Source, encode: Callable[[Any], list[int]], eos: int | None, *,
-              seq_len: int, overflow: Overflow, pad_id: int, eval_data: Any = None) -> list[Row]:
+              seq_len: int, overflow: Overflow, pad_id: int, eval_data: Any = None, schedule: Any = None) -> list[Row]:
     """Packed rows of the held-out documents (``eval_data`` when given, else the source's held-out part)."""
     if eval_data is not None:
         held = Source(eval_data, seed=0, shuffle=False, shuffle_buffer=1)
         items: Iterable[tuple[int, Any]] = held._indexed()
     else:
         items = source.eval_items()
-    rows = list(pack(documents(items, encode, eos), seq_len, overflow=overflow, pad_id=pad_id))
+    if schedule is not None:
+        rows = list(scale_rows(items, encode, schedule, seq_len=seq_len, pad_id=pad_id))
+    else:
+        rows = list(pack(documents(items, encode, eos), seq_len, overflow=overflow, pad_id=pad_id))
     if not rows:
         raise InputError("the evaluation data is empty: give at least one item that encodes to 2+ tokens")
     return rows

@@ -55,8 +55,8 @@ class _Model(nn.Module):
         self.backbone, self.head = backbone, head
 
     def forward(self, inputs: torch.Tensor, targets: torch.Tensor, positions: torch.Tensor,
-                segments: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = self.backbone(inputs, positions=positions, attention_mask=attention_mask(segments))
+                segments: torch.Tensor, blocks: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.backbone(inputs, positions=positions, attention_mask=attention_mask(segments, blocks))
         return loss_sum(self.head, hidden, targets)
 
 
@@ -125,7 +125,8 @@ class _Metrics:
                 fh.write(json.dumps(record) + "\n")
 
 
-def fit(pipe: Pipeline, data: Iterable[Any], config: TrainConfig, *, eval_data: Any = None) -> TrainResult:
+def fit(pipe: Pipeline, data: Iterable[Any], config: TrainConfig, *, eval_data: Any = None,
+        schedule: Any = None) -> TrainResult:
     """Train ``pipe``'s backbone and head in place; see the module docstring and :class:`arkit.TrainConfig`."""
     backbone, head = pipe.backbone, pipe.head
     if config.seq_len > getattr(backbone, "max_seq_len", config.seq_len):
@@ -139,20 +140,21 @@ def fit(pipe: Pipeline, data: Iterable[Any], config: TrainConfig, *, eval_data: 
     ctx = D.setup(model_device, config.device)
     try:
         with _threads(config.threads):
-            return _Trainer(pipe, data, config, eval_data, ctx).run()
+            return _Trainer(pipe, data, config, eval_data, ctx, schedule).run()
     finally:
         D.teardown(ctx)
 
 
 class _Trainer:
-    def __init__(self, pipe: Pipeline, data: Any, config: TrainConfig, eval_data: Any, ctx: D.Context) -> None:
+    def __init__(self, pipe: Pipeline, data: Any, config: TrainConfig, eval_data: Any, ctx: D.Context,
+                 schedule: Any = None) -> None:
         self.pipe, self.config, self.ctx = pipe, config, ctx
         tokenizer = pipe.tokenizer
         self.pad_id = int(tokenizer.special_tokens.get("pad", 0))
         eos = tokenizer.special_tokens.get("eos")
         source = Source(data, seed=config.seed, shuffle=config.shuffle, shuffle_buffer=config.shuffle_buffer,
                         eval_fraction=0.0 if eval_data is not None else config.eval_fraction)
-        pack = dict(seq_len=config.seq_len, overflow=config.overflow, pad_id=self.pad_id)
+        pack = dict(seq_len=config.seq_len, overflow=config.overflow, pad_id=self.pad_id, schedule=schedule)
         self.stream = RowStream(source, pipe.encode, eos, **pack)  # type: ignore[arg-type]
         self.eval = None
         if eval_data is not None or config.eval_fraction > 0:

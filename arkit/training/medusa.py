@@ -70,7 +70,7 @@ def train_medusa(
         for step in range(steps):
             for group in optimizer.param_groups:
                 group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * step / steps))
-            inputs, targets, positions, segments = (t.to(device) for t in collate(stream.take(batch_size)))
+            inputs, targets, positions, segments, _ = collate(stream.take(batch_size)).to(device)
             with torch.no_grad():
                 hidden = pipe.backbone(inputs, positions=positions, attention_mask=attention_mask(segments))
                 teacher = pipe.head(hidden).float()

@@ -15,6 +15,7 @@ import typing_extensions
 
 import arkit
 import arkit.onnx as arkit_onnx
+import arkit.training as arkit_training
 from arkit import _serialization, hookspecs, protocols
 
 
@@ -73,6 +74,9 @@ def render() -> str:
     for name in sorted(arkit_onnx.__all__):
         obj = getattr(arkit_onnx, name)
         lines += _class_lines(name, obj) if inspect.isclass(obj) else [f"def {name}{_sig(obj)}"]
+    lines += ["", "## arkit.training.__all__"]
+    for name in sorted(arkit_training.__all__):
+        lines.append(f"def {name}{_sig(getattr(arkit_training, name))}")
     lines += ["", "## arkit.protocols"]
     for name in sorted(protocols.__all__):
         lines += _class_lines(name, getattr(protocols, name))
