@@ -1,0 +1,201 @@
+"""``arkit bench onnx``: decode speed of :class:`arkit.onnx.OrtPipeline` against the torch pipeline on the same weights.
+
+For each size (the same pipelines as ``arkit bench decode``: the small reference
+size and GPT-2-small dimensions) the pipeline is exported with
+:func:`arkit.onnx.export` into a temporary folder (export time and the parity
+figures of its validation are reported), loaded with
+:meth:`arkit.onnx.OrtPipeline.from_pretrained`, and then for each batch a
+32-token prompt is continued by 128 greedy tokens with (a) the torch pipeline
+with ``core/static``, (b) the torch pipeline with ``core/dynamic`` and (c) the
+OrtPipeline. The three must produce identical tokens (otherwise
+:class:`arkit.GenerationError`); they run interleaved, round after round, and
+medians are reported with the ratio of ORT to the faster torch variant. For
+GPT-2 dimensions the memory-bandwidth floor (weight bytes per step divided by
+copy bandwidth) is reported with ORT's step time over it. The temporary folders
+are deleted at the end.
+
+The comparison runs on the CPU: torch on the CPU, onnxruntime with its CPU
+execution provider, both with ``threads`` intra-op threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import contextlib
+from pathlib import Path
+import shutil
+import tempfile
+from typing import Any
+
+import torch
+
+import arkit
+
+from ._common import IdTokenizer, interleaved, median, memory_bandwidth_gb_s, weight_bytes_per_token
+from .decode import SIZES, _build
+
+TARGETS = {  # (size, batch): minimum tokens/s ratio of OrtPipeline to the faster torch variant
+    ("small", 1): 1.6,
+    ("small", 8): 1.1,
+}
+FLOOR_TARGET = ("gpt2", 1, 1.5)  # size, batch, most ORT ms/step over the bandwidth floor
+TOKENIZER = "bench/ids"
+PROVIDERS = ["CPUExecutionProvider"]
+
+
+class _BenchPlugin:
+    """Registers the benchmarks' id tokenizer while a pipeline is exported and loaded (the folder names it)."""
+
+    @arkit.hookimpl
+    def arkit_register_tokenizers(self, register: Any) -> None:
+        register(TOKENIZER, IdTokenizer, description="Token ids in, token ids out (benchmarks only).")
+
+
+@contextlib.contextmanager
+def _id_tokenizer_registered() -> Any:
+    from arkit.testing import register_plugin
+
+    with register_plugin(_BenchPlugin(), "arkit-bench-onnx"):
+        yield
+
+
+def _pipeline(size: str, seed: int, dims: Mapping[str, int] | None) -> arkit.Pipeline:
+    if dims is None:
+        return _build(size, seed)
+    torch.manual_seed(seed)
+    backbone = arkit.create("backbone", "core/transformer", max_seq_len=512, **dims)
+    head = arkit.create("head", "core/categorical", d_model=dims["d_model"], vocab_size=dims["vocab_size"])
+    return arkit.Pipeline(tokenizer=IdTokenizer(dims["vocab_size"]), backbone=backbone, head=head)
+
+
+def run(
+    *,
+    sizes: tuple[str, ...] = ("small", "gpt2"),
+    batches: tuple[int, ...] = (1, 8),
+    prompt_tokens: int = 32,
+    new_tokens: int = 128,
+    repeats: int = 5,
+    threads: int = 1,
+    seed: int = 0,
+    progress: Any = None,
+    _dims_override: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """Measure and return the benchmark's figures (see the module docstring).
+
+    ``_dims_override`` (tests only) replaces every size's dimensions, so a smoke
+    test runs in seconds.
+    """
+    unknown = [s for s in sizes if s not in SIZES]
+    if unknown:
+        raise arkit.ConfigError(f"unknown size(s) {unknown}; sizes are {list(SIZES)}")
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise arkit.ConfigError("the ONNX benchmark needs onnx, onnxscript and onnxruntime: "
+                                "pip install onnx onnxscript onnxruntime") from exc
+    from arkit.onnx import OrtPipeline, export
+
+    torch.set_num_threads(threads)
+    bandwidth = memory_bandwidth_gb_s()
+    report: dict[str, Any] = {
+        "benchmark": "onnx",
+        "threads": threads,
+        "prompt_tokens": prompt_tokens,
+        "new_tokens": new_tokens,
+        "repeats": repeats,
+        "torch": torch.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "memory_bandwidth_gb_s": round(bandwidth, 2),
+        "providers": {},
+        "export": {},
+        "results": [],
+        "identical_tokens": {},
+        "floor": {},
+        "targets": [],
+    }
+    workdir = Path(tempfile.mkdtemp(prefix="arkit-bench-onnx-"))
+    try:
+        for size in sizes:
+            dims = dict(_dims_override) if _dims_override is not None else SIZES[size]
+            pipe = _pipeline(size, seed, _dims_override)
+            static = pipe.replace(cache=arkit.create("cache", "core/static"))
+            dynamic = pipe.replace(cache=arkit.create("cache", "core/dynamic"))
+            if progress:
+                progress(f"onnx: exporting {size} ({pipe.num_parameters:,} parameters)")
+            with _id_tokenizer_registered():
+                exported = export(pipe, workdir / size)
+                ort = OrtPipeline.from_pretrained(exported.directory, providers=PROVIDERS, threads=threads)
+            provider = ort.backbone.providers[0]
+            report["providers"][size] = provider
+            report["export"][size] = {
+                "export_s": exported.export_s,
+                "opset": exported.opset,
+                "dtype": exported.dtype,
+                "parameters": pipe.num_parameters,
+                "graph_bytes": sum(p.stat().st_size for p in exported.directory.glob("model.onnx*")),
+                "max_abs_logit_diff": exported.max_abs_logit_diff,
+                "cases": list(exported.cases),
+            }
+            weight_bytes = weight_bytes_per_token(pipe.backbone, pipe.head)
+            floor_ms = weight_bytes / (bandwidth * 1e9) * 1e3
+            report["floor"][size] = {
+                "weight_bytes_per_step": weight_bytes,
+                "floor_ms_per_step": round(floor_ms, 3),
+            }
+            rounds = repeats if size == "small" else max(2, repeats // 2)
+            for batch in batches:
+                if progress:
+                    progress(f"onnx: {size}, batch {batch}")
+                generator = torch.Generator().manual_seed(seed + batch)
+                ids = torch.randint(1, dims["vocab_size"], (batch, prompt_tokens), generator=generator).tolist()
+
+                def generate(p: arkit.Pipeline, ids: list[list[int]] = ids) -> Any:
+                    return p.generate(prompt_ids=ids, max_new_tokens=new_tokens, eos_token_ids=())
+
+                variants = {
+                    "torch-static": lambda: generate(static),
+                    "torch-dynamic": lambda: generate(dynamic),
+                    "ort": lambda: generate(ort),
+                }
+                # the same greedy tokens from all three, or the comparison would be meaningless
+                tokens = {name: [list(s) for s in fn().sequences] for name, fn in variants.items()}
+                same = tokens["ort"] == tokens["torch-static"] == tokens["torch-dynamic"]
+                report["identical_tokens"][f"{size} batch {batch}"] = same
+                if not same:
+                    raise arkit.GenerationError(
+                        f"OrtPipeline and the torch pipeline disagree on greedy tokens ({size}, batch {batch})")
+                times = interleaved(variants, rounds)
+                best_torch = min(median(times["torch-static"]), median(times["torch-dynamic"]))
+                for name, samples in times.items():
+                    seconds = median(samples)
+                    report["results"].append({
+                        "size": size, "batch": batch, "variant": name,
+                        "provider": provider if name == "ort" else "torch-cpu",
+                        "tokens_per_s": round(batch * new_tokens / seconds, 1),
+                        "ms_per_step": round(seconds / new_tokens * 1e3, 3),
+                        "ratio_to_best_torch": round(best_torch / seconds, 3),
+                        "samples_s": [round(s, 4) for s in samples],
+                    })
+                ratio = best_torch / median(times["ort"])
+                if (size, batch) in TARGETS:
+                    target = TARGETS[(size, batch)]
+                    report["targets"].append({
+                        "name": f"{size} batch {batch}: OrtPipeline / torch tokens/s",
+                        "value": round(ratio, 3), "target": target, "met": ratio >= target,
+                    })
+                if batch == 1:
+                    ort_ms = median(times["ort"]) / new_tokens * 1e3
+                    torch_ms = best_torch / new_tokens * 1e3
+                    report["floor"][size]["ort_over_floor"] = round(ort_ms / floor_ms, 2)
+                    report["floor"][size]["torch_over_floor"] = round(torch_ms / floor_ms, 2)
+                    if (size, batch) == FLOOR_TARGET[:2]:
+                        limit = FLOOR_TARGET[2]
+                        report["targets"].append({
+                            "name": f"{size} batch 1: OrtPipeline within {limit}x of the bandwidth floor",
+                            "value": round(ort_ms / floor_ms, 2), "target": limit, "met": ort_ms / floor_ms <= limit,
+                        })
+            del ort, pipe, static, dynamic
+            shutil.rmtree(workdir / size, ignore_errors=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return report
