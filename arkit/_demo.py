@@ -1,5 +1,6 @@
 """``arkit demo``: train a small model on the bundled corpus, generate (with and without a
-drafter), save, reload, compare; write a loss curve and a summary."""
+drafter), save, reload, export to ONNX and run it in onnxruntime, compare; write a loss
+curve and a summary."""
 
 from __future__ import annotations
 
@@ -48,6 +49,14 @@ def run_demo(
     plain_out = greedy.generate(list(PROMPTS), max_new_tokens=max_new_tokens)
     fast_out = fast.generate(list(PROMPTS), max_new_tokens=max_new_tokens)
     path = pipe.save_pretrained(out / "pipeline")
+
+    # ONNX: export the trained model, run the same greedy generation in onnxruntime.
+    from .onnx import OrtPipeline, export
+
+    log("exporting to ONNX and generating with onnxruntime ...")
+    report = export(greedy, out / "onnx")
+    ort_out = OrtPipeline.from_pretrained(report.directory, threads=threads).generate(
+        list(PROMPTS), max_new_tokens=max_new_tokens)
     reloaded = Pipeline.from_pretrained(path)
     again = reloaded.generate(list(PROMPTS), max_new_tokens=max_new_tokens, seed=seed)
     identical = again.sequences == samples.sequences
@@ -74,6 +83,13 @@ def run_demo(
             "mean_accepted_per_call": round(fast_out.speculative.mean_accepted_per_call, 3),
             "plain_seconds": round(plain_out.elapsed_s, 3),
             "speculative_seconds": round(fast_out.elapsed_s, 3),
+        },
+        "onnx": {
+            "directory": str(report.directory),
+            "export_seconds": report.export_s,
+            "max_abs_logit_diff": report.max_abs_logit_diff,
+            "identical_to_torch_greedy": ort_out.sequences == plain_out.sequences,
+            "onnxruntime_seconds": round(ort_out.elapsed_s, 3),
         },
         "loss_curve": _plot_losses(result.losses, out / "loss.png"),
     }

@@ -12,6 +12,7 @@
     arkit bench decode [--json] [--sizes small,gpt2] [--repeats N]
     arkit bench train [--json] [--sizes small,gpt2] [--steps N] [--repeats N] [--threads N]
     arkit bench speculative [--json] [--quick] [--repeats N]
+    arkit bench onnx [--json] [--sizes small,gpt2] [--repeats N] [--threads N]
 
 Plugins add subcommands through the ``arkit_register_commands`` hook. Errors that
 arkit raises on purpose are printed as ``arkit: error: ...`` (exit code 1), never
@@ -163,14 +164,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                                         f"{'yes' if spec['identical_to_plain_greedy'] else 'NO'}"),
         ("saved, reloaded", f"identical tokens: {'yes' if summary['reload_identical_tokens'] else 'NO'} "
                             f"({summary['saved_to']})"),
-        ("ONNX export", "not in this release yet"),
+        ("ONNX export", f"{summary['onnx']['export_seconds']:.1f} s, max |logit difference| "
+                        f"{summary['onnx']['max_abs_logit_diff']:.1e}; onnxruntime greedy "
+                        f"{summary['onnx']['onnxruntime_seconds']:.2f} s, identical tokens: "
+                        f"{'yes' if summary['onnx']['identical_to_torch_greedy'] else 'NO'}"),
         ("loss curve", summary["loss_curve"] or "not written (pip install matplotlib)"),
     ]
     width = max(len(name) for name, _ in rows)
     print("summary:")
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
-    ok = summary["reload_identical_tokens"] and spec["identical_to_plain_greedy"]
+    ok = summary["reload_identical_tokens"] and spec["identical_to_plain_greedy"] and \
+        summary["onnx"]["identical_to_torch_greedy"]
     return 0 if ok else 1
 
 
@@ -225,6 +230,34 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             print(f"{'met ' if t['met'] else 'MISS'} {t['name']}: {t['value']} (target {t['target']})")
         for note in report["notes"]:
             print(f"note: {note}")
+        return 0
+    if args.which == "onnx":
+        from ._bench.decode import SIZES as ONNX_SIZES
+        from ._bench.onnx import run as run_onnx
+
+        sizes = tuple(s.strip() for s in args.sizes.split(",") if s.strip())
+        unknown = [s for s in sizes if s not in ONNX_SIZES]
+        if unknown:
+            raise ConfigError(f"unknown size(s) {unknown}; sizes are {list(ONNX_SIZES)}")
+        report = run_onnx(sizes=sizes, repeats=args.repeats or 5, threads=args.threads,
+                          progress=lambda msg: print(msg, file=sys.stderr))
+        if args.json:
+            _print_json(report)
+            return 0
+        for size, e in report["export"].items():
+            print(f"{size:6} export {e['export_s']:6.1f} s  {e['parameters']:>12,} params  opset {e['opset']}  "
+                  f"max |logit diff| {e['max_abs_logit_diff']:.2e}  provider {report['providers'][size]}")
+        for r in report["results"]:
+            print(f"{r['size']:6} batch {r['batch']}  {r['variant']:14} {r['tokens_per_s']:9.1f} tok/s  "
+                  f"{r['ms_per_step']:7.3f} ms/step  x{r['ratio_to_best_torch']:.2f} vs best torch")
+        for case, same in report["identical_tokens"].items():
+            print(f"{case}: greedy tokens {'identical' if same else 'DIFFER'} (torch static, dynamic, ORT)")
+        for size, f in report["floor"].items():
+            if "ort_over_floor" in f:
+                print(f"{size:6} bandwidth floor {f['floor_ms_per_step']:.3f} ms/step: ORT x{f['ort_over_floor']}, "
+                      f"torch x{f['torch_over_floor']}")
+        for t in report["targets"]:
+            print(f"{'met ' if t['met'] else 'MISS'} {t['name']}: {t['value']} (target {t['target']})")
         return 0
     if args.which == "decode":
         from ._bench.decode import SIZES, run
@@ -301,10 +334,10 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_train)
 
     p = sub.add_parser("bench", help="benchmarks that print JSON")
-    p.add_argument("which", choices=["decode", "train", "speculative"], help="which benchmark")
+    p.add_argument("which", choices=["decode", "train", "speculative", "onnx"], help="which benchmark")
     p.add_argument("--sizes", default="small,gpt2", help="model sizes, comma-separated (small, gpt2)")
     p.add_argument("--repeats", type=int, default=None,
-                   help="interleaved rounds per measurement (default 5 for decode, 3 for train)")
+                   help="interleaved rounds per measurement (default 5 for decode and onnx, 3 for train)")
     p.add_argument("--steps", type=int, default=3, help="train: optimiser steps per round (default 3)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--quick", action="store_true", help="speculative: a smoke test (tiny models, seconds)")

@@ -24,6 +24,7 @@ def test_demo_end_to_end_on_a_small_budget(tmp_path: Path) -> None:
     assert summary["reload_identical_tokens"] is True
     assert summary["steps"] == 24 and summary["loss_last"] < summary["loss_first"]
     assert summary["speculative"]["identical_to_plain_greedy"] is True
+    assert summary["onnx"]["identical_to_torch_greedy"] is True and summary["onnx"]["max_abs_logit_diff"] < 1e-4
     assert summary["loss_curve"] and (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
     reloaded = arkit.Pipeline.from_pretrained(tmp_path / "pipeline")
