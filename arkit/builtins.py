@@ -34,11 +34,13 @@ from .samplers.top_k import TopK
 from .samplers.top_p import TopP
 from .samplers.typical import Typical
 from .tokenizers.byte import ByteTokenizer
+from .tokenizers.vectors import VectorTokenizer
 
 
 @hookimpl
 def arkit_register_tokenizers(register: Any) -> None:
     register("core/byte", ByteTokenizer, examples=("hello, world", "", "naïve — ünïcödé ✓", "\x00\n\t"))
+    register("core/vectors", VectorTokenizer, examples=([[0.5], [-1.25], [3.0]], [[2.0]]))
 
 
 @hookimpl

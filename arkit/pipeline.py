@@ -168,6 +168,7 @@ class Pipeline:
           each row for classifier-free guidance (``guidance_scale != 1``); by default
           each row's unconditional prompt is the tokenizer's ``bos`` token alone.
         """
+        self._check_categorical()
         ids = self._prompt_ids(prompts, prompt_ids)
         config = self._config(config, overrides)
         start = time.perf_counter()
@@ -233,6 +234,7 @@ class Pipeline:
         Works for any batch size; events of one step come in row order, and each
         row's last event carries its ``finish_reason``. Beam search cannot stream.
         """
+        self._check_categorical()
         ids = self._prompt_ids(prompts, prompt_ids)
         config = self._config(config, overrides)
         if config.num_beams > 1:
@@ -256,6 +258,11 @@ class Pipeline:
         if isinstance(stop, Sequence) and not isinstance(stop, (str, bytes)) and all(isinstance(t, int) for t in stop):
             return list(stop)
         return list(self.tokenizer.encode(stop))
+
+    def _check_categorical(self) -> None:
+        if self.head.vocab_size == 0:
+            raise ConfigError("this pipeline predicts real vectors (its head has no vocabulary): sample it with "
+                              "arkit.generate_continuous(pipe.backbone, pipe.head, context, steps)")
 
     def _check_ready(self) -> None:
         """Put modules in inference mode."""

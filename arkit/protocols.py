@@ -32,7 +32,9 @@ __all__ = ["AcceptanceRule", "Backbone", "Cache", "Constraint", "Drafter", "Head
 class Tokenizer(Protocol):
     """Turns domain items (text, series, molecules, images...) into token ids and back.
 
-    - ``vocab_size``: ids produced by ``encode`` lie in ``[0, vocab_size)``.
+    - ``vocab_size``: ids produced by ``encode`` lie in ``[0, vocab_size)``. A
+      continuous tokenizer (``core/vectors``) has ``vocab_size`` 0 and encodes
+      items as lists of equal-length float vectors instead of ids.
     - ``special_tokens``: names to ids, conventionally ``"bos"``, ``"eos"`` and
       ``"pad"`` where the tokenizer has them. Generation stops on ``"eos"``.
     - ``lossless``: when true, ``decode(encode(x)) == x`` for every valid item x

@@ -101,3 +101,25 @@ def test_a_learned_tokenizer_is_fitted_before_the_backbone() -> None:
     fresh = pipe.replace(tokenizer=FrequencyCodes())
     with pytest.raises(arkit.ConfigError, match="pass a list"):
         fresh.fit(iter(data), steps=1, seq_len=32, progress=False)
+
+
+def test_a_continuous_pipeline_trains_by_negative_log_likelihood() -> None:
+    """Real vectors in (core/vectors), a Gaussian mixture out: Pipeline.fit minimises the NLL of each next value."""
+    torch.manual_seed(0)
+    pipe = arkit.Pipeline(tokenizer=arkit.create("tokenizer", "core/vectors", dim=1),
+                          backbone=arkit.create("backbone", "core/transformer", vocab_size=1, d_model=32, n_layers=2,
+                                                n_heads=2, input_dim=1, max_seq_len=64),
+                          head=arkit.create("head", "core/gaussian-mixture", d_model=32, dim=1, components=2))
+    g = torch.Generator().manual_seed(1)
+    series = [(torch.sin(torch.arange(40) * 0.5 + float(torch.rand(1, generator=g)) * 6) +
+               0.05 * torch.randn(40, generator=g)).tolist() for _ in range(24)]
+    result = pipe.fit(series, steps=60, seq_len=32, batch_size=8, lr=3e-3, warmup_steps=5, progress=False)
+    assert result.losses[-1] < result.losses[0] - 1.0  # nats per value
+    context = torch.tensor(series[0][:20])[None, :, None]
+    with torch.no_grad():
+        mean = pipe.head(pipe.backbone(context, positions=torch.arange(20)[None])).mean[0, -1, 0]
+    assert abs(float(mean) - series[0][20]) < 0.3  # the next value of the sine, within its noise and the fit's error
+    with pytest.raises(arkit.ConfigError, match="generate_continuous"):
+        pipe.generate(prompt_ids=[[0]])
+    with pytest.raises(arkit.InputError, match="NaN"):
+        pipe.fit([[1.0, float("nan"), 2.0]], steps=1, seq_len=8, progress=False)

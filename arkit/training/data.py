@@ -220,7 +220,11 @@ def pack(docs: Iterable[list[int]], seq_len: int, *, overflow: Overflow = "split
 
     def flush() -> Row:
         pad = seq_len - len(inputs)
-        row = Row(inputs + [pad_id] * pad, targets + [IGNORE] * pad, positions + [0] * pad, segments + [0] * pad)
+        if inputs and isinstance(inputs[0], list):  # real vectors (a continuous model): pad with zeros, scored by segment
+            zero = [0.0] * len(inputs[0])
+            row = Row(inputs + [zero] * pad, targets + [zero] * pad, positions + [0] * pad, segments + [0] * pad)
+        else:
+            row = Row(inputs + [pad_id] * pad, targets + [IGNORE] * pad, positions + [0] * pad, segments + [0] * pad)
         inputs.clear(), targets.clear(), positions.clear(), segments.clear()
         return row
 
@@ -255,7 +259,8 @@ def pack(docs: Iterable[list[int]], seq_len: int, *, overflow: Overflow = "split
 
 def collate(rows: Sequence[Row]) -> Batch:
     """Stack rows into a :class:`Batch` of ``LongTensor[B, seq_len]`` (``blocks`` only when a row has them)."""
-    fields = [torch.tensor([getattr(r, f) for r in rows], dtype=torch.long) for f in Row._fields[:4]]
+    fields = [torch.tensor([getattr(r, f) for r in rows]) for f in Row._fields[:2]]  # ids (long) or vectors (float)
+    fields += [torch.tensor([getattr(r, f) for r in rows], dtype=torch.long) for f in Row._fields[2:4]]
     blocks = None
     if any(r.blocks is not None for r in rows):
         blocks = torch.tensor([r.blocks if r.blocks is not None else list(range(len(r.inputs))) for r in rows])

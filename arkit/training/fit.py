@@ -57,7 +57,8 @@ class _Model(nn.Module):
     def forward(self, inputs: torch.Tensor, targets: torch.Tensor, positions: torch.Tensor,
                 segments: torch.Tensor, blocks: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self.backbone(inputs, positions=positions, attention_mask=attention_mask(segments, blocks))
-        return loss_sum(self.head, hidden, targets)
+        valid = segments > 0 if targets.is_floating_point() else None  # real-valued targets: padding by segment
+        return loss_sum(self.head, hidden, targets, valid)
 
 
 def _lr_factor(step: int, config: TrainConfig) -> float:
@@ -99,7 +100,18 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
     )
 
 
-def _padding_row(seq_len: int, pad_id: int) -> Row:
+def _scored(row: Row) -> int:
+    """Positions of a row that have a target: not IGNORE (ids), or not padding (real vectors)."""
+    if row.targets and isinstance(row.targets[0], list):
+        return sum(s > 0 for s in row.segments)
+    return sum(t != IGNORE for t in row.targets)
+
+
+def _padding_row(seq_len: int, pad_id: int, like: Row | None = None) -> Row:
+    """A row that scores nothing (segment 0 throughout), shaped like ``like`` (ids or real vectors)."""
+    if like is not None and like.targets and isinstance(like.targets[0], list):
+        zero = [0.0] * len(like.targets[0])
+        return Row([zero] * seq_len, [zero] * seq_len, [0] * seq_len, [0] * seq_len)
     return Row([pad_id] * seq_len, [IGNORE] * seq_len, [0] * seq_len, [0] * seq_len)
 
 
@@ -224,7 +236,7 @@ class _Trainer:
             for step in range(start_step + 1, config.steps + 1):
                 # 1. this step's rows: the same global batch on every rank, this rank's slice of it
                 rows = self.stream.take(self.global_rows)
-                count = sum(sum(t != IGNORE for t in r.targets) for r in rows)  # scored tokens, all ranks
+                count = sum(_scored(r) for r in rows)  # scored positions, all ranks
                 mine = rows[shard_slice(len(rows), ctx.rank, ctx.world_size)]
                 b = config.batch_size
                 micro = [collate(mine[i * b : (i + 1) * b]) for i in range(config.grad_accum_steps)]
@@ -308,7 +320,7 @@ class _Trainer:
         rows = self.eval or []
         per_rank = -(-len(rows) // ctx.world_size)
         mine = rows[ctx.rank :: ctx.world_size]
-        mine += [_padding_row(self.config.seq_len, self.pad_id)] * (per_rank - len(mine))
+        mine += [_padding_row(self.config.seq_len, self.pad_id, rows[0] if rows else None)] * (per_rank - len(mine))
         batches = [mine[i : i + b] for i in range(0, len(mine), b)][: self.config.eval_batches]
         runner = model if self.config.parallel == "fsdp" else core  # DDP's forward would sync buffers
         core.eval()
