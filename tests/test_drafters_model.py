@@ -10,8 +10,6 @@ distribution over whole sequences unchanged.
 from __future__ import annotations
 
 import copy
-import itertools
-import math
 from typing import Any
 
 from hypothesis import given, settings, strategies as st
@@ -23,7 +21,8 @@ from arkit._bench._common import IdTokenizer
 from arkit.drafters.draft_model import DraftModel
 from arkit.drafters.hierarchical import HierarchicalDrafter
 
-from .helpers import tiny_pipeline
+from .helpers import (sequence_counts, sequence_distribution, tiny_pipeline, toy_target, tv_distance,
+                      tv_tolerance)
 
 
 def _target(cache: str = "core/dynamic") -> arkit.Pipeline:
@@ -176,59 +175,28 @@ def test_bad_draft_models_get_clear_errors() -> None:
 V, NEW, PROMPT = 4, 3, [1, 2, 1]
 
 
-def _toy(seed: int, sampler: Any = None) -> arkit.Pipeline:
-    torch.manual_seed(seed)
-    backbone = arkit.create("backbone", "core/transformer", vocab_size=V, d_model=16, n_layers=1, n_heads=2,
-                            max_seq_len=16, init_std=0.6)
-    head = arkit.create("head", "core/categorical", d_model=16, vocab_size=V, init_std=0.6)
-    return arkit.Pipeline(tokenizer=IdTokenizer(V), backbone=backbone, head=head,
-                          sampler=sampler or arkit.create("sampler", "core/multinomial"))
-
-
-def _exact_distribution(pipe: arkit.Pipeline) -> dict[tuple[int, ...], float]:
-    dist = {}
-    with torch.no_grad():
-        for seq in itertools.product(range(V), repeat=NEW):
-            p = 1.0
-            for i in range(NEW):
-                ids = torch.tensor([PROMPT + list(seq[:i])])
-                logits = pipe.head(pipe.backbone(ids, positions=torch.arange(ids.shape[1])[None]))[:, -1]
-                p *= float(pipe.sampler.process(logits, ids).softmax(-1)[0, seq[i]])
-            dist[seq] = p
-    return dist
-
-
-def _tolerance(exact: dict[tuple[int, ...], float], n: int, delta: float = 1e-4) -> float:
-    """E[TV] <= 1/2 sum sqrt(p(1-p)/n) (Jensen), plus McDiarmid's deviation sqrt(ln(1/delta) / 2n)."""
-    return 0.5 * sum(math.sqrt(p * (1 - p) / n) for p in exact.values()) + math.sqrt(math.log(1 / delta) / (2 * n))
-
-
 @pytest.mark.parametrize("hierarchical", [False, True], ids=["draft-model", "hierarchical"])
 def test_sampled_draft_model_under_exact_acceptance_has_the_target_distribution(hierarchical: bool) -> None:
-    target = _toy(3, arkit.create("sampler", "core/chain", steps=[
+    target = toy_target(V, sampler=arkit.create("sampler", "core/chain", steps=[
         {"name": "core/top-k", "config": {"k": 3}}, {"name": "core/temperature", "config": {"temperature": 0.8}}]))
-    draft = DraftModel(_toy(7), temperature=1.3, seed=1)  # a different model: a poor, sampled drafter
+    draft = DraftModel(toy_target(V, seed=7), temperature=1.3, seed=1)  # a different model: a poor, sampled drafter
     drafter = HierarchicalDrafter(draft, inner={"name": "core/prompt-lookup", "config": {"max_ngram": 1}}) \
         if hierarchical else draft
-    exact = _exact_distribution(target)
+    exact = sequence_distribution(target, PROMPT, NEW)
     n = 20_000 if not hierarchical else 6_000
     out = target.replace(drafter=drafter).generate(prompt_ids=[PROMPT] * n, max_new_tokens=NEW, eos_token_ids=(),
                                                    seed=5, num_draft_tokens=2)
     assert out.speculative.accepted > 0 and out.speculative.accepted < out.speculative.drafted
-    counts: dict[tuple[int, ...], int] = {}
-    for seq in out.sequences:
-        counts[tuple(seq)] = counts.get(tuple(seq), 0) + 1
-    tv = 0.5 * sum(abs(counts.get(s, 0) / n - p) for s, p in exact.items())
-    assert tv < _tolerance(exact, n)
+    assert tv_distance(sequence_counts(out.sequences), exact, n) < tv_tolerance(exact, n)
 
 
 def test_sampled_drafts_carry_the_draft_models_distribution() -> None:
-    draft = DraftModel(_toy(7), temperature=0.5, seed=0)
+    draft = DraftModel(toy_target(V, seed=7), temperature=0.5, seed=0)
     tokens = torch.tensor([[-1, 1, 2], [3, 0, 1]])
     proposal = draft.propose(tokens, 3)
     assert proposal.probs.shape == (2, 3, V)
     torch.testing.assert_close(proposal.probs.sum(-1), torch.ones(2, 3))
-    greedy = DraftModel(_toy(7)).propose(tokens, 3)
+    greedy = DraftModel(toy_target(V, seed=7)).propose(tokens, 3)
     assert greedy.probs is None
 
 

@@ -8,19 +8,17 @@ the adjacency table move the way the papers describe.
 
 from __future__ import annotations
 
-import itertools
-import math
 from typing import Any
 
 import pytest
 import torch
 
 import arkit
-from arkit._bench._common import IdTokenizer
 from arkit.drafters.jacobi import JacobiDrafter
 from arkit.drafters.token_recycling import TokenRecycling
 
-from .helpers import tiny_pipeline
+from .helpers import (sequence_counts, sequence_distribution, tiny_pipeline, toy_target, tv_distance,
+                      tv_tolerance)
 
 PROMPTS = {
     "batch 1": [list(b"the cat sat on the mat. the cat")],
@@ -105,48 +103,18 @@ def test_sjd_drafts_carry_the_distribution_they_were_drawn_from() -> None:
 V, NEW, PROMPT = 4, 3, [1, 2, 1]
 
 
-def _toy(seed: int, sampler: Any) -> arkit.Pipeline:
-    torch.manual_seed(seed)
-    backbone = arkit.create("backbone", "core/transformer", vocab_size=V, d_model=16, n_layers=1, n_heads=2,
-                            max_seq_len=16, init_std=0.6)
-    head = arkit.create("head", "core/categorical", d_model=16, vocab_size=V, init_std=0.6)
-    return arkit.Pipeline(tokenizer=IdTokenizer(V), backbone=backbone, head=head, sampler=sampler)
-
-
-def _exact_distribution(pipe: arkit.Pipeline) -> dict[tuple[int, ...], float]:
-    dist = {}
-    with torch.no_grad():
-        for seq in itertools.product(range(V), repeat=NEW):
-            p = 1.0
-            for i in range(NEW):
-                ids = torch.tensor([PROMPT + list(seq[:i])])
-                logits = pipe.head(pipe.backbone(ids, positions=torch.arange(ids.shape[1])[None]))[:, -1]
-                p *= float(pipe.sampler.process(logits, ids).softmax(-1)[0, seq[i]])
-            dist[seq] = p
-    return dist
-
-
-def _tolerance(exact: dict[tuple[int, ...], float], n: int, delta: float = 1e-4) -> float:
-    """E[TV] <= 1/2 sum sqrt(p(1-p)/n) (Jensen), plus McDiarmid's deviation sqrt(ln(1/delta) / 2n)."""
-    return 0.5 * sum(math.sqrt(p * (1 - p) / n) for p in exact.values()) + math.sqrt(math.log(1 / delta) / (2 * n))
-
-
 @pytest.mark.parametrize("name", ["sjd", "token-recycling"])
 def test_sampling_under_exact_acceptance_keeps_the_target_distribution(name: str) -> None:
-    target = _toy(3, arkit.create("sampler", "core/chain", steps=[
+    target = toy_target(V, sampler=arkit.create("sampler", "core/chain", steps=[
         {"name": "core/top-k", "config": {"k": 3}}, {"name": "core/temperature", "config": {"temperature": 0.8}}]))
     drafter = JacobiDrafter(probabilistic=True, temperature=1.5, seed=1) if name == "sjd" else TokenRecycling(
         vocab_size=V, m=2)
-    exact = _exact_distribution(target)
+    exact = sequence_distribution(target, PROMPT, NEW)
     n = 20_000
     out = target.replace(drafter=drafter).generate(prompt_ids=[PROMPT] * n, max_new_tokens=NEW, eos_token_ids=(),
                                                    seed=5, num_draft_tokens=2)
     assert 0 < out.speculative.accepted < out.speculative.drafted
-    counts: dict[tuple[int, ...], int] = {}
-    for seq in out.sequences:
-        counts[tuple(seq)] = counts.get(tuple(seq), 0) + 1
-    tv = 0.5 * sum(abs(counts.get(s, 0) / n - p) for s, p in exact.items())
-    assert tv < _tolerance(exact, n)
+    assert tv_distance(sequence_counts(out.sequences), exact, n) < tv_tolerance(exact, n)
 
 
 def test_bad_parameters_get_config_errors() -> None:

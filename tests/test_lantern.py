@@ -8,23 +8,17 @@ derived from the sample size, while it keeps more drafts than exact acceptance.
 
 from __future__ import annotations
 
-import itertools
-import math
 from typing import Any
 
 import pytest
 import torch
 
 import arkit
-from arkit._bench._common import IdTokenizer
 from arkit.acceptance.lantern import LanternAcceptance
 
+from .helpers import sequence_counts, sequence_distribution, toy_target, tv_distance, tv_tolerance
+
 NEIGHBOURS = [[1, 3], [0, 2], [1, 3], [2, 1], [5], [4, 3]]
-
-
-def _tolerance(cells: int, n: int, delta: float = 1e-4) -> float:
-    """E[TV] <= 1/2 sqrt(cells / n) (Cauchy-Schwarz), plus McDiarmid's deviation sqrt(ln(1/delta) / 2n)."""
-    return 0.5 * math.sqrt(cells / n) + math.sqrt(math.log(1 / delta) / (2 * n))
 
 
 def _tv(counts: torch.Tensor, q: torch.Tensor) -> float:
@@ -55,12 +49,12 @@ def test_at_one_position_the_output_stays_within_delta_of_the_target(delta: floa
     accepted, following = rule.accept(draft, q.expand(n, 2, 6), g)
     emitted = torch.where(accepted > 0, tokens[:, 0], following)  # the token at the draft's position
     tv = _tv(torch.bincount(emitted, minlength=6).float(), q)
-    assert tv <= delta + _tolerance(6, n)
+    assert tv <= delta + tv_tolerance(6, n)
     exact = arkit.create("acceptance", "core/exact").accept(draft, q.expand(n, 2, 6), g)[0]
     if delta > 0:
         assert float(accepted.float().mean()) > float(exact.float().mean() if not with_probs else
                                                       (torch.rand(n, generator=g) < q[tokens[:, 0]]).float().mean())
-        assert tv > 2 * _tolerance(6, n)  # the relaxation did move probability
+        assert tv > 2 * tv_tolerance(6, n)  # the relaxation did move probability
 
 
 # -- through the pipeline: a toy target, sequences enumerated ------------------------------------------
@@ -95,43 +89,21 @@ class FirstThree:
 
 
 def _toy(acceptance: Any) -> arkit.Pipeline:
-    torch.manual_seed(3)
-    backbone = arkit.create("backbone", "core/transformer", vocab_size=V, d_model=16, n_layers=1, n_heads=2,
-                            max_seq_len=16, init_std=0.3)
-    head = arkit.create("head", "core/categorical", d_model=16, vocab_size=V, init_std=0.3)
-    return arkit.Pipeline(tokenizer=IdTokenizer(V), backbone=backbone, head=head,
-                          sampler=arkit.create("sampler", "core/multinomial"), drafter=NextIdDrafter(),
-                          acceptance=acceptance)
-
-
-def _exact_distribution(pipe: arkit.Pipeline) -> dict[tuple[int, ...], float]:
-    dist = {}
-    with torch.no_grad():
-        for seq in itertools.product(range(V), repeat=NEW):
-            p = 1.0
-            for i in range(NEW):
-                ids = torch.tensor([PROMPT + list(seq[:i])])
-                logits = pipe.head(pipe.backbone(ids, positions=torch.arange(ids.shape[1])[None]))[:, -1]
-                p *= float(pipe.sampler.process(logits, ids).softmax(-1)[0, seq[i]])
-            dist[seq] = p
-    return dist
+    return toy_target(V, init_std=0.3, drafter=NextIdDrafter(), acceptance=acceptance)
 
 
 def test_through_the_pipeline_sequences_stay_within_delta_of_the_target() -> None:
     delta, n = 0.3, 20_000
     lantern = _toy(LanternAcceptance(neighbours=TOY_NEIGHBOURS, delta=delta))
-    exact = _exact_distribution(lantern)
+    exact = sequence_distribution(lantern, PROMPT, NEW)
     # one draft token per pass: only the second token is ever relaxed, so whole sequences stay within delta
     runs = {name: pipe.generate(prompt_ids=[PROMPT] * n, max_new_tokens=NEW, eos_token_ids=(), seed=5,
                                 num_draft_tokens=1)
             for name, pipe in (("lantern", lantern), ("exact", _toy(None)))}
     tvs = {}
     for name, out in runs.items():
-        counts: dict[tuple[int, ...], int] = {}
-        for seq in out.sequences:
-            counts[tuple(seq)] = counts.get(tuple(seq), 0) + 1
-        tvs[name] = 0.5 * sum(abs(counts.get(s, 0) / n - p) for s, p in exact.items())
-    tolerance = _tolerance(len(exact), n)
+        tvs[name] = tv_distance(sequence_counts(out.sequences), exact, n)
+    tolerance = tv_tolerance(len(exact), n)
     assert tvs["lantern"] <= delta + tolerance
     assert tvs["exact"] <= tolerance
     assert runs["lantern"].speculative.acceptance_rate > runs["exact"].speculative.acceptance_rate + 0.05

@@ -8,8 +8,6 @@ reproduce the target's distribution over whole sequences.
 
 from __future__ import annotations
 
-import itertools
-import math
 from typing import Any
 
 from hypothesis import given, settings, strategies as st
@@ -17,10 +15,10 @@ import pytest
 import torch
 
 import arkit
-from arkit._bench._common import IdTokenizer
 from arkit.constraints.state_machine import StateMachineConstraint
 
-from .helpers import tiny_pipeline
+from .helpers import (sequence_counts, sequence_distribution, tiny_pipeline, toy_target, tv_distance,
+                      tv_tolerance)
 
 
 class Oracle:
@@ -147,14 +145,6 @@ def test_stops_inside_an_accepted_draft_are_honoured() -> None:
 V, NEW, PROMPT = 4, 3, [1, 2]
 
 
-def _toy_target(sampler: Any) -> arkit.Pipeline:
-    torch.manual_seed(3)
-    backbone = arkit.create("backbone", "core/transformer", vocab_size=V, d_model=16, n_layers=1, n_heads=2,
-                            max_seq_len=16, init_std=0.6)
-    head = arkit.create("head", "core/categorical", d_model=16, vocab_size=V, init_std=0.6)
-    return arkit.Pipeline(tokenizer=IdTokenizer(V), backbone=backbone, head=head, sampler=sampler)
-
-
 class PoorDrafter:
     """Draws each token from a fixed distribution unrelated to the target, and says so (``probs``)."""
 
@@ -170,45 +160,10 @@ class PoorDrafter:
         return arkit.Draft(tokens=drafted.view(B, k), probs=self.p.expand(B, k, -1).clone())
 
 
-def _exact_distribution(pipe: arkit.Pipeline, constraint: Any = None) -> dict[tuple[int, ...], float]:
-    """P(sequence) under plain sampling from the target: softmax of the processed, constrained logits."""
-    dist = {}
-    for seq in itertools.product(range(V), repeat=NEW):
-        p, state = 1.0, constraint.start() if constraint is not None else None
-        for i in range(NEW):
-            ids = torch.tensor([PROMPT + list(seq[:i])])
-            logits = pipe.head(pipe.backbone(ids, positions=torch.arange(ids.shape[1])[None]))[:, -1].detach()
-            if constraint is not None:
-                allowed = torch.zeros(V, dtype=torch.bool)
-                allowed[list(constraint.allowed(state))] = True
-                logits = logits.masked_fill(~allowed, float("-inf"))
-            q = pipe.sampler.process(logits, ids).softmax(-1)[0]
-            p *= float(q[seq[i]])
-            if p == 0:
-                break
-            if constraint is not None:
-                state = constraint.advance(state, seq[i])
-        dist[seq] = p
-    return dist
-
-
-def _tv(counts: dict[tuple[int, ...], int], exact: dict[tuple[int, ...], float], n: int) -> float:
-    return 0.5 * sum(abs(counts.get(s, 0) / n - p) for s, p in exact.items())
-
-
-def _tolerance(exact: dict[tuple[int, ...], float], n: int, delta: float = 1e-4) -> float:
-    """E[TV] <= 1/2 sum sqrt(p(1-p)/n) (Jensen), plus McDiarmid's deviation sqrt(ln(1/delta) / 2n)."""
-    mean = 0.5 * sum(math.sqrt(p * (1 - p) / n) for p in exact.values())
-    return mean + math.sqrt(math.log(1 / delta) / (2 * n))
-
-
 def _sample(pipe: arkit.Pipeline, n: int, seed: int, constraint: Any = None) -> dict[tuple[int, ...], int]:
     out = pipe.generate(prompt_ids=[PROMPT] * n, max_new_tokens=NEW, eos_token_ids=(), seed=seed,
                         num_draft_tokens=2, constraint=constraint)
-    counts: dict[tuple[int, ...], int] = {}
-    for seq in out.sequences:
-        counts[tuple(seq)] = counts.get(tuple(seq), 0) + 1
-    return counts
+    return sequence_counts(out.sequences)
 
 
 SAMPLERS = {
@@ -221,34 +176,34 @@ SAMPLERS = {
 
 @pytest.mark.parametrize("sampler", sorted(SAMPLERS))
 def test_exact_speculative_sampling_has_the_target_distribution(sampler: str) -> None:
-    target = _toy_target(SAMPLERS[sampler]())
-    exact = _exact_distribution(target)
+    target = toy_target(V, sampler=SAMPLERS[sampler]())
+    exact = sequence_distribution(target, PROMPT, NEW)
     n = 30_000
     drafter = PoorDrafter([0.7, 0.1, 0.1, 0.1])
     counts = _sample(target.replace(drafter=drafter), n, seed=5)
-    assert _tv(counts, exact, n) < _tolerance(exact, n)
+    assert tv_distance(counts, exact, n) < tv_tolerance(exact, n)
 
 
 def test_exact_speculative_sampling_under_a_constraint() -> None:
     # tokens 0 and 3 alternate with anything but 2
     fsm = StateMachineConstraint({0: {0: 1, 1: 1, 3: 1}, 1: {1: 0, 3: 0}}, start=0, accept={0, 1})
-    target = _toy_target(arkit.create("sampler", "core/multinomial"))
-    exact = _exact_distribution(target, fsm)
+    target = toy_target(V)
+    exact = sequence_distribution(target, PROMPT, NEW, constraint=fsm)
     n = 30_000
     counts = _sample(target.replace(drafter=PoorDrafter([0.1, 0.1, 0.7, 0.1])), n, seed=6, constraint=fsm)
     assert all(exact[s] > 0 for s in counts), "a sequence the constraint forbids was generated"
-    assert _tv(counts, exact, n) < _tolerance(exact, n)
+    assert tv_distance(counts, exact, n) < tv_tolerance(exact, n)
 
 
 def test_the_distribution_test_detects_a_lossy_rule() -> None:
     """Typical acceptance with a tiny threshold keeps almost any draft: the same check must reject it."""
-    target = _toy_target(arkit.create("sampler", "core/multinomial"))
-    exact = _exact_distribution(target)
+    target = toy_target(V)
+    exact = sequence_distribution(target, PROMPT, NEW)
     n = 30_000
     lossy = target.replace(drafter=PoorDrafter([0.25, 0.25, 0.25, 0.25]),
                            acceptance=arkit.create("acceptance", "core/typical-acceptance", posterior_threshold=0.001,
                                                    posterior_alpha=0.001))
-    assert _tv(_sample(lossy, n, seed=5), exact, n) > _tolerance(exact, n)
+    assert tv_distance(_sample(lossy, n, seed=5), exact, n) > tv_tolerance(exact, n)
 
 
 # -- constraints, stats, bad input ---------------------------------------------------------------------
