@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -143,6 +144,7 @@ class OrtBackbone(nn.Module):
         if found != self._inputs:
             raise PipelineFormatError(f"{path} does not match its {MANIFEST}: graph inputs {found[:5]}..., "
                                       f"expected {self._inputs[:5]}... ({self.n_layers} layers); export it again")
+        self._binding = self.session.io_binding()
         self._anchor = nn.Parameter(torch.zeros(0, dtype=self.dtype, device=self.device), requires_grad=False)
 
     @property
@@ -179,7 +181,9 @@ class OrtBackbone(nn.Module):
         presents = [torch.empty(B, self.n_kv_heads, past + T, self.head_dim, dtype=self.dtype, device=device)
                     for _ in range(2 * self.n_layers)]
         feeds = [t.contiguous() for t in feeds]  # bound by pointer: keep them alive until the run is over
-        binding = self.session.io_binding()
+        binding = self._binding  # one binding, rebound each call
+        binding.clear_binding_inputs()
+        binding.clear_binding_outputs()
         for name, tensor in zip(self._inputs, feeds):
             _bind(binding.bind_input, name, tensor)
         for name, tensor in zip(self._outputs, [logits, *presents]):
@@ -189,15 +193,12 @@ class OrtBackbone(nn.Module):
         return logits
 
 
-_NUMPY = {torch.float32: "float32", torch.float16: "float16", torch.int64: "int64", torch.bool: "bool_"}
+_NUMPY = {torch.float32: np.float32, torch.float16: np.float16, torch.int64: np.int64, torch.bool: np.bool_}
 
 
 def _bind(bind: Any, name: str, tensor: torch.Tensor) -> None:
-    import numpy as np
-
     device = "cuda" if tensor.is_cuda else "cpu"
-    bind(name, device, tensor.device.index or 0, getattr(np, _NUMPY[tensor.dtype]), tuple(tensor.shape),
-         tensor.data_ptr())
+    bind(name, device, tensor.device.index or 0, _NUMPY[tensor.dtype], tuple(tensor.shape), tensor.data_ptr())
 
 
 class OrtHead(nn.Module):
