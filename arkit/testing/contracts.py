@@ -440,7 +440,12 @@ class BackboneContract(_Contract):
     - the same weights give the same outputs: a second instance built from the
       config, with the first one's ``state_dict`` loaded, computes the same hidden
       states (and repeated calls do too);
-    - saved and loaded: the same ``state_dict`` and the same hidden states.
+    - saved and loaded: the same ``state_dict`` and the same hidden states;
+    - ONNX (when ``exportable`` and onnxruntime is installed): with a
+      ``core/categorical`` head, :func:`arkit.onnx.export` traces, checks and
+      validates the step graph against torch (max logit difference <= 1e-4,
+      prefill and decode with a past, batch 1 and 3), and greedy generation
+      through :class:`arkit.onnx.OrtPipeline` equals the torch pipeline's.
     """
 
     kind = "backbone"
@@ -449,6 +454,8 @@ class BackboneContract(_Contract):
     max_length: ClassVar[int] = 16
     atol: ClassVar[float] = 1e-5
     rtol: ClassVar[float] = 1e-5
+    exportable: ClassVar[bool] = True
+    """Set to ``False`` for a backbone that cannot be traced to ONNX (the export test is skipped, saying so)."""
 
     def check_members(self, obj: Any) -> None:
         for member in ("vocab_size", "d_model", "max_seq_len"):
@@ -537,12 +544,64 @@ class BackboneContract(_Contract):
         torch.testing.assert_close(self._forward(second, ids, positions), out, rtol=0, atol=0,
                                    msg=lambda m: f"the same weights give different outputs: {m}")
 
+    def test_exports_to_onnx(self, tmp_path: Path) -> None:
+        if not self.exportable:
+            pytest.skip(f"{type(self).__name__}: exportable = False")
+        for module in ("onnx", "onnxscript", "onnxruntime"):
+            pytest.importorskip(module)
+        from arkit.onnx import OrtPipeline, export
+        from arkit.testing import register_plugin
+
+        backbone = _eval(self.make())
+        vocab = backbone.vocab_size
+        head = arkit.create("head", "core/categorical", d_model=backbone.d_model, vocab_size=vocab).eval()
+        with register_plugin(_ExportIds, "arkit-contract-export"):
+            tokenizer = arkit.create("tokenizer", "arkit-contract-export/ids", vocab_size=vocab)
+            pipe = arkit.Pipeline(tokenizer=tokenizer, backbone=backbone, head=head)
+            report = export(pipe, tmp_path / "onnx")
+            assert report.max_abs_logit_diff is not None and report.max_abs_logit_diff <= 1e-4
+            prompts = [[1, 2, 3, 4], [5, 6]]
+            length = min(6, backbone.max_seq_len - 4)
+            expected = pipe.generate(prompt_ids=prompts, max_new_tokens=length, eos_token_ids=()).sequences
+            got = OrtPipeline.from_pretrained(tmp_path / "onnx").generate(prompt_ids=prompts, max_new_tokens=length,
+                                                                          eos_token_ids=()).sequences
+            assert got == expected, "greedy tokens through onnxruntime differ from the torch pipeline's"
+
     def assert_equivalent(self, original: Any, loaded: Any) -> None:
         super().assert_equivalent(original, loaded)
         _assert_same_state(original, loaded)
         ids, positions = _inputs(original.vocab_size, 2, min(6, original.max_seq_len), 5)
         torch.testing.assert_close(self._forward(loaded, ids, positions), self._forward(original, ids, positions),
                                    rtol=0, atol=0, msg=lambda m: f"the loaded backbone computes different outputs: {m}")
+
+
+class _IdsTokenizer:
+    """Token ids in and out: the export contract's tokenizer for any vocabulary size."""
+
+    lossless = True
+    special_tokens: Mapping[str, int] = types.MappingProxyType({})
+
+    def __init__(self, *, vocab_size: int = 2) -> None:
+        self.vocab_size = vocab_size
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        return {"vocab_size": self.vocab_size}
+
+    def encode(self, item: Any) -> list[int]:
+        return [int(t) for t in item]
+
+    def decode(self, ids: Any) -> list[int]:
+        return [int(t) for t in ids]
+
+
+class _ExportIds:
+    """A throwaway plugin registering :class:`_IdsTokenizer` while the export contract runs."""
+
+    @staticmethod
+    @arkit.hookimpl
+    def arkit_register_tokenizers(register: Any) -> None:
+        register("arkit-contract-export/ids", _IdsTokenizer)
 
 
 class HeadContract(_Contract):
