@@ -151,7 +151,7 @@ class Pipeline:
         *,
         prompt_ids: Sequence[Sequence[int]] | None = None,
         config: GenerationConfig | None = None,
-        constraint: Constraint | Sequence[Constraint] | None = None,
+        constraint: Constraint | None = None,
         negative_prompts: Any = None,
         negative_prompt_ids: Sequence[Sequence[int]] | None = None,
         **overrides: Any,
