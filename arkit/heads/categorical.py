@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 from torch import nn
+import torch.nn.functional as F
 
 from .._layout import column_major_linears
 from ..errors import ConfigError, InputError
@@ -40,4 +41,4 @@ class CategoricalHead(nn.Module):
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         if hidden.shape[-1] != self.d_model:
             raise InputError(f"hidden states must end in d_model={self.d_model}, got shape {tuple(hidden.shape)}")
-        return self.proj(hidden)
+        return F.linear(hidden, self.proj.weight, self.proj.bias)  # no module call: it runs once per decode step
