@@ -1,0 +1,24 @@
+"""The module the ``arkit`` entry point names: hook implementations only (cheap to import)."""
+
+from __future__ import annotations
+
+import arkit
+from arkit.hookspecs import ComponentRegister
+
+from .bins import MeanScaleBinsTokenizer
+from .patch import PatchTokenizer
+
+
+@arkit.hookimpl
+def arkit_register_tokenizers(register: ComponentRegister) -> None:
+    """``timeseries/mean-scale-bins`` and ``timeseries/patch``; the examples are series they encode."""
+    register(
+        "timeseries/mean-scale-bins", MeanScaleBinsTokenizer,
+        description="Chronos-style: mean (or mean-std) scaling, uniform bins over [low, high], NaN as a missing id",
+        examples=([], [0.0, 0.0, 0.0], [1.0, 2.5, float("nan"), -3.0], [350.1, 351.3, 352.0, 350.8], [1e-6, -2e-6]),
+    )
+    register(
+        "timeseries/patch", PatchTokenizer,
+        description="fixed-length patches of real values as vectors, for continuous heads (vocab_size 0)",
+        examples=([], [float(i) for i in range(8)], [0.5, -1.0, 2.0, 3.0, 1e6, -1e-6, 0.0, 7.0] * 2),
+    )
