@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math  # math.nan: one object, so registrations compare equal (NaN != NaN otherwise)
+
 import arkit
 from arkit.hookspecs import ComponentRegister
 
@@ -15,7 +17,7 @@ def arkit_register_tokenizers(register: ComponentRegister) -> None:
     register(
         "timeseries/mean-scale-bins", MeanScaleBinsTokenizer,
         description="Chronos-style: mean (or mean-std) scaling, uniform bins over [low, high], NaN as a missing id",
-        examples=([], [0.0, 0.0, 0.0], [1.0, 2.5, float("nan"), -3.0], [350.1, 351.3, 352.0, 350.8], [1e-6, -2e-6]),
+        examples=([], [0.0, 0.0, 0.0], [1.0, 2.5, math.nan, -3.0], [350.1, 351.3, 352.0, 350.8], [1e-6, -2e-6]),
     )
     register(
         "timeseries/patch", PatchTokenizer,
