@@ -1,8 +1,9 @@
 """arkit-timeseries: time-series forecasting with autoregressive models (Chronos-style tokens)."""
 
 from .bins import MeanScaleBinsTokenizer
+from .forecast import Forecast, forecast, scaled_for_training
 from .patch import PatchTokenizer
 from .scaling import Scale
 
-__all__ = ["MeanScaleBinsTokenizer", "PatchTokenizer", "Scale"]
+__all__ = ["Forecast", "MeanScaleBinsTokenizer", "PatchTokenizer", "Scale", "forecast", "scaled_for_training"]
 __version__ = "0.1.0.dev0"

@@ -1,0 +1,130 @@
+"""Probabilistic forecasts from a pipeline over ``timeseries/mean-scale-bins`` tokens (the Chronos recipe).
+
+Each series' context is scaled by its own :class:`~arkit_timeseries.Scale` and
+tokenized; the pipeline samples ``num_samples`` continuations per series, all
+series and samples as rows of one batched generation (the loop pads rows of
+different lengths and keeps the KV cache); the sampled ids are mapped back with
+each series' scale, and quantiles and the mean come from the sample paths.
+Sampling is restricted to value tokens (never ``pad``, ``eos`` or ``missing``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+import torch
+
+import arkit
+from arkit.errors import ConfigError, InputError
+
+from .bins import MeanScaleBinsTokenizer
+from .scaling import as_series
+
+__all__ = ["Forecast", "forecast", "scaled_for_training"]
+
+QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Forecast:
+    """Sample paths and their summaries for each series (arrays are ``numpy``)."""
+
+    samples: np.ndarray
+    """``[series, num_samples, horizon]`` sampled values."""
+    quantile_levels: tuple[float, ...]
+    quantiles: np.ndarray
+    """``[series, len(quantile_levels), horizon]``, from the samples."""
+    mean: np.ndarray
+    """``[series, horizon]``."""
+
+    @property
+    def median(self) -> np.ndarray:
+        """``[series, horizon]``: the 0.5 quantile of the samples."""
+        return np.quantile(self.samples, 0.5, axis=1)
+
+
+class _ValueTokens:
+    """A constraint that allows value ids only: the model may never emit pad, eos or missing."""
+
+    def __init__(self, tokenizer: MeanScaleBinsTokenizer) -> None:
+        self.mask = torch.zeros(tokenizer.vocab_size, dtype=torch.bool)
+        self.mask[tokenizer.N_SPECIAL :] = True
+
+    def start(self) -> None:
+        return None
+
+    def allowed(self, state: Any) -> torch.Tensor:
+        return self.mask
+
+    def advance(self, state: Any, token: int) -> None:
+        return None
+
+    def complete(self, state: Any) -> bool:
+        return False
+
+
+def _tokenizer(pipe: arkit.Pipeline) -> MeanScaleBinsTokenizer:
+    tokenizer = pipe.tokenizer
+    if not isinstance(tokenizer, MeanScaleBinsTokenizer):
+        raise ConfigError(f"forecast needs a pipeline with the timeseries/mean-scale-bins tokenizer, "
+                          f"got {type(tokenizer).__name__}")
+    return tokenizer
+
+
+def scaled_for_training(pipe: arkit.Pipeline, series: Sequence[Any]) -> list[list[float]]:
+    """Each series scaled by its own scale: items for ``pipe.fit`` (which encodes with the identity scale)."""
+    tokenizer = _tokenizer(pipe)
+    out = []
+    for values in series:
+        values = as_series(values)
+        scale = tokenizer.scale_of(values)
+        out.append(((values - scale.loc) / scale.scale).tolist())
+    return out
+
+
+def forecast(
+    pipe: arkit.Pipeline,
+    series: Sequence[Any],
+    horizon: int,
+    *,
+    num_samples: int = 20,
+    quantiles: Sequence[float] = QUANTILES,
+    context_length: int | None = None,
+    seed: int | None = None,
+) -> Forecast:
+    """Sample ``num_samples`` paths of ``horizon`` steps after each series; quantiles and mean from them.
+
+    ``series``: a list of 1-D sequences of floats (different lengths allowed, NaN
+    for missing values). ``context_length`` keeps the last values of each series
+    (by default as many as the model's context leaves room for).
+    """
+    tokenizer = _tokenizer(pipe)
+    for name, value in (("horizon", horizon), ("num_samples", num_samples)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+    levels = tuple(float(q) for q in quantiles)
+    if not levels or any(not 0.0 < q < 1.0 for q in levels):
+        raise ConfigError(f"quantiles must lie strictly between 0 and 1, got {list(quantiles)}")
+    if not series:
+        raise InputError("no series to forecast: give at least one")
+    room = pipe.backbone.max_seq_len - horizon
+    if room < 1:
+        raise ConfigError(f"horizon {horizon} leaves no context in the model's {pipe.backbone.max_seq_len} positions")
+    keep = room if context_length is None else min(int(context_length), room)
+    prompts, scales = [], []
+    for index, values in enumerate(series):
+        values = as_series(values)[-keep:]
+        if values.size == 0 or bool(np.isnan(values).all()):
+            raise InputError(f"series {index} has no observed values to forecast from")
+        ids, scale = tokenizer.encode_with_scale(values)
+        prompts += [ids] * num_samples
+        scales.append(scale)
+    out = pipe.generate(prompt_ids=prompts, max_new_tokens=horizon, eos_token_ids=(), seed=seed,
+                        constraint=_ValueTokens(tokenizer))
+    ids = np.asarray(out.sequences, dtype=np.int64).reshape(len(series), num_samples, horizon)
+    samples = np.stack([tokenizer.decode_array(ids[i], scale=scales[i]) for i in range(len(series))])
+    return Forecast(samples=samples, quantile_levels=levels, quantiles=np.quantile(samples, levels, axis=1).swapaxes(0, 1),
+                    mean=samples.mean(axis=1))
