@@ -90,18 +90,23 @@ def save_pipeline(components: Mapping[str, Any], directory: str | os.PathLike[st
                 "weights": weights,
             }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        if target.exists():  # swap in: old folder aside, new folder in, old folder away
-            backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            backup.rmdir()
-            target.rename(backup)
-            tmp.rename(target)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            tmp.rename(target)
+        replace_folder(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def replace_folder(tmp: Path, target: Path) -> None:
+    """Move the finished folder ``tmp`` to ``target``: old folder aside, new folder in, old folder away."""
+    if target.exists():
+        backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        backup.rmdir()
+        target.rename(backup)
+        tmp.rename(target)
+        shutil.rmtree(backup, ignore_errors=True)
+    else:
+        tmp.rename(target)
 
 
 def _read_manifest(directory: Path) -> dict[str, Any]:

@@ -9,25 +9,17 @@ from typing import Any
 
 import torch
 
+from ..tokenizers._ids import IdTokenizer
 
-class IdTokenizer:
-    """A tokenizer over raw ids for benchmarks: items are already lists of ids."""
 
-    lossless = True
+def build_pipeline(dims: Mapping[str, int], seed: int) -> Any:
+    """A seeded ``core/transformer`` + ``core/categorical`` pipeline over raw ids, of the given dimensions."""
+    import arkit
 
-    def __init__(self, vocab_size: int) -> None:
-        self.vocab_size = vocab_size
-        self.special_tokens: dict[str, int] = {"pad": 0}
-
-    @property
-    def config(self) -> Mapping[str, Any]:
-        return {"vocab_size": self.vocab_size}
-
-    def encode(self, item: Any) -> list[int]:
-        return [int(t) for t in item]
-
-    def decode(self, ids: Any) -> list[int]:
-        return [int(t) for t in ids]
+    torch.manual_seed(seed)
+    backbone = arkit.create("backbone", "core/transformer", max_seq_len=512, **dims)
+    head = arkit.create("head", "core/categorical", d_model=dims["d_model"], vocab_size=dims["vocab_size"])
+    return arkit.Pipeline(tokenizer=IdTokenizer(dims["vocab_size"]), backbone=backbone, head=head)
 
 
 def interleaved(variants: Mapping[str, Callable[[], Any]], repeats: int) -> dict[str, list[float]]:

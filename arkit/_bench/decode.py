@@ -21,7 +21,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import arkit
 
-from ._common import IdTokenizer, interleaved, median, memory_bandwidth_gb_s, weight_bytes_per_token
+from ._common import build_pipeline, interleaved, median, memory_bandwidth_gb_s, weight_bytes_per_token
 
 SIZES: dict[str, dict[str, int]] = {
     "small": {"vocab_size": 512, "d_model": 256, "n_layers": 4, "n_heads": 4, "ffn_hidden": 704},
@@ -35,11 +35,7 @@ TARGETS = {  # (size, batch): minimum tokens/s ratio of the best arkit variant t
 
 
 def _build(size: str, seed: int) -> arkit.Pipeline:
-    torch.manual_seed(seed)
-    dims = SIZES[size]
-    backbone = arkit.create("backbone", "core/transformer", max_seq_len=512, **dims)
-    head = arkit.create("head", "core/categorical", d_model=dims["d_model"], vocab_size=dims["vocab_size"])
-    return arkit.Pipeline(tokenizer=IdTokenizer(dims["vocab_size"]), backbone=backbone, head=head)
+    return build_pipeline(SIZES[size], seed)
 
 
 class _AllocationCounter(TorchDispatchMode):

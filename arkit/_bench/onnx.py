@@ -21,7 +21,6 @@ execution provider, both with ``threads`` intra-op threads.
 from __future__ import annotations
 
 from collections.abc import Mapping
-import contextlib
 from pathlib import Path
 import shutil
 import tempfile
@@ -31,41 +30,16 @@ import torch
 
 import arkit
 
-from ._common import IdTokenizer, interleaved, median, memory_bandwidth_gb_s, weight_bytes_per_token
-from .decode import SIZES, _build
+from ..tokenizers import _ids
+from ._common import build_pipeline, interleaved, median, memory_bandwidth_gb_s, weight_bytes_per_token
+from .decode import SIZES
 
 TARGETS = {  # (size, batch): minimum tokens/s ratio of OrtPipeline to the faster torch variant
     ("small", 1): 1.6,
     ("small", 8): 1.1,
 }
 FLOOR_TARGET = ("gpt2", 1, 1.5)  # size, batch, most ORT ms/step over the bandwidth floor
-TOKENIZER = "bench/ids"
 PROVIDERS = ["CPUExecutionProvider"]
-
-
-class _BenchPlugin:
-    """Registers the benchmarks' id tokenizer while a pipeline is exported and loaded (the folder names it)."""
-
-    @arkit.hookimpl
-    def arkit_register_tokenizers(self, register: Any) -> None:
-        register(TOKENIZER, IdTokenizer, description="Token ids in, token ids out (benchmarks only).")
-
-
-@contextlib.contextmanager
-def _id_tokenizer_registered() -> Any:
-    from arkit.testing import register_plugin
-
-    with register_plugin(_BenchPlugin(), "arkit-bench-onnx"):
-        yield
-
-
-def _pipeline(size: str, seed: int, dims: Mapping[str, int] | None) -> arkit.Pipeline:
-    if dims is None:
-        return _build(size, seed)
-    torch.manual_seed(seed)
-    backbone = arkit.create("backbone", "core/transformer", max_seq_len=512, **dims)
-    head = arkit.create("head", "core/categorical", d_model=dims["d_model"], vocab_size=dims["vocab_size"])
-    return arkit.Pipeline(tokenizer=IdTokenizer(dims["vocab_size"]), backbone=backbone, head=head)
 
 
 def run(
@@ -117,12 +91,12 @@ def run(
     try:
         for size in sizes:
             dims = dict(_dims_override) if _dims_override is not None else SIZES[size]
-            pipe = _pipeline(size, seed, _dims_override)
+            pipe = build_pipeline(dims, seed)
             static = pipe.replace(cache=arkit.create("cache", "core/static"))
             dynamic = pipe.replace(cache=arkit.create("cache", "core/dynamic"))
             if progress:
                 progress(f"onnx: exporting {size} ({pipe.num_parameters:,} parameters)")
-            with _id_tokenizer_registered():
+            with _ids.registered("arkit-bench-onnx"):
                 exported = export(pipe, workdir / size)
                 ort = OrtPipeline.from_pretrained(exported.directory, providers=PROVIDERS, threads=threads)
             provider = ort.backbone.providers[0]

@@ -20,18 +20,10 @@ import torch.nn.functional as F
 
 import arkit
 
-from ._common import IdTokenizer, interleaved, median
-from .decode import SIZES
+from ._common import interleaved, median
+from .decode import SIZES, _build
 
 SHAPES = {"small": {"batch_size": 8, "seq_len": 256}, "gpt2": {"batch_size": 1, "seq_len": 128}}
-
-
-def _build(size: str, seed: int) -> arkit.Pipeline:
-    torch.manual_seed(seed)
-    dims = SIZES[size]
-    backbone = arkit.create("backbone", "core/transformer", max_seq_len=512, **dims)
-    head = arkit.create("head", "core/categorical", d_model=dims["d_model"], vocab_size=dims["vocab_size"])
-    return arkit.Pipeline(tokenizer=IdTokenizer(dims["vocab_size"]), backbone=backbone, head=head)
 
 
 def _documents(vocab: int, n: int, seed: int) -> list[list[int]]:

@@ -25,7 +25,7 @@ import warnings
 import attrs
 import torch
 
-from .._serialization import save_pipeline
+from .._serialization import replace_folder, save_pipeline
 from .._version import __version__
 from ..errors import ConfigError, ExportError, PipelineFormatError
 from ..pipeline import Pipeline
@@ -131,7 +131,7 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
             manifest["validation"] = {"reference": "float32 torch", "max_abs_logit_diff": worst, "tolerance": limit,
                                       "cases": cases}
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        _move_into(tmp, target)
+        replace_folder(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -245,13 +245,3 @@ def _validate(graph: StepGraph, directory: Path, backbone: Any, vocab: int) -> l
                       "max_abs_logit_diff": float((got - expected).abs().max())})
     return cases
 
-
-def _move_into(tmp: Path, target: Path) -> None:
-    if target.exists():
-        backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        backup.rmdir()
-        target.rename(backup)
-        tmp.rename(target)
-        shutil.rmtree(backup, ignore_errors=True)
-    else:
-        tmp.rename(target)

@@ -550,13 +550,13 @@ class BackboneContract(_Contract):
         for module in ("onnx", "onnxscript", "onnxruntime"):
             pytest.importorskip(module)
         from arkit.onnx import OrtPipeline, export
-        from arkit.testing import register_plugin
+        from arkit.tokenizers import _ids
 
         backbone = _eval(self.make())
         vocab = backbone.vocab_size
         head = arkit.create("head", "core/categorical", d_model=backbone.d_model, vocab_size=vocab).eval()
-        with register_plugin(_ExportIds, "arkit-contract-export"):
-            tokenizer = arkit.create("tokenizer", "arkit-contract-export/ids", vocab_size=vocab)
+        with _ids.registered("arkit-contract-export") as name:
+            tokenizer = arkit.create("tokenizer", name, vocab_size=vocab)
             pipe = arkit.Pipeline(tokenizer=tokenizer, backbone=backbone, head=head)
             report = export(pipe, tmp_path / "onnx")
             assert report.max_abs_logit_diff is not None and report.max_abs_logit_diff <= 1e-4
@@ -573,35 +573,6 @@ class BackboneContract(_Contract):
         ids, positions = _inputs(original.vocab_size, 2, min(6, original.max_seq_len), 5)
         torch.testing.assert_close(self._forward(loaded, ids, positions), self._forward(original, ids, positions),
                                    rtol=0, atol=0, msg=lambda m: f"the loaded backbone computes different outputs: {m}")
-
-
-class _IdsTokenizer:
-    """Token ids in and out: the export contract's tokenizer for any vocabulary size."""
-
-    lossless = True
-    special_tokens: Mapping[str, int] = types.MappingProxyType({})
-
-    def __init__(self, *, vocab_size: int = 2) -> None:
-        self.vocab_size = vocab_size
-
-    @property
-    def config(self) -> Mapping[str, Any]:
-        return {"vocab_size": self.vocab_size}
-
-    def encode(self, item: Any) -> list[int]:
-        return [int(t) for t in item]
-
-    def decode(self, ids: Any) -> list[int]:
-        return [int(t) for t in ids]
-
-
-class _ExportIds:
-    """A throwaway plugin registering :class:`_IdsTokenizer` while the export contract runs."""
-
-    @staticmethod
-    @arkit.hookimpl
-    def arkit_register_tokenizers(register: Any) -> None:
-        register("arkit-contract-export/ids", _IdsTokenizer)
 
 
 class HeadContract(_Contract):

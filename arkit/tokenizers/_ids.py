@@ -1,0 +1,46 @@
+"""Token ids in, token ids out: the tokenizer of benchmarks and contract tests, for any vocabulary size."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+import contextlib
+from typing import Any
+
+from ..hookspecs import hookimpl
+
+NAME = "ids/ids"
+
+
+class IdTokenizer:
+    """Items are already lists of ids; ``pad`` is id 0."""
+
+    lossless = True
+
+    def __init__(self, vocab_size: int) -> None:
+        self.vocab_size = vocab_size
+        self.special_tokens: dict[str, int] = {"pad": 0}
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        return {"vocab_size": self.vocab_size}
+
+    def encode(self, item: Any) -> list[int]:
+        return [int(t) for t in item]
+
+    def decode(self, ids: Any) -> list[int]:
+        return [int(t) for t in ids]
+
+
+class _Plugin:
+    @hookimpl
+    def arkit_register_tokenizers(self, register: Any) -> None:
+        register(NAME, IdTokenizer, description="Token ids in, token ids out (benchmarks and tests only).")
+
+
+@contextlib.contextmanager
+def registered(owner: str) -> Iterator[str]:
+    """Register :class:`IdTokenizer` as ``ids/ids`` while the block runs (saving a pipeline names it); yield the name."""
+    from ..testing import register_plugin
+
+    with register_plugin(_Plugin(), f"{owner}-ids"):
+        yield NAME
