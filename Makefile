@@ -20,6 +20,8 @@ $(STAMP): pyproject.toml constraints.txt $(PLUGINS)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip "setuptools>=70.1" wheel
 	$(PIP_INSTALL) -e ".[test,demo]"
 	for plugin in $(dir $(PLUGINS)); do $(PIP_INSTALL) -e "$$plugin" || exit 1; done
+	# MOSES data for arkit-molecules: the molsets wheel ships the CSVs; its own pins are from 2020
+	$(PIP_INSTALL) --no-deps molsets==0.3.1
 	touch $(STAMP)
 
 demo: $(STAMP)

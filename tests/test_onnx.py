@@ -206,3 +206,100 @@ def test_inputs_beyond_the_exported_length_are_refused(exported: Any) -> None:
         ort.backbone(ids, positions=torch.arange(130)[None], cache=cache)
     with pytest.raises(arkit.InputError, match="context"):
         ort.generate(prompt_ids=[[1] * 200], max_new_tokens=2)
+
+
+# -- neural tokenizers: their networks export as their own graphs -----------------------------------
+
+
+class _CodeDecoder(torch.nn.Module):
+    """Codes [B, h, w] -> images [B, 1, 2h, 2w]: an embedding and a transposed convolution, like a VQ decoder."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(8, 4)
+        self.up = torch.nn.ConvTranspose2d(4, 1, 2, stride=2)
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.up(self.embed(codes).permute(0, 3, 1, 2)))
+
+
+class _NeuralTokenizer(torch.nn.Module):
+    """Ids are codes 0..7; ``decode_images`` runs the decoder network (saved with the pipeline)."""
+
+    lossless = True
+
+    def __init__(self, broken: bool = False) -> None:
+        super().__init__()
+        self.vocab_size, self.special_tokens, self.broken = 8, {"pad": 0}, broken
+        torch.manual_seed(5)
+        self.decoder = _CodeDecoder()
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {"broken": self.broken}
+
+    def encode(self, item: Any) -> list[int]:
+        return [int(t) for t in item]
+
+    def decode(self, ids: Any) -> list[int]:
+        return [int(t) for t in ids]
+
+    def onnx_graphs(self) -> dict[str, Any]:
+        codes = torch.randint(0, 8, (2, 3, 3), generator=torch.Generator().manual_seed(0))
+        dynamic = {"codes": {0: "batch", 1: "h", 2: "w"}}
+        if self.broken:
+            return {"Decode!": arkit.onnx.TokenizerGraph(module=self.decoder, inputs={"codes": codes}, outputs=["x"])}
+        return {"decode": arkit.onnx.TokenizerGraph(module=self.decoder, inputs={"codes": codes},
+                                                     outputs=["images"], dynamic=dynamic)}
+
+
+class _NeuralPlugin:
+    @arkit.hookimpl
+    def arkit_register_tokenizers(self, register: Any) -> None:
+        register("test-neural/codes", _NeuralTokenizer)
+
+
+def test_neural_tokenizer_graphs_export_validate_and_run(tmp_path: Path) -> None:
+    from arkit.testing import register_plugin
+
+    with register_plugin(_NeuralPlugin(), "test-neural"):
+        torch.manual_seed(0)
+        tokenizer = _NeuralTokenizer()
+        backbone = arkit.create("backbone", "core/transformer", vocab_size=8, d_model=16, n_layers=1, n_heads=2,
+                                max_seq_len=16)
+        pipe = arkit.Pipeline(tokenizer=tokenizer, backbone=backbone,
+                              head=arkit.create("head", "core/categorical", d_model=16, vocab_size=8))
+        export(pipe, tmp_path / "out")
+        manifest = json.loads((tmp_path / "out" / "onnx.json").read_text())
+        entry = manifest["tokenizer_graphs"]["decode"]
+        assert entry["file"] == "tokenizer.decode.onnx" and entry["max_abs_diff"] < 1e-4
+        graph = arkit.onnx.load_graph(tmp_path / "out", "decode")
+        codes = torch.randint(0, 8, (5, 4, 6))  # other batch and map sizes than the example: the axes are dynamic
+        images = graph(codes=codes)["images"]
+        with torch.inference_mode():
+            expected = tokenizer.decoder(codes)
+        assert images.shape == (5, 1, 8, 12)
+        assert float((torch.from_numpy(images) - expected).abs().max()) < 1e-4
+        ort = OrtPipeline.from_pretrained(tmp_path / "out")  # the step graph loads beside it
+        assert ort.generate([[1, 2]], max_new_tokens=3, eos_token_ids=()).sequences[0]
+        with pytest.raises(arkit.ArkitError, match="takes inputs"):
+            graph(images=codes)
+        with pytest.raises(arkit.ArkitError, match="no tokenizer graph 'encode'.*decode"):
+            arkit.onnx.load_graph(tmp_path / "out", "encode")
+        broken = arkit.Pipeline(tokenizer=_NeuralTokenizer(broken=True), backbone=backbone, head=pipe.head)
+        with pytest.raises(arkit.ConfigError, match="names a graph 'Decode!'"):
+            export(broken, tmp_path / "bad")
+        assert not (tmp_path / "bad").exists()
+
+
+def test_next_scale_prediction_runs_through_the_exported_graph(exported: Any) -> None:
+    """Next-scale needs no extra input: its block-causal mask is the graph's attention_mask."""
+    pipe, out, _ = exported
+    ort = OrtPipeline.from_pretrained(out)
+    schedule = arkit.NextScaleSchedule((1, 2, 4))
+    prompts = [[256, 65], [256, 66, 67]]
+    config = arkit.GenerationConfig(seed=0)
+    maps, calls = arkit.generate_next_scale(pipe, prompts, schedule, config)
+    ort_maps, ort_calls = arkit.generate_next_scale(ort, prompts, schedule, config)
+    assert calls == ort_calls == 3
+    assert [m.tolist() for m in maps] == [m.tolist() for m in ort_maps]

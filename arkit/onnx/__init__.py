@@ -6,6 +6,8 @@
 - :class:`OrtPipeline` loads such a folder as an :class:`arkit.Pipeline` whose
   backbone runs in onnxruntime, so generation (samplers, constraints, beam
   search, streaming, speculative decoding) is the same code as in torch.
+- :class:`TokenizerGraph` lets a neural tokenizer (a VQ decoder, say) export its
+  networks alongside; :func:`load_graph` runs one in onnxruntime.
 
 Needs the ``onnx``, ``onnxscript`` and ``onnxruntime`` (or ``onnxruntime-gpu``)
 packages. See ``docs/deployment.md``.
@@ -14,6 +16,7 @@ packages. See ``docs/deployment.md``.
 from __future__ import annotations
 
 from .export import ExportReport, export
+from .graphs import OrtGraph, TokenizerGraph, load_graph
 from .runtime import OrtPipeline, default_providers
 
-__all__ = ["ExportReport", "OrtPipeline", "default_providers", "export"]
+__all__ = ["ExportReport", "OrtGraph", "OrtPipeline", "TokenizerGraph", "default_providers", "export", "load_graph"]

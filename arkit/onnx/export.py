@@ -30,6 +30,7 @@ from .._version import __version__
 from ..errors import ConfigError, ExportError, PipelineFormatError
 from ..pipeline import Pipeline
 from ._graph import StepGraph, input_names, output_names
+from .graphs import export_graph, tokenizer_graphs
 from .runtime import FORMAT_VERSION, MANIFEST, OrtCache, OrtPipeline
 
 __all__ = ["ExportReport", "export"]
@@ -60,7 +61,10 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
     """Export ``pipeline``'s backbone and head as one ONNX step graph into ``out_dir``.
 
     The folder also holds the tokenizer, sampler, drafter and acceptance rule
-    (``pipeline.json`` and one subfolder each) and ``onnx.json``, so
+    (``pipeline.json`` and one subfolder each), the tokenizer's own networks
+    when it declares them (``onnx_graphs()``, see :class:`TokenizerGraph`; each
+    ``tokenizer.<name>.onnx`` is checked against torch on its examples) and
+    ``onnx.json``, so
     :meth:`OrtPipeline.from_pretrained` runs it without the torch weights. With
     ``validate`` (the default) onnxruntime and torch are compared on random
     inputs (prefill and decode with a past, batch 1 and 3); above the tolerance
@@ -116,6 +120,11 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
             "components": sorted(extras),
             "source": {"backbone": _describe(pipeline)},
         }
+        graphs = tokenizer_graphs(pipeline.tokenizer)
+        if graphs:
+            manifest["tokenizer_graphs"] = {}
+            for name, declared in graphs.items():
+                manifest["tokenizer_graphs"][name] = export_graph(name, declared, tmp, opset)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         cases: list[dict[str, Any]] = []
         worst = None
