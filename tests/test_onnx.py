@@ -303,3 +303,27 @@ def test_next_scale_prediction_runs_through_the_exported_graph(exported: Any) ->
     ort_maps, ort_calls = arkit.generate_next_scale(ort, prompts, schedule, config)
     assert calls == ort_calls == 3
     assert [m.tolist() for m in maps] == [m.tolist() for m in ort_maps]
+
+
+def test_a_continuous_pipeline_exports_and_samples_the_same(tmp_path: Path) -> None:
+    """Real vectors in, the mixture head's params out; the distribution is rebuilt from the manifest."""
+    torch.manual_seed(0)
+    backbone = arkit.create("backbone", "core/transformer", input_dim=3, d_model=32, n_layers=2, n_heads=4,
+                            max_seq_len=32)
+    head = arkit.create("head", "core/gaussian-mixture", d_model=32, dim=3, components=2)
+    pipe = arkit.Pipeline(tokenizer=arkit.create("tokenizer", "core/vectors", dim=3), backbone=backbone, head=head)
+    report = export(pipe, tmp_path / "out")
+    assert report.max_abs_logit_diff is not None and report.max_abs_logit_diff < 1e-4
+    manifest = json.loads((tmp_path / "out" / "onnx.json").read_text())
+    assert manifest["inputs"][0] == "inputs" and manifest["outputs"][0] == "params"
+    assert manifest["head"]["name"] == "core/gaussian-mixture"
+    ort = OrtPipeline.from_pretrained(tmp_path / "out")
+    context = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(1))
+    for temperature in (0.0, 1.0):
+        a = arkit.generate_continuous(backbone, head, context, 6, temperature=temperature, seed=3)
+        b = arkit.generate_continuous(ort.backbone, ort.head, context, 6, cache=ort.cache, temperature=temperature,
+                                      seed=3)
+        assert float((a - b).abs().max()) < 1e-4
+    with pytest.raises(arkit.InputError, match=r"real vectors \[batch, seq, 3\]"):
+        ort.backbone(torch.zeros(1, 2, dtype=torch.long), positions=torch.zeros(1, 2, dtype=torch.long),
+                     cache=ort.cache)

@@ -4,7 +4,8 @@ For continuous tokens (values, patches, latents): ``forward`` returns a
 ``torch.distributions.MixtureSameFamily`` of batch shape ``[B, T]`` and event shape
 ``[dim]``; train it with ``-distribution.log_prob(target)``, sample it with
 :func:`arkit.generate_continuous` (seeded, with temperature). ``vocab_size`` is 0:
-the head has no vocabulary.
+the head has no vocabulary. ``params`` and ``distribution`` split ``forward`` in
+two, so the projection exports to ONNX and the distribution is rebuilt outside.
 """
 
 from __future__ import annotations
@@ -48,11 +49,18 @@ class GaussianMixtureHead(nn.Module):
         return dict(self._config)
 
     def forward(self, hidden: torch.Tensor) -> MixtureSameFamily:
+        return self.distribution(self.params(hidden))
+
+    def params(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The raw parameters ``[..., components * (1 + 2 * dim)]``: the part that runs in an exported graph."""
         if hidden.shape[-1] != self.d_model:
             raise InputError(f"hidden states must end in d_model={self.d_model}, got shape {tuple(hidden.shape)}")
+        return self.proj(hidden).float()
+
+    def distribution(self, params: torch.Tensor) -> MixtureSameFamily:
+        """The mixture that :meth:`params` describes (no weights involved)."""
         K, D = self.components, self.dim
-        out = self.proj(hidden).float()
-        logits = out[..., :K]
-        means = out[..., K : K + K * D].unflatten(-1, (K, D))
-        stds = F.softplus(out[..., K + K * D :].unflatten(-1, (K, D))) + self.min_std
+        logits = params[..., :K]
+        means = params[..., K : K + K * D].unflatten(-1, (K, D))
+        stds = F.softplus(params[..., K + K * D :].unflatten(-1, (K, D))) + self.min_std
         return MixtureSameFamily(Categorical(logits=logits), Independent(Normal(means, stds), 1))

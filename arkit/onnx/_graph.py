@@ -10,14 +10,18 @@ from torch import nn
 __all__ = ["StepGraph", "input_names", "output_names"]
 
 
-def input_names(num_layers: int) -> list[str]:
-    return ["input_ids", "positions", "attention_mask"] + [
+def input_names(num_layers: int, *, continuous: bool = False) -> list[str]:
+    """Token ids in, or real vectors (``inputs``) for a continuous pipeline; then positions, mask and the past."""
+    return ["inputs" if continuous else "input_ids", "positions", "attention_mask"] + [
         f"past.{i}.{kv}" for i in range(num_layers) for kv in ("key", "value")
     ]
 
 
-def output_names(num_layers: int) -> list[str]:
-    return ["logits"] + [f"present.{i}.{kv}" for i in range(num_layers) for kv in ("key", "value")]
+def output_names(num_layers: int, *, continuous: bool = False) -> list[str]:
+    """Logits, or a continuous head's raw distribution ``params``; then the presents."""
+    return ["params" if continuous else "logits"] + [
+        f"present.{i}.{kv}" for i in range(num_layers) for kv in ("key", "value")
+    ]
 
 
 class _TensorCache:
@@ -38,14 +42,20 @@ class _TensorCache:
 
 
 class StepGraph(nn.Module):
-    """``(input_ids, positions, attention_mask, *past) -> (logits, *present)``: one graph for prefill and decode."""
+    """``(input_ids, positions, attention_mask, *past) -> (logits, *present)``: one graph for prefill and decode.
+
+    For a continuous pipeline (head ``vocab_size`` 0) the first input is real
+    vectors and the first output the head's ``params(hidden)``.
+    """
 
     def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
         super().__init__()
         self.backbone, self.head = backbone, head
+        self.continuous = head.vocab_size == 0
 
     def forward(self, input_ids: torch.Tensor, positions: torch.Tensor, attention_mask: torch.Tensor,
                 *past: torch.Tensor) -> tuple[torch.Tensor, ...]:
         cache = _TensorCache(past)
         hidden = self.backbone(input_ids, positions=positions, cache=cache, attention_mask=attention_mask)
-        return (self.head(hidden), *cache.presents)
+        out = self.head.params(hidden) if self.continuous else self.head(hidden)
+        return (out, *cache.presents)

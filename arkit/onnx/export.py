@@ -86,6 +86,13 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
     for role, obj in (("backbone", backbone), ("head", head)):
         if not isinstance(obj, torch.nn.Module):
             raise ExportError(f"the {role} ({type(obj).__name__}) is not a torch module: it has no graph to export")
+    continuous = head.vocab_size == 0
+    if continuous and not (callable(getattr(head, "params", None)) and callable(getattr(head, "distribution", None))):
+        raise ExportError(f"the continuous head {type(head).__name__} cannot be exported: split its forward into "
+                          f"params(hidden) -> Tensor (exported) and distribution(params) (rebuilt at run time), "
+                          f"as core/gaussian-mixture does")
+    if continuous and getattr(backbone, "input_dim", None) is None:
+        raise ExportError("a continuous head needs a backbone over real vectors (core/transformer with input_dim)")
     spec = backbone.cache_spec()
     target = Path(out_dir)
     if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).is_file():
@@ -115,8 +122,8 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
             "geometry": {"num_layers": spec.num_layers, "num_kv_heads": spec.num_kv_heads,
                          "head_dim": spec.head_dim, "vocab_size": head.vocab_size,
                          "max_seq_len": backbone.max_seq_len},
-            "inputs": input_names(spec.num_layers),
-            "outputs": output_names(spec.num_layers),
+            "inputs": input_names(spec.num_layers, continuous=continuous),
+            "outputs": output_names(spec.num_layers, continuous=continuous),
             "components": sorted(extras),
             "source": {"backbone": _describe(pipeline)},
         }
@@ -125,11 +132,14 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
             manifest["tokenizer_graphs"] = {}
             for name, declared in graphs.items():
                 manifest["tokenizer_graphs"][name] = export_graph(name, declared, tmp, opset)
+        if continuous:  # what the runtime needs to rebuild the distribution from the graph's params
+            manifest["geometry"].update(input_dim=backbone.input_dim, output_dim=_params_dim(head))
+            manifest["head"] = _head_entry(head)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         cases: list[dict[str, Any]] = []
         worst = None
         if validate:
-            cases = _validate(reference, tmp, backbone, head.vocab_size)
+            cases = _validate(reference, tmp, backbone)
             worst = max(c["max_abs_logit_diff"] for c in cases)
             limit = TOLERANCE[dtype]
             if limit is not None and worst > limit:
@@ -182,10 +192,32 @@ def _half_copy(graph: StepGraph) -> StepGraph:
     return copy.deepcopy(graph).half()
 
 
-def _example(spec: Any, vocab: int, dtype: torch.dtype, B: int, T: int, P: int, seed: int) -> tuple[torch.Tensor, ...]:
-    """Random ids, positions after a past of ``P``, a causal mask with row 0 padded by one slot, random past."""
+def _params_dim(head: Any) -> int:
+    with torch.inference_mode():
+        return int(head.params(torch.zeros(1, 1, head.d_model, dtype=next(head.parameters()).dtype)).shape[-1])
+
+
+def _head_entry(head: Any) -> dict[str, Any]:
+    from ..registry import _component_name
+
+    try:
+        name = _component_name("head", head).name
+    except Exception:  # noqa: BLE001 - an unregistered head cannot be rebuilt by name
+        raise ExportError(f"the continuous head {type(head).__name__} is not registered: the runtime rebuilds its "
+                          f"distribution by name; register it through arkit_register_heads") from None
+    return {"name": name, "config": dict(head.config)}
+
+
+def _example(backbone: Any, vocab: int, dtype: torch.dtype, B: int, T: int, P: int,
+             seed: int) -> tuple[torch.Tensor, ...]:
+    """Random ids (or vectors), positions after a past of ``P``, a causal mask with row 0 padded by one slot, random past."""
+    spec = backbone.cache_spec()
     g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(0, vocab, (B, T), generator=g)
+    input_dim = getattr(backbone, "input_dim", None)
+    if vocab == 0 and input_dim is not None:
+        ids = torch.randn(B, T, input_dim, generator=g).to(dtype)
+    else:
+        ids = torch.randint(0, vocab, (B, T), generator=g)
     positions = torch.arange(P, P + T).expand(B, T).clone()
     slots = torch.arange(P + T)
     mask = (slots[None, :] <= slots[P:, None]).expand(B, T, P + T).clone()
@@ -198,7 +230,7 @@ def _example(spec: Any, vocab: int, dtype: torch.dtype, B: int, T: int, P: int, 
 
 def _trace(graph: StepGraph, spec: Any, what: str, opset: int | None) -> Any:
     dtype = next(graph.parameters()).dtype
-    example = _example(spec, graph.head.vocab_size, dtype, B=2, T=3, P=4, seed=0)
+    example = _example(graph.backbone, graph.head.vocab_size, dtype, B=2, T=3, P=4, seed=0)
     batch, seq, past = torch.export.Dim("batch"), torch.export.Dim("seq"), torch.export.Dim("past")
     dynamic = {
         "input_ids": {0: batch, 1: seq},
@@ -212,9 +244,10 @@ def _trace(graph: StepGraph, spec: Any, what: str, opset: int | None) -> Any:
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            return torch.onnx.export(graph, example, dynamic_shapes=dynamic, input_names=input_names(spec.num_layers),
-                                     output_names=output_names(spec.num_layers), opset_version=opset, dynamo=True,
-                                     verbose=False)
+            return torch.onnx.export(graph, example, dynamic_shapes=dynamic,
+                                     input_names=input_names(spec.num_layers, continuous=graph.continuous),
+                                     output_names=output_names(spec.num_layers, continuous=graph.continuous),
+                                     opset_version=opset, dynamo=True, verbose=False)
     except Exception as exc:  # torch.export / onnxscript errors: name the component, keep the first line
         first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
         raise ExportError(f"cannot export the {what}: {first[:400]}") from exc
@@ -238,13 +271,13 @@ def _opset_of(path: Path) -> int:
     return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
 
 
-def _validate(graph: StepGraph, directory: Path, backbone: Any, vocab: int) -> list[dict[str, Any]]:
+def _validate(graph: StepGraph, directory: Path, backbone: Any) -> list[dict[str, Any]]:
     """onnxruntime vs torch on random inputs: prefill and decode with a past, batch 1 and 3."""
     session = OrtPipeline.from_pretrained(directory, providers=["CPUExecutionProvider"]).backbone
-    spec = backbone.cache_spec()
     cases = []
     for B, T, P in ((1, 5, 0), (3, 4, 0), (1, 1, 6), (3, 1, 6), (3, 3, 5)):
-        ids, positions, mask, *past = _example(spec, vocab, torch.float32, B, T, P, seed=B * 100 + T * 10 + P)
+        ids, positions, mask, *past = _example(backbone, graph.head.vocab_size, torch.float32, B, T, P,
+                                               seed=B * 100 + T * 10 + P)
         with torch.inference_mode():
             expected = graph(ids, positions, mask, *past)[0].float()
         cache = OrtCache()

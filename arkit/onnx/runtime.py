@@ -123,7 +123,11 @@ class OrtBackbone(nn.Module):
         geometry = manifest["geometry"]
         self.n_layers, self.n_kv_heads, self.head_dim = (int(geometry[k]) for k in ("num_layers", "num_kv_heads",
                                                                                      "head_dim"))
-        self.vocab_size = self.d_model = int(geometry["vocab_size"])
+        self.vocab_size = int(geometry["vocab_size"])
+        # a continuous graph takes real vectors and returns its head's raw params instead of logits
+        self.input_dim = geometry.get("input_dim")
+        self.continuous = self.input_dim is not None
+        self.d_model = int(geometry.get("output_dim", self.vocab_size))
         self.max_seq_len = int(geometry["max_seq_len"])
         # the KV cache's dtype: int8 graphs quantise weights only, so their cache stays float32
         self.dtype = torch.float16 if manifest.get("dtype") == "float16" else torch.float32
@@ -139,7 +143,10 @@ class OrtBackbone(nn.Module):
             raise ExportError(f"onnxruntime cannot load {path}: {str(exc).strip().splitlines()[0][:300]}") from None
         self.providers = self.session.get_providers()
         self.device = torch.device("cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu")
-        self._inputs, self._outputs = input_names(self.n_layers), output_names(self.n_layers)
+        self._inputs = input_names(self.n_layers, continuous=self.continuous)
+        self._outputs = output_names(self.n_layers, continuous=self.continuous)
+        first = self.session.get_outputs()[0].type  # the head's params stay float32 in a float16 graph
+        self._out_dtype = torch.float16 if first == "tensor(float16)" else torch.float32
         found = [i.name for i in self.session.get_inputs()]
         if found != self._inputs:
             raise PipelineFormatError(f"{path} does not match its {MANIFEST}: graph inputs {found[:5]}..., "
@@ -159,13 +166,17 @@ class OrtBackbone(nn.Module):
         if not isinstance(cache, OrtCache):
             raise ConfigError("an onnxruntime backbone keeps its state in an arkit.onnx.OrtCache; "
                               "build the pipeline with OrtPipeline.from_pretrained")
-        B, T = input_ids.shape
+        B, T = input_ids.shape[:2]
         past = cache.seq_len
         if past + T > self.max_seq_len:  # positions never exceed slots, so this bounds them too
             raise InputError(f"the exported graph holds at most {self.max_seq_len} positions (max_seq_len), "
                              f"got a past of {past} plus {T} new: shorten the prompt or lower max_new_tokens")
         # ids are checked when they come from outside (a prompt, a draft); one sampled token is in range by construction
-        if T > 1 or past == 0:
+        if self.continuous:
+            if input_ids.dim() != 3 or input_ids.shape[2] != self.input_dim or not input_ids.is_floating_point():
+                raise InputError(f"the exported graph takes real vectors [batch, seq, {self.input_dim}], "
+                                 f"got {input_ids.dtype} {list(input_ids.shape)}")
+        elif T > 1 or past == 0:
             low, high = (int(v) for v in torch.aminmax(input_ids))
             if low < 0 or high >= self.vocab_size:
                 raise InputError(f"token ids must lie in [0, {self.vocab_size}), got {low if low < 0 else high}")
@@ -173,11 +184,12 @@ class OrtBackbone(nn.Module):
             slots = torch.arange(past + T, device=input_ids.device)
             attention_mask = (slots[None, :] <= slots[past:, None]).expand(B, T, past + T)
         device = self.device
-        feeds = [input_ids.to(device, torch.long), positions.to(device, torch.long),
-                 attention_mask.to(device, torch.bool)]
+        first = input_ids.to(device, self.dtype) if self.continuous else input_ids.to(device, torch.long)
+        feeds = [first, positions.to(device, torch.long), attention_mask.to(device, torch.bool)]
         for k, v in zip(cache.keys, cache.values):
             feeds += [k, v]
-        logits = torch.empty(B, T, self.vocab_size, dtype=self.dtype, device=device)
+        logits = torch.empty(B, T, self.d_model, dtype=self._out_dtype if self.continuous else self.dtype,
+                             device=device)
         presents = [torch.empty(B, self.n_kv_heads, past + T, self.head_dim, dtype=self.dtype, device=device)
                     for _ in range(2 * self.n_layers)]
         feeds = [t.contiguous() for t in feeds]  # bound by pointer: keep them alive until the run is over
@@ -202,18 +214,23 @@ def _bind(bind: Any, name: str, tensor: torch.Tensor) -> None:
 
 
 class OrtHead(nn.Module):
-    """Passes the graph's logits through: the head already ran inside the exported graph."""
+    """Passes the graph's logits through: the head already ran inside the exported graph.
 
-    def __init__(self, vocab_size: int) -> None:
+    For a continuous graph it turns the graph's ``params`` into the distribution with
+    ``distribution``, the method of the (rebuilt, weightless) head that was exported.
+    """
+
+    def __init__(self, vocab_size: int, d_model: int | None = None, distribution: Any = None) -> None:
         super().__init__()
-        self.vocab_size = self.d_model = vocab_size
+        self.vocab_size, self.d_model = vocab_size, vocab_size if d_model is None else d_model
+        self._distribution = distribution
 
     @property
     def config(self) -> Mapping[str, Any]:
         return {"vocab_size": self.vocab_size}
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return hidden
+    def forward(self, hidden: torch.Tensor) -> Any:
+        return hidden if self._distribution is None else self._distribution(hidden)
 
 
 class OrtPipeline:
@@ -231,7 +248,18 @@ class OrtPipeline:
         manifest = read_manifest(directory)
         backbone = OrtBackbone(directory, manifest, providers=providers, threads=threads)
         components = {role: load_component(directory, role) for role in manifest["components"]}
-        return Pipeline(head=OrtHead(backbone.vocab_size), backbone=backbone, cache=OrtCache(), **components)
+        distribution = None
+        if backbone.continuous:
+            from ..registry import create
+
+            entry = manifest.get("head") or {}
+            try:
+                distribution = create("head", entry["name"], **entry["config"]).distribution
+            except (KeyError, TypeError) as exc:
+                raise PipelineFormatError(f"{directory / MANIFEST}: a continuous graph needs its head's name and "
+                                          f"config under 'head' ({exc}); export the pipeline again") from None
+        head = OrtHead(backbone.vocab_size, backbone.d_model, distribution)
+        return Pipeline(head=head, backbone=backbone, cache=OrtCache(), **components)
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
