@@ -327,3 +327,29 @@ def test_a_continuous_pipeline_exports_and_samples_the_same(tmp_path: Path) -> N
     with pytest.raises(arkit.InputError, match=r"real vectors \[batch, seq, 3\]"):
         ort.backbone(torch.zeros(1, 2, dtype=torch.long), positions=torch.zeros(1, 2, dtype=torch.long),
                      cache=ort.cache)
+
+
+def test_medusa_heads_export_inside_the_step_graph(tmp_path: Path) -> None:
+    """The graph returns each head's guess; OrtPipeline drafts from it exactly as the torch heads do."""
+    from arkit.drafters.medusa import MedusaHeads
+
+    pipe = tiny_pipeline()
+    heads = MedusaHeads.for_pipeline(pipe, num_heads=3)
+    with torch.no_grad():  # heads that differ from the target's head, so the guesses are not trivially equal
+        for i, head in enumerate(heads.heads):
+            head.block.weight.normal_(0, 0.3, generator=torch.Generator().manual_seed(i))
+    target = pipe.replace(drafter=heads)
+    report = export(target, tmp_path / "out")
+    assert all("medusa_token_mismatches" in case for case in report.cases)
+    assert not (tmp_path / "out" / "drafter").exists()  # the heads live in the graph, not in torch weights
+    manifest = json.loads((tmp_path / "out" / "onnx.json").read_text())
+    assert manifest["outputs"][:2] == ["logits", "medusa_tokens"] and manifest["medusa"] == {"num_heads": 3}
+    ort = OrtPipeline.from_pretrained(tmp_path / "out")
+    assert isinstance(ort.drafter, arkit.onnx.runtime.OrtMedusa)
+    a = target.generate(PROMPTS, max_new_tokens=20, eos_token_ids=())
+    b = ort.generate(PROMPTS, max_new_tokens=20, eos_token_ids=())
+    assert a.sequences == b.sequences == pipe.generate(PROMPTS, max_new_tokens=20, eos_token_ids=()).sequences
+    assert a.speculative is not None and b.speculative is not None
+    assert (a.speculative.drafted, a.speculative.accepted, a.speculative.target_calls) == (
+        b.speculative.drafted, b.speculative.accepted, b.speculative.target_calls)
+    assert ort.replace(drafter=None).generate(PROMPTS[:1], max_new_tokens=4).sequences  # plain decoding still works

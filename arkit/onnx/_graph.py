@@ -17,9 +17,9 @@ def input_names(num_layers: int, *, continuous: bool = False) -> list[str]:
     ]
 
 
-def output_names(num_layers: int, *, continuous: bool = False) -> list[str]:
-    """Logits, or a continuous head's raw distribution ``params``; then the presents."""
-    return ["params" if continuous else "logits"] + [
+def output_names(num_layers: int, *, continuous: bool = False, medusa: bool = False) -> list[str]:
+    """Logits (or a continuous head's raw distribution ``params``), Medusa guesses when exported, the presents."""
+    return ["params" if continuous else "logits"] + (["medusa_tokens"] if medusa else []) + [
         f"present.{i}.{kv}" for i in range(num_layers) for kv in ("key", "value")
     ]
 
@@ -45,12 +45,14 @@ class StepGraph(nn.Module):
     """``(input_ids, positions, attention_mask, *past) -> (logits, *present)``: one graph for prefill and decode.
 
     For a continuous pipeline (head ``vocab_size`` 0) the first input is real
-    vectors and the first output the head's ``params(hidden)``.
+    vectors and the first output the head's ``params(hidden)``. With Medusa heads
+    the second output is ``medusa_tokens`` ``[B, T, num_heads]``: each head's top-1
+    guess at every position, so drafting needs no hidden states outside the graph.
     """
 
-    def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
+    def __init__(self, backbone: nn.Module, head: nn.Module, medusa: nn.Module | None = None) -> None:
         super().__init__()
-        self.backbone, self.head = backbone, head
+        self.backbone, self.head, self.medusa = backbone, head, medusa
         self.continuous = head.vocab_size == 0
 
     def forward(self, input_ids: torch.Tensor, positions: torch.Tensor, attention_mask: torch.Tensor,
@@ -58,4 +60,6 @@ class StepGraph(nn.Module):
         cache = _TensorCache(past)
         hidden = self.backbone(input_ids, positions=positions, cache=cache, attention_mask=attention_mask)
         out = self.head.params(hidden) if self.continuous else self.head(hidden)
-        return (out, *cache.presents)
+        if self.medusa is None:
+            return (out, *cache.presents)
+        return (out, self.medusa(hidden).argmax(-1), *cache.presents)

@@ -29,7 +29,8 @@ from .._serialization import replace_folder, save_pipeline
 from .._version import __version__
 from ..errors import ConfigError, ExportError, PipelineFormatError
 from ..pipeline import Pipeline
-from ._graph import StepGraph, input_names, output_names
+from ..drafters.medusa import MedusaHeads
+from ._graph import StepGraph, _TensorCache, input_names, output_names
 from .graphs import export_graph, tokenizer_graphs
 from .runtime import FORMAT_VERSION, MANIFEST, OrtCache, OrtPipeline
 
@@ -100,9 +101,11 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        extras = {r: c for r, c in pipeline.components.items() if r not in ("backbone", "head", "cache")}
+        medusa = pipeline.drafter if isinstance(pipeline.drafter, MedusaHeads) else None
+        inside = ("backbone", "head", "cache") + (("drafter",) if medusa is not None else ())
+        extras = {r: c for r, c in pipeline.components.items() if r not in inside}
         save_pipeline(extras, tmp)
-        reference = graph = StepGraph(backbone, head).eval()
+        reference = graph = StepGraph(backbone, head, medusa).eval()
         if dtype == "float16":
             graph = _half_copy(graph)
         started = time.perf_counter()
@@ -123,7 +126,7 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
                          "head_dim": spec.head_dim, "vocab_size": head.vocab_size,
                          "max_seq_len": backbone.max_seq_len},
             "inputs": input_names(spec.num_layers, continuous=continuous),
-            "outputs": output_names(spec.num_layers, continuous=continuous),
+            "outputs": output_names(spec.num_layers, continuous=continuous, medusa=medusa is not None),
             "components": sorted(extras),
             "source": {"backbone": _describe(pipeline)},
         }
@@ -132,6 +135,8 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
             manifest["tokenizer_graphs"] = {}
             for name, declared in graphs.items():
                 manifest["tokenizer_graphs"][name] = export_graph(name, declared, tmp, opset)
+        if medusa is not None:  # the runtime drafts from the graph's medusa_tokens output
+            manifest["medusa"] = {"num_heads": medusa.num_heads}
         if continuous:  # what the runtime needs to rebuild the distribution from the graph's params
             manifest["geometry"].update(input_dim=backbone.input_dim, output_dim=_params_dim(head))
             manifest["head"] = _head_entry(head)
@@ -246,7 +251,8 @@ def _trace(graph: StepGraph, spec: Any, what: str, opset: int | None) -> Any:
             warnings.simplefilter("ignore")
             return torch.onnx.export(graph, example, dynamic_shapes=dynamic,
                                      input_names=input_names(spec.num_layers, continuous=graph.continuous),
-                                     output_names=output_names(spec.num_layers, continuous=graph.continuous),
+                                     output_names=output_names(spec.num_layers, continuous=graph.continuous,
+                                                               medusa=graph.medusa is not None),
                                      opset_version=opset, dynamo=True, verbose=False)
     except Exception as exc:  # torch.export / onnxscript errors: name the component, keep the first line
         first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
@@ -283,7 +289,17 @@ def _validate(graph: StepGraph, directory: Path, backbone: Any) -> list[dict[str
         cache = OrtCache()
         cache.keys, cache.values = [p.to(session.dtype) for p in past[0::2]], [p.to(session.dtype) for p in past[1::2]]
         got = session(ids, positions=positions, cache=cache, attention_mask=mask).float().cpu()
-        cases.append({"batch": B, "new": T, "past": P,
-                      "max_abs_logit_diff": float((got - expected).abs().max())})
+        case = {"batch": B, "new": T, "past": P, "max_abs_logit_diff": float((got - expected).abs().max())}
+        if graph.medusa is not None:  # guesses may differ only where torch's top two are within rounding
+            with torch.inference_mode():
+                hidden = graph.backbone(ids, positions=positions, cache=_TensorCache(tuple(past)),
+                                        attention_mask=mask)
+                top = graph.medusa(hidden).topk(2, dim=-1)
+            differ = session.medusa_tokens.cpu() != top.indices[..., 0]
+            top = top.values
+            case["medusa_token_mismatches"] = int(differ.sum())
+            if bool((differ & (top[..., 0] - top[..., 1] > 1e-4)).any()):
+                raise ExportError("onnxruntime and torch disagree on the Medusa heads' guesses beyond rounding")
+        cases.append(case)
     return cases
 

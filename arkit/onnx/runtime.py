@@ -24,10 +24,10 @@ from torch import nn
 from .._serialization import load_component
 from ..errors import ConfigError, ExportError, InputError, PipelineFormatError
 from ..pipeline import Pipeline
-from ..types import CacheSpec
+from ..types import CacheSpec, Draft, Verification
 from ._graph import input_names, output_names
 
-__all__ = ["OrtBackbone", "OrtCache", "OrtPipeline", "default_providers"]
+__all__ = ["OrtBackbone", "OrtCache", "OrtMedusa", "OrtPipeline", "default_providers"]
 
 MANIFEST = "onnx.json"
 FORMAT_VERSION = 1
@@ -143,8 +143,10 @@ class OrtBackbone(nn.Module):
             raise ExportError(f"onnxruntime cannot load {path}: {str(exc).strip().splitlines()[0][:300]}") from None
         self.providers = self.session.get_providers()
         self.device = torch.device("cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu")
+        self.medusa_heads = int(manifest.get("medusa", {}).get("num_heads", 0))
+        self.medusa_tokens: torch.Tensor | None = None  # [B, T, heads] of the last call, when the graph has them
         self._inputs = input_names(self.n_layers, continuous=self.continuous)
-        self._outputs = output_names(self.n_layers, continuous=self.continuous)
+        self._outputs = output_names(self.n_layers, continuous=self.continuous, medusa=self.medusa_heads > 0)
         first = self.session.get_outputs()[0].type  # the head's params stay float32 in a float16 graph
         self._out_dtype = torch.float16 if first == "tensor(float16)" else torch.float32
         found = [i.name for i in self.session.get_inputs()]
@@ -198,7 +200,11 @@ class OrtBackbone(nn.Module):
         binding.clear_binding_outputs()
         for name, tensor in zip(self._inputs, feeds):
             _bind(binding.bind_input, name, tensor)
-        for name, tensor in zip(self._outputs, [logits, *presents]):
+        outputs = [logits, *presents]
+        if self.medusa_heads:
+            self.medusa_tokens = torch.empty(B, T, self.medusa_heads, dtype=torch.long, device=device)
+            outputs.insert(1, self.medusa_tokens)
+        for name, tensor in zip(self._outputs, outputs):
             _bind(binding.bind_output, name, tensor)
         self.session.run_with_iobinding(binding)
         cache.keys, cache.values = presents[0::2], presents[1::2]
@@ -233,6 +239,45 @@ class OrtHead(nn.Module):
         return hidden if self._distribution is None else self._distribution(hidden)
 
 
+class OrtMedusa:
+    """Medusa heads exported inside the step graph: drafts are the graph's ``medusa_tokens`` output.
+
+    It drafts what :class:`arkit.drafters.medusa.MedusaHeads` would: head ``i``'s top-1
+    guess at each row's last verified position, read from the backbone's last call.
+    """
+
+    def __init__(self, backbone: OrtBackbone) -> None:
+        self.backbone, self.num_heads = backbone, backbone.medusa_heads
+        self.vocab_size = backbone.vocab_size
+        self._guesses: torch.Tensor | None = None  # [B, heads]
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        return {"num_heads": self.num_heads}
+
+    def start(self, pipe: Pipeline, batch_size: int) -> None:
+        if pipe.backbone is not self.backbone:
+            raise ConfigError("the exported Medusa heads draft from their own graph's outputs: use them only "
+                              "with the pipeline OrtPipeline.from_pretrained built")
+        self._guesses = None
+
+    def observe(self, verification: Verification) -> None:
+        tokens = self.backbone.medusa_tokens
+        assert tokens is not None  # the backbone ran before the loop observes
+        n = verification.tokens.shape[1]
+        rows = torch.arange(tokens.shape[0], device=tokens.device)
+        self._guesses = tokens[:, -n:][rows, verification.accepted.to(tokens.device)]
+
+    def propose(self, tokens: torch.Tensor, k: int) -> Draft:
+        B = tokens.shape[0]
+        drafted = torch.zeros(B, k, dtype=torch.long, device=tokens.device)
+        n = min(k, self.num_heads)
+        if self._guesses is None or self._guesses.shape[0] != B:
+            return Draft(tokens=drafted, lengths=torch.zeros(B, dtype=torch.long, device=tokens.device))
+        drafted[:, :n] = self._guesses[:, :n].to(tokens.device)
+        return Draft(tokens=drafted, lengths=torch.full((B,), n, dtype=torch.long, device=tokens.device))
+
+
 class OrtPipeline:
     """Loads a folder written by :func:`arkit.onnx.export` as a pipeline that runs in onnxruntime."""
 
@@ -259,6 +304,8 @@ class OrtPipeline:
                 raise PipelineFormatError(f"{directory / MANIFEST}: a continuous graph needs its head's name and "
                                           f"config under 'head' ({exc}); export the pipeline again") from None
         head = OrtHead(backbone.vocab_size, backbone.d_model, distribution)
+        if backbone.medusa_heads:
+            components["drafter"] = OrtMedusa(backbone)
         return Pipeline(head=head, backbone=backbone, cache=OrtCache(), **components)
 
 
