@@ -181,6 +181,9 @@ class Drafter(Protocol):
       pass, with the target's tokens, hidden states, logits and decisions
       (:class:`~arkit.Verification`). Drafters that read the target's hidden
       states (Medusa heads) or its predictions (Jacobi, token recycling) use it.
+    - ``tree_drafts``: true for a drafter whose drafts may be trees
+      (``Draft.parents``); the loop then reserves cache room for the branches
+      the target discards, and needs an acceptance rule with ``accept_tree``.
     """
 
     @property
@@ -206,6 +209,12 @@ class AcceptanceRule(Protocol):
     decoding with the target would emit them (exact speculative sampling; greedy
     match under a deterministic sampler). Lossy rules trade that for longer
     acceptance and must say so.
+
+    Optional: ``accept_tree(draft, target_probs, generator) -> (paths, next_tokens)``
+    for tree drafts (``Draft.parents`` set; ``target_probs`` then has one row per
+    node after the root's): each row's kept root-to-node path as a list of node
+    indices, and the target's token after it. ``core/exact`` (deterministic drafts)
+    and ``core/greedy-match`` implement it.
     """
 
     lossless: bool

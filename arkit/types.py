@@ -317,7 +317,8 @@ class Draft:
     """Tokens a :class:`~arkit.protocols.Drafter` proposes for each row.
 
     ``tokens`` is a ``LongTensor[B, k]`` chain per row; ``probs`` (optional) is the
-    drafter's distribution at each drafted position, ``Tensor[B, k, V]``.
+    drafter's distribution at each drafted position, ``Tensor[B, k, V]``. With
+    ``parents`` the ``k`` tokens are the nodes of a tree instead of a chain.
     """
 
     tokens: Any
@@ -326,6 +327,11 @@ class Draft:
     """``LongTensor[B]``: how many of each row's ``k`` tokens are real proposals (the rest are
     padding the target ignores). ``None`` means all ``k``. A drafter with nothing to propose
     for a row (no n-gram match) gives 0 and the row advances by the target's own token."""
+    parents: Any = None
+    """``LongTensor[B, k]``: a tree draft. Node ``i``'s parent is node ``parents[b, i] < i``, or
+    ``-1`` for the row's pending token (the root), so several candidates can continue the same
+    prefix. ``None`` is a chain (``parents[b, i] = i - 1``). The target scores every node in one
+    pass under a tree attention mask and keeps one root-to-node path per row."""
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -348,6 +354,10 @@ class Verification:
     """``LongTensor[B]``: the token the target chose after the accepted drafts (the next pass's first input)."""
     live: Any = None
     """``BoolTensor[B]``: rows still generating when the pass ran; finished rows were fed placeholders."""
+    last_kept: Any = None
+    """``LongTensor[B]``: index into ``tokens`` of each row's last kept position, whose prediction is
+    ``next_tokens`` (0 for the pending token). For a chain it equals ``accepted``; for a tree draft it
+    is ``1 +`` the last kept node. ``None`` means ``accepted``."""
 
 
 @attrs.frozen(kw_only=True)

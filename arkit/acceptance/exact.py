@@ -21,8 +21,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ..errors import GenerationError
 from ..types import Draft
-from ._common import at, draft_lengths, draw, kept_prefix
+from ._common import at, draft_lengths, draw, kept_prefix, walk_tree
 
 __all__ = ["ExactAcceptance"]
 
@@ -61,3 +62,17 @@ class ExactAcceptance:
             residual = torch.where(total > 0, residual / total.clamp(min=1e-30), after)
             after = torch.where(rejected[:, None], residual, after)
         return accepted, draw(after, generator)
+
+    def accept_tree(
+        self, draft: Draft, target_probs: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[list[list[int]], torch.Tensor]:
+        """A tree of deterministic drafts: draw the target's token at the root, move to the child
+        carrying it, draw again there, and so on; stop where no child matches. Each token is a draw
+        from the target's distribution given the path so far, so the rule stays lossless."""
+        if draft.probs is not None:
+            raise GenerationError("core/exact keeps tree drafts only when they are deterministic (no probs): "
+                                  "a sampled tree needs multi-draft rejection, which arkit does not implement")
+        q = target_probs.float()
+        B, n, V = q.shape
+        choice = torch.multinomial(q.reshape(B * n, V), 1, generator=generator).view(B, n)
+        return walk_tree(draft, choice)

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from ..types import Draft
-from ._common import at, draft_lengths, draw, kept_prefix
+from ._common import at, draft_lengths, draw, kept_prefix, walk_tree
 
 __all__ = ["GreedyMatch"]
 
@@ -36,3 +36,12 @@ class GreedyMatch:
         k = tokens.shape[1]
         accepted = kept_prefix(tokens == q[:, :k].argmax(-1), draft_lengths(draft))
         return accepted, draw(at(q, accepted), generator)
+
+    def accept_tree(
+        self, draft: Draft, target_probs: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[list[list[int]], torch.Tensor]:
+        """Follow the children that equal the target's argmax; the target's token is drawn after the path."""
+        q = target_probs.float()
+        paths, _ = walk_tree(draft, q.argmax(-1))
+        last = torch.tensor([1 + p[-1] if p else 0 for p in paths], device=q.device)
+        return paths, draw(at(q, last), generator)

@@ -23,6 +23,7 @@ The heads are an ``nn.Module``: their weights save and load with the pipeline.
 from __future__ import annotations
 
 from collections.abc import Mapping
+import heapq
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -54,15 +55,18 @@ class MedusaHead(nn.Module):
 class MedusaHeads(nn.Module):
     """``num_heads`` heads guessing the tokens 2, 3, ... places after each verified position."""
 
-    def __init__(self, *, d_model: int = 256, vocab_size: int = 512, num_heads: int = 4, init_std: float = 0.02) -> None:
+    def __init__(self, *, d_model: int = 256, vocab_size: int = 512, num_heads: int = 4, init_std: float = 0.02,
+                 tree_width: int = 1) -> None:
         super().__init__()
-        for key, value in (("d_model", d_model), ("vocab_size", vocab_size), ("num_heads", num_heads)):
+        for key, value in (("d_model", d_model), ("vocab_size", vocab_size), ("num_heads", num_heads),
+                           ("tree_width", tree_width)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"medusa {key} must be a positive integer, got {value!r}")
         if isinstance(init_std, bool) or not isinstance(init_std, (int, float)) or not init_std > 0:
             raise ConfigError(f"medusa init_std must be a positive number, got {init_std!r}")
-        self.d_model, self.vocab_size, self.num_heads = d_model, vocab_size, num_heads
-        self._config = dict(d_model=d_model, vocab_size=vocab_size, num_heads=num_heads, init_std=float(init_std))
+        self.d_model, self.vocab_size, self.num_heads, self.tree_width = d_model, vocab_size, num_heads, tree_width
+        self._config = dict(d_model=d_model, vocab_size=vocab_size, num_heads=num_heads, init_std=float(init_std),
+                            tree_width=tree_width)
         self.heads = nn.ModuleList(MedusaHead(d_model, vocab_size) for _ in range(num_heads))
         for head in self.heads:
             nn.init.zeros_(head.block.weight)  # the residual block starts as the identity (Medusa-1)
@@ -71,10 +75,16 @@ class MedusaHeads(nn.Module):
         column_major_linears(self)
         self._hidden: torch.Tensor | None = None  # [B, D]: each row's hidden state at its last verified position
 
+    @property
+    def tree_drafts(self) -> bool:
+        """Whether :meth:`propose` returns trees (``tree_width > 1``)."""
+        return self.tree_width > 1
+
     @classmethod
-    def for_pipeline(cls, pipe: Pipeline, num_heads: int = 4) -> MedusaHeads:
+    def for_pipeline(cls, pipe: Pipeline, num_heads: int = 4, tree_width: int = 1) -> MedusaHeads:
         """Heads sized for ``pipe``, each starting as a copy of its head's projection (when it has a ``proj``)."""
-        heads = cls(d_model=pipe.backbone.d_model, vocab_size=pipe.tokenizer.vocab_size, num_heads=num_heads)
+        heads = cls(d_model=pipe.backbone.d_model, vocab_size=pipe.tokenizer.vocab_size, num_heads=num_heads,
+                    tree_width=tree_width)
         base = getattr(getattr(pipe.head, "proj", None), "weight", None)
         if isinstance(base, torch.Tensor) and tuple(base.shape) == (heads.vocab_size, heads.d_model):
             with torch.no_grad():
@@ -98,9 +108,10 @@ class MedusaHeads(nn.Module):
         self._hidden = None
 
     def observe(self, verification: Verification) -> None:
-        hidden, accepted = verification.hidden, verification.accepted
+        hidden = verification.hidden
+        last = verification.accepted if verification.last_kept is None else verification.last_kept
         rows = torch.arange(hidden.shape[0], device=hidden.device)
-        self._hidden = hidden[rows, accepted.to(hidden.device)].detach()  # where the new pending token was predicted
+        self._hidden = hidden[rows, last.to(hidden.device)].detach()  # where the new pending token was predicted
 
     def propose(self, tokens: torch.Tensor, k: int) -> Draft:
         B = tokens.shape[0]
@@ -110,6 +121,36 @@ class MedusaHeads(nn.Module):
             return Draft(tokens=drafted, lengths=torch.zeros(B, dtype=torch.long, device=tokens.device))
         weight = self.heads[0].proj.weight
         hidden = self._hidden.to(device=weight.device, dtype=weight.dtype)
+        if self.tree_width > 1:
+            return self._tree(hidden, k, tokens.device)
         guesses = torch.stack([self.heads[i](hidden).argmax(-1) for i in range(n)], 1)  # [B, n]
         drafted[:, :n] = guesses.to(tokens.device)
         return Draft(tokens=drafted, lengths=torch.full((B,), n, dtype=torch.long, device=tokens.device))
+
+    def _tree(self, hidden: torch.Tensor, k: int, device: torch.device) -> Draft:
+        """The ``k`` most probable paths' nodes, best first: head ``d``'s top ``tree_width`` tokens at depth ``d + 1``.
+
+        A node's score is the product of its path's head probabilities (the heads do not see the
+        path, so every node at one depth offers the same candidates). Best-first order puts each
+        parent before its children, as a tree draft needs.
+        """
+        B, w = hidden.shape[0], self.tree_width
+        top = [self.heads[d](hidden).float().log_softmax(-1).topk(w, dim=-1) for d in range(self.num_heads)]
+        logp = torch.stack([t.values for t in top], 1).tolist()  # [B, heads, w]
+        ids = torch.stack([t.indices for t in top], 1).tolist()
+        tokens = torch.zeros(B, k, dtype=torch.long)
+        parents = torch.full((B, k), -1, dtype=torch.long)
+        lengths = torch.zeros(B, dtype=torch.long)
+        for row in range(B):
+            frontier = [(-logp[row][0][c], 0, -1, c) for c in range(w)]  # (-score, depth, parent node, candidate)
+            heapq.heapify(frontier)
+            node = 0
+            while frontier and node < k:  # a small tree (few heads) may hold fewer than k nodes
+                score, depth, parent, c = heapq.heappop(frontier)
+                tokens[row, node], parents[row, node] = ids[row][depth][c], parent
+                if depth + 1 < self.num_heads:
+                    for child in range(w):
+                        heapq.heappush(frontier, (score - logp[row][depth + 1][child], depth + 1, node, child))
+                node += 1
+            lengths[row] = node
+        return Draft(tokens=tokens.to(device), parents=parents.to(device), lengths=lengths.to(device))

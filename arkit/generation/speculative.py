@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 
+from ..acceptance._common import tree_ancestors, tree_depths
 from ..errors import ConfigError, ConstraintError, GenerationError
 from ..types import Draft, GenerationConfig, GenerationEvent, SpeculativeStats, Verification
 from ._setup import make_generator, prefill_inputs, prepare
@@ -79,10 +80,15 @@ def decode_speculative(
     k, B = config.num_draft_tokens, len(prompts)
 
     # 1. Lay out the prompts. Slots grow by 1 + the longest kept draft per pass, so B rows need at
-    #    most min(B, k + 1) slots per generated token, plus room for one pass's draft.
+    #    most min(B, k + 1) slots per generated token, plus room for one pass's draft. A tree may keep
+    #    its last node and discard the branches before it: up to k + 1 slots per token.
     prep = prepare(pipe, prompts, config)
     L, new, eos, V = prep.prompt_width, prep.total - prep.prompt_width, prep.eos, head.vocab_size
-    slots = L + min(B, k + 1) * new + k + 1
+    trees = bool(getattr(drafter, "tree_drafts", False))
+    if trees and not hasattr(rule, "accept_tree"):
+        raise ConfigError(f"the drafter proposes trees but the acceptance rule {type(rule).__name__} keeps only "
+                          f"chains: use core/exact or core/greedy-match, or a chain drafter")
+    slots = L + (k + 1 if trees else min(B, k + 1)) * new + k + 1
     history = torch.cat([prep.history, prep.history.new_full((B, slots - prep.total), -1)], 1)
     generator = make_generator(config.seed, prep.device)
     cache.allocate(backbone.cache_spec(), batch_size=B, max_len=slots, dtype=prep.dtype, device=prep.device)
@@ -127,9 +133,15 @@ def decode_speculative(
                                   f"loosen the truncation, penalties or bans")
         probs = _target_probs(sampler, scores)
 
-        # 4. Keep a prefix of each draft; the target adds its own token after it.
-        accepted, next_tokens = rule.accept(draft, probs, generator)
-        after = scores[torch.arange(B, device=scores.device), accepted.to(scores.device)]  # [B, V]
+        # 4. Keep a prefix of each draft (a root-to-node path of a tree); the target adds its own token after it.
+        if draft.parents is None:
+            accepted, next_tokens = rule.accept(draft, probs, generator)
+            paths = [list(range(a)) for a in accepted.tolist()]
+        else:
+            paths, next_tokens = rule.accept_tree(draft, probs, generator)
+            accepted = torch.tensor([len(p) for p in paths], device=next_tokens.device)
+        last_kept = torch.tensor([1 + p[-1] if p else 0 for p in paths], device=scores.device)
+        after = scores[torch.arange(B, device=scores.device), last_kept]  # [B, V]
         outside = ~torch.isfinite(after.gather(-1, next_tokens[:, None].to(scores.device)))[:, 0]
         outside &= torch.tensor(live, device=scores.device)
         if bool(outside.any()):
@@ -141,13 +153,14 @@ def decode_speculative(
 
         # 5. Emit each live row's kept drafts and the target's token, stopping where the row ends.
         kept, live_before = [0] * B, list(live)
-        proposed = sum(_row_length(draft, r) for r in range(B) if live[r])
+        proposed = sum(_row_reach(draft, r) for r in range(B) if live[r])
         for row in range(B):
             if not live[row]:
                 continue
             counter.drafted += _row_length(draft, row)
             counter.row_calls += 1 if S else 0
-            for j, token in enumerate(drafted[row][: accepted[row]] + [chosen[row]]):
+            at = [0] + [1 + node for node in paths[row]]  # the position whose scores each emitted token came from
+            for j, token in enumerate([drafted[row][node] for node in paths[row]] + [chosen[row]]):
                 produced[row] += 1
                 row_tokens[row].append(token)
                 reason = finish_reason(token, row_tokens[row], produced[row], prep.lengths[row], config, eos,
@@ -156,7 +169,7 @@ def decode_speculative(
                     states[row] = constraint.advance(states[row], token)
                     if constraint_done(constraint, states[row]):
                         reason = "constraint"
-                lp = float(scores[row, j].log_softmax(-1)[token]) if config.output_logprobs else None
+                lp = float(scores[row, at[j]].log_softmax(-1)[token]) if config.output_logprobs else None
                 counter.generated += 1
                 yield GenerationEvent(row=row, index=produced[row] - 1, token_id=token, finish_reason=reason), lp
                 if reason is not None:
@@ -172,13 +185,16 @@ def decode_speculative(
             elif 2 * sum(kept) < proposed:
                 asked = max(1, asked - 1)
 
-        # 6. Roll back: the cache keeps the pending token and the longest kept draft among live rows.
+        # 6. Roll back: the cache keeps the pending token and the longest kept draft among live rows. In a
+        #    tree the kept path skips other branches' slots: they become holes too.
         if S:
-            keep = 1 + max((kept[r] for r in range(B) if live[r]), default=0)
+            reach = [1 + (paths[r][kept[r] - 1] if kept[r] else -1) for r in range(B)]  # slots past pending
+            keep = 1 + max((reach[r] for r in range(B) if live[r]), default=0)
             for row in range(B):
                 if live[row]:
                     history[row, S] = fed[row, 0]
-                    history[row, S + 1 : S + 1 + kept[row]] = draft.tokens[row, : kept[row]]
+                    for node in paths[row][: kept[row]]:
+                        history[row, S + 1 + node] = draft.tokens[row, node]
                     holes = holes or kept[row] + 1 < keep
             cache.crop(S + keep)
             S += keep
@@ -188,7 +204,8 @@ def decode_speculative(
         if hasattr(drafter, "observe"):
             drafter.observe(Verification(tokens=fed[:, -n:], hidden=hidden, logits=logits,
                                          accepted=torch.tensor(kept, device=fed.device), next_tokens=next_tokens,
-                                         live=torch.tensor(live_before, device=fed.device)))
+                                         live=torch.tensor(live_before, device=fed.device),
+                                         last_kept=last_kept.to(fed.device)))
         if not any(live):
             return
 
@@ -196,28 +213,37 @@ def decode_speculative(
         pending_ids = torch.where(torch.tensor(live, device=fed.device), next_tokens, 0)
         room = min(backbone.max_seq_len - 1 - int(next_positions[r]) for r in range(B) if live[r])
         wanted = max(config.max_new_tokens - produced[r] for r in range(B) if live[r]) - 1
-        kk = max(0, min(asked, room, wanted))
+        # a tree's nodes outnumber its depth: any size helps while a row wants two or more tokens
+        kk = max(0, min(asked, room, wanted if not trees or wanted <= 0 else asked))
         if kk:
             began = time.perf_counter()
             draft = drafter.propose(torch.cat([_compact(history[:, :S], holes), pending_ids[:, None]], 1), kk)
             counter.drafter_s += time.perf_counter() - began
             _check_draft(draft, B, kk, V)
+            if draft.parents is not None and not trees:
+                raise GenerationError(f"{type(drafter).__name__} returned a tree draft without declaring "
+                                      f"tree_drafts = True (the loop reserves cache room for trees from it)")
             if draft.lengths is not None:  # score only as many positions as the longest live proposal needs
                 longest = max((int(draft.lengths[r]) for r in range(B) if live[r]), default=0)
                 if longest < kk:
                     kk = longest
                     draft = Draft(tokens=draft.tokens[:, :kk], probs=None if draft.probs is None else draft.probs[:, :kk],
-                                  lengths=draft.lengths.clamp(max=kk))
+                                  lengths=draft.lengths.clamp(max=kk),
+                                  parents=None if draft.parents is None else draft.parents[:, :kk])
         else:
             draft = Draft(tokens=fed.new_zeros(B, 0))
         fed = torch.cat([pending_ids[:, None], draft.tokens], 1)
         alive = torch.tensor(live, device=fed.device)[:, None]
-        positions = torch.where(alive, next_positions[:, None] + torch.arange(kk + 1, device=fed.device), 0)
+        if draft.parents is None:  # a chain: each position sees the ones before it
+            depth = torch.arange(kk + 1, device=fed.device).expand(B, kk + 1)
+            seen = torch.ones(kk + 1, kk + 1, dtype=torch.bool, device=fed.device).tril().expand(B, kk + 1, kk + 1)
+        else:  # a tree: each node sits one past its parent and sees only its ancestors
+            depth, seen = tree_depths(draft.parents), tree_ancestors(draft.parents)
+        positions = torch.where(alive, next_positions[:, None] + depth, 0)
         mask = None
-        if holes or _padded_or_done(prep.lengths, L, live):
+        if holes or _padded_or_done(prep.lengths, L, live) or draft.parents is not None:
             real = history[:, :S] >= 0
-            causal = torch.ones(kk + 1, kk + 1, dtype=torch.bool, device=fed.device).tril()
-            mask = torch.cat([real[:, None, :].expand(B, kk + 1, S), causal.expand(B, kk + 1, kk + 1)], -1)
+            mask = torch.cat([real[:, None, :].expand(B, kk + 1, S), seen], -1)
 
 
 def _padded_or_done(lengths: list[int], width: int, live: list[bool]) -> bool:
@@ -235,6 +261,15 @@ def _row_length(draft: Draft, row: int) -> int:
     return draft.tokens.shape[1] if draft.lengths is None else int(draft.lengths[row])
 
 
+def _row_reach(draft: Draft, row: int) -> int:
+    """How many tokens the row's draft could add: its length for a chain, the depth of its deepest node for a tree."""
+    n = _row_length(draft, row)
+    if draft.parents is None or n == 0:
+        return n
+    parents = draft.parents[row, :n].tolist()
+    return max(len(_path(parents, node)) for node in range(n))
+
+
 def _check_draft(draft: Any, B: int, k: int, V: int) -> None:
     if not isinstance(draft, Draft):
         raise GenerationError(f"the drafter must return an arkit.Draft, got {type(draft).__name__}")
@@ -245,6 +280,16 @@ def _check_draft(draft: Any, B: int, k: int, V: int) -> None:
     if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= V):
         raise GenerationError(f"the drafter proposed ids outside the target's vocabulary [0, {V}): check that "
                               f"drafter and target share a tokenizer")
+    parents = draft.parents
+    if parents is not None:
+        if not isinstance(parents, torch.Tensor) or parents.shape != (B, k) or parents.dtype != torch.long:
+            raise GenerationError(f"the drafter's parents must be a LongTensor of shape {(B, k)}, got "
+                                  f"{getattr(parents, 'dtype', type(parents).__name__)} "
+                                  f"{tuple(getattr(parents, 'shape', ()))}")
+        index = torch.arange(k, device=parents.device)
+        if bool(((parents < -1) | (parents >= index)).any()):
+            raise GenerationError("a tree draft's parents[b, i] must be -1 (the pending token) or an earlier "
+                                  "node (< i): list nodes parents first")
     if draft.probs is not None and tuple(draft.probs.shape) != (B, k, V):
         raise GenerationError(f"the drafter's probs have shape {tuple(draft.probs.shape)}; expected {(B, k, V)} "
                               f"(the target's vocabulary is {V})")
@@ -265,44 +310,78 @@ def _target_scores(
 ) -> torch.Tensor:
     """``[B, n, V]``: the sampler's processed scores at each position of the pass, constraint applied.
 
-    Position ``i`` continues the context, the pending token and the first ``i`` draft tokens;
-    the constraint's state is advanced along the draft for as long as the draft obeys it.
+    Position 0 continues the context and the pending token; position ``i + 1`` continues
+    them and the draft's path to node ``i`` (the first ``i + 1`` tokens of a chain). The
+    constraint's state is advanced along each path for as long as the draft obeys it.
     """
     B, n, V = logits.shape
     logits = logits.float()
     if bool(torch.isnan(logits).any()):
         raise GenerationError("the model produced NaN logits; check the weights (a diverged training run?)")
     prefix = context if pending is None else torch.cat([context, pending], 1)
-    walk = list(states) if constraint is not None else []
+    k = draft.tokens.shape[1]
+    tokens = draft.tokens.tolist()
+    if draft.parents is None:  # a chain: node i continues node i - 1
+        parent_of = [[i - 1 for i in range(k)] for _ in range(B)]
+        paths = [draft.tokens[:, :i] for i in range(n)]
+    else:
+        parent_of = draft.parents.tolist()
+        paths = _tree_contexts(prefix, draft, parent_of, n)
+    # state[p][row]: the constraint's state after the path to position p (None: the path breaks it)
+    state: list[list[Any]] = [list(states)] + [[None] * B for _ in range(n - 1)]
     out = []
     for i in range(n):
         step = logits[:, i]
         if constraint is not None:
             allowed = torch.ones(B, V, dtype=torch.bool, device=logits.device)
             for row in range(B):
-                if not live[row] or walk[row] is None:
+                if not live[row] or state[i][row] is None:
                     continue
-                mask = _allowed(constraint, walk[row], V, logits.device)
+                mask = _allowed(constraint, state[i][row], V, logits.device)
                 if not bool(mask.any()):
-                    if i == 0 and not constraint.complete(walk[row]):
+                    if i == 0 and not constraint.complete(state[i][row]):
                         raise ConstraintError(
                             f"the constraint allows no token for row {row} at generated position {produced[row]}: "
                             f"its rule has a dead end there; fix the constraint or its start state")
-                    walk[row] = None  # the row ends before here; this position is never used
-                    continue
+                    continue  # the row ends before here; this position is never used
                 allowed[row] = mask
-                if i < draft.tokens.shape[1]:
-                    token = int(draft.tokens[row, i])
-                    walk[row] = constraint.advance(walk[row], token) if bool(mask[token]) else None
+                for node in range(i, k) if draft.parents is None else range(k):
+                    if parent_of[row][node] + 1 == i and bool(mask[tokens[row][node]]):
+                        state[node + 1][row] = constraint.advance(state[i][row], tokens[row][node])
+                    if draft.parents is None:
+                        break
             step = step.masked_fill(~allowed, float("-inf"))
         if eos and config.min_new_tokens:
-            early = torch.tensor([p + i < config.min_new_tokens for p in produced], device=logits.device)
+            depth = i if draft.parents is None else [len(_path(parent_of[r], i - 1)) for r in range(B)]
+            early = torch.tensor([p + (depth if isinstance(depth, int) else depth[r]) < config.min_new_tokens
+                                  for r, p in enumerate(produced)], device=logits.device)
             if bool(early.any()):
                 ids = torch.tensor(sorted(eos), device=logits.device)
                 step = step.index_put((early.nonzero()[:, :1], ids[None]), step.new_tensor(float("-inf")))
-        scores = pipe.sampler.process(step, torch.cat([prefix, draft.tokens[:, :i]], 1))
-        out.append(scores)
+        context_i = torch.cat([prefix, paths[i]], 1) if draft.parents is None else paths[i]
+        out.append(pipe.sampler.process(step, context_i))
     return torch.stack(out, 1)
+
+
+def _path(parents: list[int], node: int) -> list[int]:
+    """Nodes from the root's first child down to ``node`` (``[]`` for the root, ``node = -1``)."""
+    path = []
+    while node >= 0:
+        path.append(node)
+        node = parents[node]
+    return path[::-1]
+
+
+def _tree_contexts(prefix: torch.Tensor, draft: Draft, parents: list[list[int]], n: int) -> list[torch.Tensor]:
+    """For each position, every row's context: the prefix then the tokens on the path to it, ``-1`` before."""
+    tokens = draft.tokens.tolist()
+    out = []
+    for i in range(n):
+        rows = [[tokens[r][j] for j in _path(parents[r], i - 1)] for r in range(len(tokens))]
+        width = max(map(len, rows))
+        padded = prefix.new_tensor([[-1] * (width - len(p)) + p for p in rows]).view(len(rows), width)
+        out.append(_compact(torch.cat([prefix, padded], 1), True))
+    return out
 
 
 def _allowed(constraint: Constraint, state: Any, V: int, device: torch.device) -> torch.Tensor:

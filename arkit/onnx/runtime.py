@@ -243,7 +243,8 @@ class OrtMedusa:
     """Medusa heads exported inside the step graph: drafts are the graph's ``medusa_tokens`` output.
 
     It drafts what :class:`arkit.drafters.medusa.MedusaHeads` would: head ``i``'s top-1
-    guess at each row's last verified position, read from the backbone's last call.
+    guess at each row's last verified position, read from the backbone's last call. The
+    graph holds top-1 guesses only, so it drafts chains even for heads with ``tree_width > 1``.
     """
 
     def __init__(self, backbone: OrtBackbone) -> None:
@@ -265,8 +266,9 @@ class OrtMedusa:
         tokens = self.backbone.medusa_tokens
         assert tokens is not None  # the backbone ran before the loop observes
         n = verification.tokens.shape[1]
+        last = verification.accepted if verification.last_kept is None else verification.last_kept
         rows = torch.arange(tokens.shape[0], device=tokens.device)
-        self._guesses = tokens[:, -n:][rows, verification.accepted.to(tokens.device)]
+        self._guesses = tokens[:, -n:][rows, last.to(tokens.device)]
 
     def propose(self, tokens: torch.Tensor, k: int) -> Draft:
         B = tokens.shape[0]
