@@ -213,8 +213,8 @@ class AcceptanceRule(Protocol):
     Optional: ``accept_tree(draft, target_probs, generator) -> (paths, next_tokens)``
     for tree drafts (``Draft.parents`` set; ``target_probs`` then has one row per
     node after the root's): each row's kept root-to-node path as a list of node
-    indices, and the target's token after it. ``core/exact`` (deterministic drafts)
-    and ``core/greedy-match`` implement it.
+    indices, and the target's token after it. ``core/exact`` (deterministic drafts),
+    ``core/greedy-match`` and ``core/typical-acceptance`` implement it.
     """
 
     lossless: bool

@@ -100,11 +100,14 @@ def test_depths_and_ancestors_of_a_tree() -> None:
     k=st.integers(1, 6),
     seed=st.integers(0, 10_000),
     cache=st.sampled_from(["core/dynamic", "core/static"]),
-    rule=st.sampled_from(["core/exact", "core/greedy-match"]),
+    rule=st.sampled_from(["core/exact", "core/greedy-match", "core/typical-acceptance"]),
 )
 def test_greedy_with_tree_drafts_equals_greedy(prompts: list[list[int]], k: int, seed: int, cache: str,
                                                rule: str) -> None:
-    """Discarded branches become holes in the cache; logprobs equal to 1e-4 show the keys and values survived."""
+    """Discarded branches become holes in the cache; logprobs equal to 1e-4 show the keys and values survived.
+
+    Under a greedy sampler the target's distribution is one-hot, so typical acceptance keeps only the argmax too.
+    """
     pipe = tiny_pipeline().replace(cache=arkit.create("cache", cache))
     options = dict(max_new_tokens=12, eos_token_ids=(), num_draft_tokens=k, output_logprobs=True)
     plain = pipe.generate(prompt_ids=prompts, **options)
@@ -206,10 +209,22 @@ def test_bad_tree_drafts_get_clear_errors() -> None:
     chain = lambda B, k: torch.arange(-1, k - 1).expand(B, k).clone()  # noqa: E731
     with pytest.raises(arkit.GenerationError, match="without declaring tree_drafts"):
         pipe.replace(drafter=_Bad(chain, declare=False)).generate(["hi"], **run)
-    typical = arkit.create("acceptance", "core/typical-acceptance")
+    lantern = arkit.create("acceptance", "core/lantern", neighbours=[[i] for i in range(259)], delta=0.1)
     with pytest.raises(arkit.ConfigError, match="keeps only chains"):
-        pipe.replace(drafter=_Bad(chain), acceptance=typical).generate(["hi"], **run)
+        pipe.replace(drafter=_Bad(chain), acceptance=lantern).generate(["hi"], **run)
     probs = arkit.Draft(tokens=torch.ones(1, 2, dtype=torch.long), probs=torch.full((1, 2, 259), 1 / 259),
                         parents=torch.tensor([[-1, 0]]))
     with pytest.raises(arkit.GenerationError, match="deterministic"):
         arkit.create("acceptance", "core/exact").accept_tree(probs, torch.full((1, 3, 259), 1 / 259), None)
+
+
+def test_typical_acceptance_follows_the_likeliest_typical_child() -> None:
+    rule = arkit.create("acceptance", "core/typical-acceptance", posterior_threshold=0.3, posterior_alpha=0.3)
+    #   root -> n0 (token 1), n1 (token 2);  n1 -> n2 (token 0)
+    draft = arkit.Draft(tokens=torch.tensor([[1, 2, 0]]), parents=torch.tensor([[-1, -1, 1]]))
+    q = torch.tensor([[[0.1, 0.35, 0.55, 0.0],   # root: both children typical, token 2 likelier
+                       [1.0, 0.0, 0.0, 0.0],     # after n0 (unused)
+                       [0.9, 0.05, 0.05, 0.0],   # after n1: token 0 typical
+                       [0.0, 0.0, 0.0, 1.0]]])   # after n2: the target's token is 3
+    paths, after = rule.accept_tree(draft, q, torch.Generator().manual_seed(0))
+    assert paths == [[1, 2]] and after.tolist() == [3]

@@ -18,7 +18,7 @@ import torch
 
 from ..errors import ConfigError
 from ..types import Draft
-from ._common import at, draft_lengths, draw, kept_prefix
+from ._common import at, draft_lengths, draw, kept_prefix, walk_tree
 
 __all__ = ["TypicalAcceptance"]
 
@@ -50,3 +50,28 @@ class TypicalAcceptance:
         q_d = q_k.gather(-1, tokens[..., None])[..., 0]
         accepted = kept_prefix(q_d > threshold, draft_lengths(draft))
         return accepted, draw(at(q, accepted), generator)
+
+    def accept_tree(
+        self, draft: Draft, target_probs: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[list[list[int]], torch.Tensor]:
+        """At each node move to the typical child the target likes best (Medusa's tree rule); the
+        target's token is drawn after the path."""
+        q = target_probs.float()
+        B, n, _ = q.shape
+        entropy = -(q * q.clamp(min=1e-30).log()).sum(-1)  # [B, n]
+        threshold = torch.minimum(torch.full_like(entropy, self.posterior_threshold),
+                                  self.posterior_alpha * torch.exp(-entropy))
+        parent_at = draft.parents + 1  # the position each node continues
+        q_node = q.gather(1, parent_at[..., None].expand(-1, -1, q.shape[-1])).gather(-1, draft.tokens[..., None])[..., 0]
+        typical = q_node > threshold.gather(1, parent_at)
+        lengths = draft_lengths(draft).tolist()
+        choice = torch.full((B, n), -1, dtype=torch.long, device=q.device)  # -1: no child qualifies
+        best = torch.zeros(B, n, device=q.device)
+        for row in range(B):
+            for node in range(lengths[row]):
+                pos = int(parent_at[row, node])
+                if bool(typical[row, node]) and float(q_node[row, node]) > float(best[row, pos]):
+                    best[row, pos], choice[row, pos] = q_node[row, node], draft.tokens[row, node]
+        paths, _ = walk_tree(draft, choice)
+        last = torch.tensor([1 + p[-1] if p else 0 for p in paths], device=q.device)
+        return paths, draw(at(q, last), generator)
