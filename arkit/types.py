@@ -113,8 +113,9 @@ class GenerationConfig:
     """Speculative decoding (a pipeline with a drafter): most tokens the drafter proposes per target call."""
     draft_schedule: Literal["adaptive", "constant"] = "adaptive"
     """``"adaptive"``: ask for one more draft token after a pass that kept every draft, one fewer after
-    a pass that kept less than half (between 1 and ``num_draft_tokens``); ``"constant"``: always ask
-    for ``num_draft_tokens``."""
+    a pass that kept less than half (between 1 and ``num_draft_tokens``); when even a single draft
+    token mostly fails, pause drafting for 1, 2, 4, ... (at most 32) passes before trying again, so a
+    poor drafter costs little. ``"constant"``: always ask for ``num_draft_tokens``."""
 
     def __attrs_post_init__(self) -> None:
         _check(self.num_return_sequences <= self.num_beams,

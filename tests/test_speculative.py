@@ -263,3 +263,24 @@ def test_a_pipeline_with_a_drafter_and_a_rule_saves_and_loads(tmp_path: Any) -> 
     b = loaded.generate(["abab abab"], max_new_tokens=10, eos_token_ids=())
     assert a.sequences == b.sequences
     assert (a.speculative.drafted, a.speculative.accepted) == (b.speculative.drafted, b.speculative.accepted)
+
+
+class WrongDrafter:
+    """Always proposes token 0 after the pending token: a random model never emits it."""
+
+    config: dict = {}
+
+    def propose(self, tokens: torch.Tensor, k: int) -> arkit.Draft:
+        return arkit.Draft(tokens=torch.zeros(tokens.shape[0], k, dtype=torch.long))
+
+
+def test_the_adaptive_schedule_pauses_a_failing_drafter() -> None:
+    """Drafts that keep failing shrink to one token, then drafting pauses for 1, 2, 4, ... passes."""
+    pipe = tiny_pipeline().replace(drafter=WrongDrafter())
+    options = dict(max_new_tokens=60, eos_token_ids=(), num_draft_tokens=4)
+    constant = pipe.generate(["hello"], draft_schedule="constant", **options)
+    adaptive = pipe.generate(["hello"], **options)
+    assert constant.sequences == adaptive.sequences
+    assert constant.speculative.drafted > 3.5 * constant.speculative.target_calls  # 4 per pass, fewer near the end
+    # 4 + 3 + 2 + 1 tokens while shrinking, then single tokens between pauses of 1, 2, 4, 8, 16, 32 passes
+    assert adaptive.speculative.drafted < 20 and adaptive.speculative.accepted == 0

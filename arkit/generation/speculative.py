@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 
 __all__ = ["decode_speculative", "SpeculativeCounter"]
 
+_MAX_PAUSE = 32
+"""Longest run of passes without drafts under the adaptive schedule (pauses double while drafts keep failing)."""
+
 
 class SpeculativeCounter:
     """Filled in by :func:`decode_speculative` as it runs; ``freeze()`` gives the :class:`SpeculativeStats`."""
@@ -104,6 +107,7 @@ def decode_speculative(
     live, produced = [True] * B, [0] * B
     holes = False
     asked = k  # drafts asked per pass: adapts between 1 and k under the "adaptive" schedule
+    pause, wait = 0, 1  # adaptive: passes left without drafting, and the next pause's length
 
     # 2. Prefill: a pass with an empty draft, so the first token goes through the same rule.
     fed, positions, mask = prefill_inputs(history, L)
@@ -181,8 +185,10 @@ def decode_speculative(
 
         if config.draft_schedule == "adaptive" and proposed:
             if sum(kept) == proposed:
-                asked = min(k, asked + 1)
+                asked, wait = min(k, asked + 1), 1
             elif 2 * sum(kept) < proposed:
+                if asked == 1:  # even one draft token mostly fails: decode plainly for a while, then try again
+                    pause, wait = wait, min(2 * wait, _MAX_PAUSE)
                 asked = max(1, asked - 1)
 
         # 6. Roll back: the cache keeps the pending token and the longest kept draft among live rows. In a
@@ -215,6 +221,8 @@ def decode_speculative(
         wanted = max(config.max_new_tokens - produced[r] for r in range(B) if live[r]) - 1
         # a tree's nodes outnumber its depth: any size helps while a row wants two or more tokens
         kk = max(0, min(asked, room, wanted if not trees or wanted <= 0 else asked))
+        if pause:
+            pause, kk = pause - 1, 0
         if kk:
             began = time.perf_counter()
             draft = drafter.propose(torch.cat([_compact(history[:, :S], holes), pending_ids[:, None]], 1), kk)
