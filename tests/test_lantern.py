@@ -137,3 +137,29 @@ def test_bad_parameters_get_config_errors() -> None:
     with pytest.raises(arkit.GenerationError, match="vocabulary"):
         LanternAcceptance(neighbours=[[1], [0]]).accept(arkit.Draft(tokens=torch.zeros(1, 1, dtype=torch.long)),
                                                         torch.full((1, 2, 3), 1 / 3), None)
+
+
+def _acceptance(rule: Any, draft: arkit.Draft, q: torch.Tensor, n: int = 4000) -> float:
+    g = torch.Generator().manual_seed(0)
+    return sum(int(rule.accept(draft, q, g)[0][0]) for _ in range(n)) / n
+
+
+def test_the_ratio_test_accepts_sampled_drafts_more_often_than_exact() -> None:
+    neighbours = [[1, 2], [0, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 4]]
+    # the target spreads its mass over 2, 3, 4; the draft model puts most of its mass on 3
+    q = torch.tensor([[0.0, 0.05, 0.3, 0.3, 0.3, 0.05, 0.0]] * 2)[None]  # [B=1, k+1=2, V]
+    p = torch.tensor([[0.0, 0.0, 0.1, 0.8, 0.1, 0.0, 0.0]])[None]  # [1, k=1, V]
+    sampled = arkit.Draft(tokens=torch.tensor([[3]]), probs=p)
+    n = 4000
+    sigma = (0.25 / n) ** 0.5  # the largest standard deviation of an acceptance frequency
+    exact = _acceptance(arkit.create("acceptance", "core/exact"), sampled, q, n)
+    plain = _acceptance(LanternAcceptance(neighbours=neighbours, delta=0.3), sampled, q, n)
+    ratio = _acceptance(LanternAcceptance(neighbours=neighbours, delta=0.3, ratio_test=True), sampled, q, n)
+    # exact keeps 3 with min(1, 0.3 / 0.8); relaxed, 3 takes 2's 0.3: the default keeps it with q_d(3) = 0.6,
+    # the ratio test with min(1, 0.6 / 0.8)
+    assert abs(exact - 0.375) < 5 * sigma and abs(plain - 0.6) < 5 * sigma and abs(ratio - 0.75) < 5 * sigma
+    deterministic = arkit.Draft(tokens=torch.tensor([[3]]))  # no probs: the same rule either way
+    assert _acceptance(LanternAcceptance(neighbours=neighbours, delta=0.3, ratio_test=True), deterministic, q, 500) \
+        == _acceptance(LanternAcceptance(neighbours=neighbours, delta=0.3), deterministic, q, 500)
+    with pytest.raises(arkit.ConfigError, match="ratio_test"):
+        LanternAcceptance(neighbours=neighbours, ratio_test="yes")  # type: ignore[arg-type]

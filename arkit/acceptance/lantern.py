@@ -19,10 +19,16 @@ At each draft position, with the target's distribution ``q``:
 Given the draft token, the emitted token is distributed as ``q_d`` exactly (the
 exact rule for a deterministic draft, run against ``q_d``), so per position the
 output is within total variation ``delta`` of the target, whatever the drafter;
-``delta = 0`` is lossless. The drafter's ``probs`` are not used: the ratio test
-``min(1, q_d(d) / p(d))`` accepts more, but with a draft-dependent ``q_d`` its
-output can drift further than ``delta`` from ``q``. A draft token the target rules
-out (``q(d) = 0``: a constraint, top-k) is never relaxed, so constraints hold.
+``delta = 0`` is lossless. By default the drafter's ``probs`` are not used.
+``ratio_test=True`` is the paper's rule for sampled drafts: keep ``d`` with
+probability ``min(1, q_d(d) / p(d))`` and at a rejection draw from
+``max(0, q_d - p)`` renormalised. It accepts at least as often as ``core/exact``
+(``q_d(d) >= q(d)``), where the default can accept less than ``core/exact`` on
+sampled drafts. But ``q_d`` depends on the draft token, so mixed over ``d ~ p``
+the output can drift further than ``delta`` from ``q``: measure the quality
+change. Deterministic drafts (no ``probs``) get the default rule either way. A
+draft token the target rules out (``q(d) = 0``: a constraint, top-k) is never
+relaxed, so constraints hold.
 
 The neighbourhoods come from ``neighbours`` (``neighbours[t]``: the ids close to
 ``t``, closest first) or :meth:`LanternAcceptance.from_embeddings` (the ``k``
@@ -48,9 +54,12 @@ class LanternAcceptance:
 
     lossless = False
 
-    def __init__(self, *, neighbours: Sequence[Sequence[int]], delta: float = 0.1) -> None:
+    def __init__(self, *, neighbours: Sequence[Sequence[int]], delta: float = 0.1, ratio_test: bool = False) -> None:
         if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 <= delta < 1:
             raise ConfigError(f"lantern delta must be a number in [0, 1), got {delta!r}")
+        if not isinstance(ratio_test, bool):
+            raise ConfigError(f"lantern ratio_test must be true or false, got {ratio_test!r}")
+        self.ratio_test = ratio_test
         if isinstance(neighbours, (str, bytes)) or not isinstance(neighbours, Sequence) or not len(neighbours):
             raise ConfigError("lantern neighbours must be a non-empty list with one list of token ids per token")
         V = len(neighbours)
@@ -72,7 +81,7 @@ class LanternAcceptance:
 
     @classmethod
     def from_embeddings(cls, embeddings: torch.Tensor, k: int = 8, *, delta: float = 0.1,
-                        metric: str = "cosine") -> LanternAcceptance:
+                        metric: str = "cosine", ratio_test: bool = False) -> LanternAcceptance:
         """Neighbourhoods of the ``k`` nearest rows of ``embeddings [V, D]`` (a VQ codebook, an embedding table)."""
         if not isinstance(embeddings, torch.Tensor) or embeddings.dim() != 2 or embeddings.shape[0] < 2:
             raise ConfigError("lantern embeddings must be a [V, D] tensor with V >= 2")
@@ -88,11 +97,11 @@ class LanternAcceptance:
             distance = torch.cdist(e, e)
         distance.fill_diagonal_(float("inf"))
         nearest = distance.topk(k, dim=-1, largest=False).indices
-        return cls(neighbours=nearest.tolist(), delta=delta)
+        return cls(neighbours=nearest.tolist(), delta=delta, ratio_test=ratio_test)
 
     @property
     def config(self) -> Mapping[str, Any]:
-        return {"neighbours": [list(r) for r in self._neighbours], "delta": self.delta}
+        return {"neighbours": [list(r) for r in self._neighbours], "delta": self.delta, "ratio_test": self.ratio_test}
 
     def relaxed(self, q: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """``q_d``: ``q [..., V]`` with the mass of each draft token's taken neighbours moved onto it (``tokens [...]``)."""
@@ -117,15 +126,22 @@ class LanternAcceptance:
         if k == 0:
             return lengths, draw(q[:, 0], generator)
         relaxed = self.relaxed(q[:, :k], tokens)  # [B, k, V]
+        q_d = relaxed.gather(-1, tokens[..., None])[..., 0]
+        p = draft.probs.float() if self.ratio_test and draft.probs is not None else None
+        p_d = torch.ones_like(q_d) if p is None else p.gather(-1, tokens[..., None])[..., 0]
         u = torch.rand(B, k, generator=generator, device=q.device)
-        accepted = kept_prefix(u < relaxed.gather(-1, tokens[..., None])[..., 0], lengths)
+        accepted = kept_prefix(u * p_d < q_d, lengths)  # u < q_d / p_d, without dividing by p_d = 0
 
-        # The target's token: from q_d without d where a real draft token was turned down, else from q.
+        # The target's token: from q_d without d (or max(0, q_d - p)) where a real draft token was
+        # turned down, else from q.
         after = at(q, accepted)
         rejected = accepted < lengths
         if bool(rejected.any()):
             j = accepted.clamp(max=k - 1)
-            residual = at(relaxed, j).scatter(-1, at(tokens, j)[:, None], 0.0)
+            if p is None:
+                residual = at(relaxed, j).scatter(-1, at(tokens, j)[:, None], 0.0)
+            else:
+                residual = (at(relaxed, j) - at(p, j)).clamp(min=0)
             total = residual.sum(-1, keepdim=True)
             residual = torch.where(total > 0, residual / total.clamp(min=1e-30), after)
             after = torch.where(rejected[:, None], residual, after)
