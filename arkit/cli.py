@@ -381,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if not (argv and argv[0] in ("--version", "-h", "--help") and len(argv) == 1):
+        if argv != ["--version"]:  # --help lists the plugins' commands too
             _add_plugin_commands(parser)
         args = parser.parse_args(argv)
         if not getattr(args, "run", None):

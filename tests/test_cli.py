@@ -84,7 +84,10 @@ def test_plugins_can_add_commands(capsys: pytest.CaptureFixture[str]) -> None:
 
     with _registered_plugin(Plugin(), "greeter"):
         code, out, _ = run(capsys, "hello", "arkit")
-    assert code == 3 and out.strip() == "hello arkit"
+        assert code == 3 and out.strip() == "hello arkit"
+        with pytest.raises(SystemExit):
+            main(["--help"])
+        assert "say hello (plugin greeter)" in capsys.readouterr().out  # --help lists plugin commands
 
 
 def test_a_plugin_command_clashing_with_a_builtin_is_reported_not_fatal(capsys: pytest.CaptureFixture[str]) -> None:
