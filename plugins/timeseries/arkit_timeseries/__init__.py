@@ -3,7 +3,10 @@
 from .bins import MeanScaleBinsTokenizer
 from .forecast import Forecast, forecast, scaled_for_training
 from .patch import PatchTokenizer
+from .presets import pretrained
 from .scaling import Scale
+from .training import TrainingWindows, pretrain
 
-__all__ = ["Forecast", "MeanScaleBinsTokenizer", "PatchTokenizer", "Scale", "forecast", "scaled_for_training"]
+__all__ = ["Forecast", "MeanScaleBinsTokenizer", "PatchTokenizer", "Scale", "TrainingWindows", "forecast", "pretrain",
+           "pretrained", "scaled_for_training"]
 __version__ = "0.1.0.dev0"

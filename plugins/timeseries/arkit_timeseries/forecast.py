@@ -94,6 +94,8 @@ def forecast(
     quantiles: Sequence[float] = QUANTILES,
     context_length: int | None = None,
     seed: int | None = None,
+    min_context: int = 2,
+    names: Sequence[str] | None = None,
 ) -> Forecast:
     """Sample ``num_samples`` paths of ``horizon`` steps after each series; quantiles and mean from them.
 
@@ -110,21 +112,35 @@ def forecast(
         raise ConfigError(f"quantiles must lie strictly between 0 and 1, got {list(quantiles)}")
     if not series:
         raise InputError("no series to forecast: give at least one")
+    if names is not None and len(names) != len(series):
+        raise ConfigError(f"got {len(names)} names for {len(series)} series: give one name per series")
+    if not isinstance(min_context, int) or isinstance(min_context, bool) or min_context < 1:
+        raise ConfigError(f"min_context must be an integer >= 1, got {min_context!r}")
     room = pipe.backbone.max_seq_len - horizon
     if room < 1:
         raise ConfigError(f"horizon {horizon} leaves no context in the model's {pipe.backbone.max_seq_len} positions")
     keep = room if context_length is None else min(int(context_length), room)
     prompts, scales = [], []
     for index, values in enumerate(series):
-        values = as_series(values)[-keep:]
-        if values.size == 0 or bool(np.isnan(values).all()):
-            raise InputError(f"series {index} has no observed values to forecast from")
-        ids, scale = tokenizer.encode_with_scale(values)
+        label = f"series {index}" if names is None else f"series {names[index]!r}"
+        try:
+            values = as_series(values)
+        except InputError as error:
+            raise InputError(f"{label}: {error}") from None
+        if values.size == 0:
+            raise InputError(f"{label} is empty: give at least {min_context} values")
+        observed = int(np.count_nonzero(~np.isnan(values[-keep:])))
+        if observed == 0:
+            raise InputError(f"{label} has no observed values to forecast from (all NaN)")
+        if observed < min_context:
+            raise InputError(f"{label} has {observed} observed values in its context, fewer than the minimum "
+                             f"context of {min_context}: give a longer series")
+        ids, scale = tokenizer.encode_with_scale(values[-keep:])
         prompts += [ids] * num_samples
         scales.append(scale)
     out = pipe.generate(prompt_ids=prompts, max_new_tokens=horizon, eos_token_ids=(), seed=seed,
                         constraint=_ValueTokens(tokenizer))
-    ids = np.asarray(out.sequences, dtype=np.int64).reshape(len(series), num_samples, horizon)
-    samples = np.stack([tokenizer.decode_array(ids[i], scale=scales[i]) for i in range(len(series))])
+    new_ids = np.asarray(out.sequences, dtype=np.int64).reshape(len(series), num_samples, horizon)
+    samples = np.stack([tokenizer.decode_array(new_ids[i], scale=scales[i]) for i in range(len(series))])
     return Forecast(samples=samples, quantile_levels=levels, quantiles=np.quantile(samples, levels, axis=1).swapaxes(0, 1),
                     mean=samples.mean(axis=1))

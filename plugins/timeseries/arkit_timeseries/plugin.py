@@ -5,10 +5,11 @@ from __future__ import annotations
 import math  # math.nan: one object, so registrations compare equal (NaN != NaN otherwise)
 
 import arkit
-from arkit.hookspecs import ComponentRegister
+from arkit.hookspecs import CommandRegister, ComponentRegister, PresetRegister
 
 from .bins import MeanScaleBinsTokenizer
 from .patch import PatchTokenizer
+from .presets import PRESETS
 
 
 @arkit.hookimpl
@@ -24,3 +25,18 @@ def arkit_register_tokenizers(register: ComponentRegister) -> None:
         description="fixed-length patches of real values as vectors, for continuous heads (vocab_size 0)",
         examples=([], [float(i) for i in range(8)], [0.5, -1.0, 2.0, 3.0, 1e6, -1e-6, 0.0, 7.0] * 2),
     )
+
+
+@arkit.hookimpl
+def arkit_register_pipeline_presets(register: PresetRegister) -> None:
+    """``timeseries/chronos-mini`` (bins + categorical head) and ``timeseries/patch-gmm`` (continuous)."""
+    for name, (components, description) in PRESETS.items():
+        register(name, components, description=description)
+
+
+@arkit.hookimpl
+def arkit_register_commands(register: CommandRegister) -> None:
+    """``arkit timeseries eval|demo|archeck|bench``."""
+    from . import cli  # argparse wiring only; the heavy imports happen when a command runs
+
+    register("timeseries", cli.run, help="time-series forecasting: eval, demo, archeck, bench", arguments=cli.arguments)

@@ -56,10 +56,38 @@ def test_bad_forecast_requests_are_named() -> None:
     with pytest.raises(arkit.ConfigError, match="horizon"):
         forecast(pipe, [[1.0, 2.0]], 0)
     with pytest.raises(arkit.InputError, match="series 1 has no observed values"):
-        forecast(pipe, [[1.0], [float("nan")]], 3)
+        forecast(pipe, [[1.0, 2.0], [float("nan")]], 3)
     with pytest.raises(arkit.InputError, match="no series"):
         forecast(pipe, [], 3)
     with pytest.raises(arkit.ConfigError, match="quantiles"):
         forecast(pipe, [[1.0, 2.0]], 3, quantiles=(0.0, 0.5))
     with pytest.raises(arkit.ConfigError, match="mean-scale-bins"):
         forecast(arkit.Pipeline.from_preset("core/tiny-byte"), [[1.0]], 2)
+
+
+@pytest.mark.parametrize(("series", "names", "message"), [
+    ([[1.0, 2.0], []], None, "series 1 is empty"),
+    ([[float("nan")] * 4], ["gaps"], "series 'gaps' has no observed values to forecast from \\(all NaN\\)"),
+    ([[1.0, 2.0], [3.0]], ["a", "b"], "series 'b' has 1 observed values in its context, fewer than the minimum"),
+    ([[1.0, 2.0], ["x", "y"]], None, "series 1: a series must be a sequence of numbers"),
+    ([[1.0, float("inf"), 2.0]], None, "series 0: the series holds infinite values"),
+    ([[[1.0, 2.0]]], None, "series 0: a series must be one-dimensional"),
+])
+def test_bad_series_are_named_with_the_problem(series: list, names: list | None, message: str) -> None:
+    with pytest.raises(arkit.InputError, match=message):
+        forecast(_pipeline(), series, 3, names=names)
+
+
+@pytest.mark.parametrize("horizon", [0, -3, 2.5, True])
+def test_bad_horizons_are_refused(horizon: object) -> None:
+    with pytest.raises(arkit.ConfigError, match="horizon must be an integer >= 1"):
+        forecast(_pipeline(), [[1.0, 2.0, 3.0]], horizon)  # type: ignore[arg-type]
+
+
+def test_the_minimum_context_is_configurable() -> None:
+    pipe = _pipeline()
+    with pytest.raises(arkit.InputError, match="minimum context of 5"):
+        forecast(pipe, [[1.0, 2.0, 3.0]], 2, min_context=5)
+    with pytest.raises(arkit.ConfigError, match="names"):
+        forecast(pipe, [[1.0, 2.0, 3.0]], 2, names=["a", "b"])
+    assert forecast(pipe, [[1.0]], 2, min_context=1, num_samples=2, seed=0).samples.shape == (1, 2, 2)
