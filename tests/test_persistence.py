@@ -155,10 +155,10 @@ def test_corrupt_weights_file(saved: Path) -> None:
 
 def test_component_from_a_missing_plugin_names_the_distribution(saved: Path) -> None:
     def edit(m: dict) -> None:
-        m["components"]["tokenizer"].update(name="molecules/smiles", distribution="arkit-molecules", version="0.3.0")
+        m["components"]["tokenizer"].update(name="proteins3d/residues", distribution="arkit-proteins3d", version="0.3.0")
 
     _edit_manifest(saved, edit)
-    with pytest.raises(arkit.MissingPluginError, match=r"pip install 'arkit-molecules>=0.3.0'") as info:
+    with pytest.raises(arkit.MissingPluginError, match=r"pip install 'arkit-proteins3d>=0.3.0'") as info:
         arkit.Pipeline.from_pretrained(saved)
     assert isinstance(info.value, KeyError)
 
