@@ -299,7 +299,8 @@ class Pipeline:
         if self.drafter is not None:
             from .generation.speculative import decode_speculative
 
-            return decode_speculative(self, ids, config, constraint=constraint, stats=stats, counter=counter)
+            return decode_speculative(self, ids, config, constraint=constraint, negative_prompts=negative,
+                                      stats=stats, counter=counter)
         return decode(self, ids, config, constraint=constraint, negative_prompts=negative, stats=stats)
 
     # -- training ----------------------------------------------------------------

@@ -40,20 +40,28 @@ def toy_target(vocab: int, *, sampler: Any = None, init_std: float = 0.6, seed: 
 
 
 def sequence_distribution(pipe: arkit.Pipeline, prompt: list[int], new_tokens: int, *,
-                          constraint: Any = None) -> dict[tuple[int, ...], float]:
+                          constraint: Any = None, negative: list[int] | None = None,
+                          guidance_scale: float = 1.0) -> dict[tuple[int, ...], float]:
     """P(sequence) of every ``new_tokens``-long continuation of ``prompt`` under plain sampling from ``pipe``.
 
     Each step's probabilities are the softmax of the sampler-processed logits, masked first by ``constraint``
-    when one is given.
+    when one is given; with ``negative`` the logits are guided, ``uncond + scale * (cond - uncond)``.
     """
     vocab = pipe.tokenizer.vocab_size
     dist = {}
+
+    def last_logits(ids: torch.Tensor) -> torch.Tensor:
+        return pipe.head(pipe.backbone(ids, positions=torch.arange(ids.shape[1])[None]))[:, -1]
+
     with torch.no_grad():
         for seq in itertools.product(range(vocab), repeat=new_tokens):
             p, state = 1.0, constraint.start() if constraint is not None else None
             for i in range(new_tokens):
                 ids = torch.tensor([prompt + list(seq[:i])])
-                logits = pipe.head(pipe.backbone(ids, positions=torch.arange(ids.shape[1])[None]))[:, -1]
+                logits = last_logits(ids)
+                if negative is not None:
+                    uncond = last_logits(torch.tensor([negative + list(seq[:i])]))
+                    logits = uncond + guidance_scale * (logits - uncond)
                 if constraint is not None:
                     allowed = torch.zeros(vocab, dtype=torch.bool)
                     allowed[list(constraint.allowed(state))] = True

@@ -73,6 +73,9 @@ def test_sampling_beams_streaming_and_drafters_run_the_same_loop(exported: Any) 
     lookup = arkit.create("drafter", "core/prompt-lookup")
     plain = pipe.generate(PROMPTS, max_new_tokens=16, eos_token_ids=())
     assert ort.replace(drafter=lookup).generate(PROMPTS, max_new_tokens=16, eos_token_ids=()).sequences == plain.sequences
+    guided = dict(max_new_tokens=12, eos_token_ids=(), guidance_scale=2.0)
+    assert (ort.replace(drafter=lookup).generate(PROMPTS, **guided).sequences
+            == pipe.generate(PROMPTS, **guided).sequences)  # guided rows and their twins share the ORT pass
     streamed: dict[int, list[int]] = {}
     for event in ort.stream(PROMPTS, max_new_tokens=16, eos_token_ids=()):
         streamed.setdefault(event.row, []).append(event.token_id)

@@ -229,8 +229,6 @@ def test_bad_speculative_input_gets_clear_errors() -> None:
         pipe.replace(drafter=lookup).generate(["ab"], num_draft_tokens=0)
     with pytest.raises(arkit.ConfigError, match="beam search does not use a drafter"):
         pipe.replace(drafter=lookup).generate(["ab"], num_beams=2)
-    with pytest.raises(arkit.ConfigError, match="guidance"):
-        pipe.replace(drafter=lookup).generate(["ab"], guidance_scale=2.0)
     with pytest.raises(arkit.ConfigError, match="evicts"):
         pipe.replace(drafter=lookup, cache=arkit.create("cache", "core/sliding", window=8)).generate(["ab"])
     with pytest.raises(arkit.ConfigError, match="min_ngram"):

@@ -68,19 +68,34 @@ def decode_speculative(
     config: GenerationConfig,
     *,
     constraint: Constraint | None = None,
+    negative_prompts: Sequence[Sequence[int]] | None = None,
     stats: DecodeStats,
     counter: SpeculativeCounter,
 ) -> Generator[tuple[GenerationEvent, float | None], None, None]:
-    """Yield ``(event, logprob)`` for every emitted token, like :func:`arkit.generation.loop.decode`."""
+    """Yield ``(event, logprob)`` for every emitted token, like :func:`arkit.generation.loop.decode`.
+
+    With ``config.guidance_scale != 1`` every row has an unconditional twin (``negative_prompts``)
+    in the same target pass: the twin is fed the row's pending token and draft, and the two
+    rows' logits are mixed as ``uncond + scale * (cond - uncond)`` before the acceptance rule
+    sees them, so drafts are checked against the guided distribution.
+    """
     backbone, head, sampler, cache, drafter = pipe.backbone, pipe.head, pipe.sampler, pipe.cache, pipe.drafter
     rule = pipe.acceptance if pipe.acceptance is not None else _default_rule()
-    if config.guidance_scale != 1.0:
-        raise ConfigError("speculative decoding does not combine with classifier-free guidance yet: "
-                          "remove the drafter (pipe.replace(drafter=None)) or the guidance")
     if hasattr(cache, "offset"):
         raise ConfigError("speculative decoding needs a cache that keeps every position (core/dynamic or "
                           "core/static), not one that evicts like core/sliding")
     k, B = config.num_draft_tokens, len(prompts)
+    guided = config.guidance_scale != 1.0
+    if guided:
+        if negative_prompts is None or len(negative_prompts) != B:
+            raise GenerationError("classifier-free guidance needs one negative (unconditional) prompt per prompt")
+        prompts = [*prompts, *negative_prompts]  # rows B..2B-1 are the unconditional twins
+
+    def twin(x: torch.Tensor) -> torch.Tensor:
+        """Per-row values for every row of the target pass: the twins copy their rows'."""
+        return torch.cat([x, x], 0) if guided else x
+
+    R = len(prompts)  # rows of the target pass
 
     # 1. Lay out the prompts. Slots grow by 1 + the longest kept draft per pass, so B rows need at
     #    most min(B, k + 1) slots per generated token, plus room for one pass's draft. A tree may keep
@@ -92,9 +107,9 @@ def decode_speculative(
         raise ConfigError(f"the drafter proposes trees but the acceptance rule {type(rule).__name__} keeps only "
                           f"chains: use core/exact or core/greedy-match, or a chain drafter")
     slots = L + (k + 1 if trees else min(B, k + 1)) * new + k + 1
-    history = torch.cat([prep.history, prep.history.new_full((B, slots - prep.total), -1)], 1)
+    history = torch.cat([prep.history, prep.history.new_full((R, slots - prep.total), -1)], 1)
     generator = make_generator(config.seed, prep.device)
-    cache.allocate(backbone.cache_spec(), batch_size=B, max_len=slots, dtype=prep.dtype, device=prep.device)
+    cache.allocate(backbone.cache_spec(), batch_size=R, max_len=slots, dtype=prep.dtype, device=prep.device)
     if hasattr(drafter, "start"):
         if "generator" in inspect.signature(drafter.start).parameters:  # its own stream, seeded from ours
             seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
@@ -102,7 +117,7 @@ def decode_speculative(
         else:
             drafter.start(pipe, B)
     stops = [list(s) for s in config.stop_sequences]
-    row_tokens = [list(p) for p in prompts]  # each row's real tokens so far, for stop sequences
+    row_tokens = [list(p) for p in prompts[:B]]  # each row's real tokens so far, for stop sequences
     states = [constraint.start() for _ in range(B)] if constraint is not None else []
     live, produced = [True] * B, [0] * B
     holes = False
@@ -119,6 +134,9 @@ def decode_speculative(
         began = time.perf_counter()
         hidden = backbone(fed, positions=positions, cache=cache, attention_mask=mask)[:, -n:]
         logits = head(hidden)
+        if guided:
+            cond, uncond = logits[:B].float(), logits[B:].float()
+            hidden, logits = hidden[:B], uncond + config.guidance_scale * (cond - uncond)
         counter.target_s += time.perf_counter() - began
         if S == 0:
             stats.steps, stats.prefill_s = 1, time.perf_counter() - start
@@ -127,8 +145,8 @@ def decode_speculative(
             counter.target_calls += 1
 
         # 3. The target's distribution at each position: constraint, min length, the sampler's processing.
-        context = _compact(history[:, :S] if S else history[:, :L], holes)
-        pending = fed[:, :1] if S else None
+        context = _compact(history[:B, :S] if S else history[:B, :L], holes)
+        pending = fed[:B, :1] if S else None
         scores = _target_scores(pipe, logits, context, pending, draft, constraint, states, live, produced,
                                 config, eos)
         empty = ~torch.isfinite(scores[:, 0]).any(-1) & torch.tensor(live, device=scores.device)
@@ -202,13 +220,15 @@ def decode_speculative(
                     for node in paths[row][: kept[row]]:
                         history[row, S + 1 + node] = draft.tokens[row, node]
                     holes = holes or kept[row] + 1 < keep
+            if guided:
+                history[B:, S:S + keep] = history[:B, S:S + keep]
             cache.crop(S + keep)
             S += keep
-            next_positions = positions[:, 0] + 1 + torch.tensor(kept, device=positions.device)
+            next_positions = positions[:, 0] + 1 + twin(torch.tensor(kept, device=positions.device))
         else:
             S, next_positions = L, positions[:, -1] + 1
         if hasattr(drafter, "observe"):
-            drafter.observe(Verification(tokens=fed[:, -n:], hidden=hidden, logits=logits,
+            drafter.observe(Verification(tokens=fed[:B, -n:], hidden=hidden, logits=logits,
                                          accepted=torch.tensor(kept, device=fed.device), next_tokens=next_tokens,
                                          live=torch.tensor(live_before, device=fed.device),
                                          last_kept=last_kept.to(fed.device)))
@@ -217,7 +237,7 @@ def decode_speculative(
 
         # 7. Draft for the next pass: as many tokens as the longest remaining row can use and the context allows.
         pending_ids = torch.where(torch.tensor(live, device=fed.device), next_tokens, 0)
-        room = min(backbone.max_seq_len - 1 - int(next_positions[r]) for r in range(B) if live[r])
+        room = min(backbone.max_seq_len - 1 - int(next_positions[r]) for r in range(R) if live[r % B])
         wanted = max(config.max_new_tokens - produced[r] for r in range(B) if live[r]) - 1
         # a tree's nodes outnumber its depth: any size helps while a row wants two or more tokens
         kk = max(0, min(asked, room, wanted if not trees or wanted <= 0 else asked))
@@ -225,7 +245,7 @@ def decode_speculative(
             pause, kk = pause - 1, 0
         if kk:
             began = time.perf_counter()
-            draft = drafter.propose(torch.cat([_compact(history[:, :S], holes), pending_ids[:, None]], 1), kk)
+            draft = drafter.propose(torch.cat([_compact(history[:B, :S], holes), pending_ids[:, None]], 1), kk)
             counter.drafter_s += time.perf_counter() - began
             _check_draft(draft, B, kk, V)
             if draft.parents is not None and not trees:
@@ -240,18 +260,18 @@ def decode_speculative(
                                   parents=None if draft.parents is None else draft.parents[:, :kk])
         else:
             draft = Draft(tokens=fed.new_zeros(B, 0))
-        fed = torch.cat([pending_ids[:, None], draft.tokens], 1)
-        alive = torch.tensor(live, device=fed.device)[:, None]
+        fed = twin(torch.cat([pending_ids[:, None], draft.tokens], 1))
+        alive = twin(torch.tensor(live, device=fed.device))[:, None]
         if draft.parents is None:  # a chain: each position sees the ones before it
-            depth = torch.arange(kk + 1, device=fed.device).expand(B, kk + 1)
-            seen = torch.ones(kk + 1, kk + 1, dtype=torch.bool, device=fed.device).tril().expand(B, kk + 1, kk + 1)
+            depth = torch.arange(kk + 1, device=fed.device).expand(R, kk + 1)
+            seen = torch.ones(kk + 1, kk + 1, dtype=torch.bool, device=fed.device).tril().expand(R, kk + 1, kk + 1)
         else:  # a tree: each node sits one past its parent and sees only its ancestors
-            depth, seen = tree_depths(draft.parents), tree_ancestors(draft.parents)
+            depth, seen = twin(tree_depths(draft.parents)), twin(tree_ancestors(draft.parents))
         positions = torch.where(alive, next_positions[:, None] + depth, 0)
         mask = None
         if holes or _padded_or_done(prep.lengths, L, live) or draft.parents is not None:
             real = history[:, :S] >= 0
-            mask = torch.cat([real[:, None, :].expand(B, kk + 1, S), seen], -1)
+            mask = torch.cat([real[:, None, :].expand(R, kk + 1, S), seen], -1)
 
 
 def _padded_or_done(lengths: list[int], width: int, live: list[bool]) -> bool:
