@@ -1,7 +1,9 @@
-"""Sample quality on digits: a classifier trained on real images judges generated ones.
+"""Sample quality: a classifier trained on real images judges generated ones.
 
-- :class:`DigitJudge`: scikit-learn's ``MLPClassifier`` fitted on real training digits. Its
-  penultimate layer is the feature space of the Frechet distance.
+- :class:`ImageJudge`: scikit-learn's ``MLPClassifier`` fitted on real training images
+  (pixels / ``max_value``, optionally average-pooled). Its penultimate layer is the feature
+  space of the Frechet distance. :class:`DigitJudge` is the digits' judge (``max_value=16``);
+  :func:`shapes_judge` the 32 x 32 RGB shapes' (``max_value=255``, pooled 2 x 2 to 16 x 16 x 3).
 - :func:`frechet_distance` between two feature sets (means and covariances).
 - :func:`near_copy_rate`: the share of samples whose nearest training image is closer than
   ``factor`` times the median nearest-training distance of real held-out images.
@@ -16,9 +18,12 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import linalg
 
+import arkit
+
 from .image import Image
 
-__all__ = ["DigitJudge", "frechet_distance", "independent_pixel_bits", "near_copy_rate", "nearest_distances"]
+__all__ = ["DigitJudge", "ImageJudge", "frechet_distance", "independent_pixel_bits", "near_copy_rate",
+           "nearest_distances", "shapes_judge"]
 
 
 def _matrix(images: Sequence[Image] | np.ndarray) -> np.ndarray:
@@ -27,19 +32,47 @@ def _matrix(images: Sequence[Image] | np.ndarray) -> np.ndarray:
     return np.stack([np.asarray(im.pixels, dtype=np.float64).reshape(-1) for im in images])
 
 
-class DigitJudge:
-    """An MLP classifier on real images (pixels / ``max_value``): accuracy and features for generated ones."""
+def _pooled(images: Sequence[Image] | np.ndarray, pool: int) -> np.ndarray:
+    """``[N, H, W(, C)]`` pixels averaged over ``pool x pool`` blocks, flattened to ``[N, D]``."""
+    if isinstance(images, np.ndarray):
+        x = images.astype(np.float64)
+    else:
+        x = np.stack([np.asarray(im.pixels, dtype=np.float64) for im in images])
+    if pool > 1:
+        n, h, w = x.shape[:3]
+        x = x[:, :h - h % pool, :w - w % pool].reshape(n, h // pool, pool, w // pool, pool, *x.shape[3:]).mean((2, 4))
+    return x.reshape(len(x), -1)
 
-    def __init__(self, images: Sequence[Image], *, max_value: int = 16, hidden: int = 64, seed: int = 0) -> None:
+
+class ImageJudge:
+    """An MLP classifier on real images (pixels / ``max_value``, averaged over ``pool x pool`` blocks): accuracy and
+    features for generated ones."""
+
+    def __init__(self, images: Sequence[Image], *, max_value: int = 16, hidden: int = 64, pool: int = 1,
+                 seed: int = 0) -> None:
         from sklearn.neural_network import MLPClassifier
+        from threadpoolctl import threadpool_limits
 
-        self.max_value = max_value
+        if not images or any(im.label is None for im in images):
+            raise arkit.InputError("an image judge is trained on labelled images; got none or some without a label")
+        if not isinstance(pool, int) or pool < 1:
+            raise arkit.ConfigError(f"pool must be an integer >= 1, got {pool!r}")
+        self.max_value, self.pool = max_value, pool
         labels = np.array([im.label for im in images])
         self.model = MLPClassifier(hidden_layer_sizes=(hidden,), alpha=1e-3, max_iter=600, random_state=seed)
-        self.model.fit(_matrix(images) / max_value, labels)
+        with threadpool_limits(1):  # one BLAS thread, like torch here: a busy multi-thread BLAS is ~10x slower
+            self.model.fit(self._inputs(images), labels)
+
+    def _inputs(self, images: Sequence[Image] | np.ndarray) -> np.ndarray:
+        x = _pooled(images, self.pool) / self.max_value
+        trained_on = getattr(self.model, "n_features_in_", None)  # None while fitting
+        if trained_on is not None and x.shape[1] != trained_on:
+            raise arkit.InputError(f"the judge was trained on images of {trained_on} (pooled) values, "
+                                   f"got {x.shape[1]}: judge images of the size it was trained on")
+        return x
 
     def predict(self, images: Sequence[Image] | np.ndarray) -> np.ndarray:
-        return self.model.predict(_matrix(images) / self.max_value)
+        return self.model.predict(self._inputs(images))
 
     def accuracy(self, images: Sequence[Image], labels: Sequence[int] | None = None) -> float:
         """Share of images classified as their label (``labels`` or each image's own)."""
@@ -48,8 +81,20 @@ class DigitJudge:
 
     def features(self, images: Sequence[Image] | np.ndarray) -> np.ndarray:
         """Penultimate-layer activations ``[N, hidden]`` (ReLU of the first layer)."""
-        x = _matrix(images) / self.max_value
+        x = self._inputs(images)
         return np.maximum(x @ self.model.coefs_[0] + self.model.intercepts_[0], 0.0)
+
+
+class DigitJudge(ImageJudge):
+    """The digits' judge: an :class:`ImageJudge` on pixels / 16, no pooling."""
+
+    def __init__(self, images: Sequence[Image], *, max_value: int = 16, hidden: int = 64, seed: int = 0) -> None:
+        super().__init__(images, max_value=max_value, hidden=hidden, pool=1, seed=seed)
+
+
+def shapes_judge(images: Sequence[Image], *, hidden: int = 64, seed: int = 0) -> ImageJudge:
+    """The judge of 32 x 32 RGB shapes: pixels / 255 averaged over 2 x 2 blocks (768 inputs), 64 hidden units."""
+    return ImageJudge(images, max_value=255, hidden=hidden, pool=2, seed=seed)
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,4 +1,5 @@
-"""Training helpers: label dropout for classifier-free guidance, early stopping on held-out NLL."""
+"""Training helpers: label dropout for classifier-free guidance, early stopping on held-out NLL, and a warm
+start for VQ tokenizers on colour images."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from typing import Any
 import attrs
 import numpy as np
 import safetensors.torch
+import torch
+import torch.nn.functional as F
 
 import arkit
 
-from .image import Image
+from .image import Image, as_pixels
 
-__all__ = ["EarlyStopped", "fit_early_stopping", "scale_items", "with_label_dropout"]
+__all__ = ["EarlyStopped", "fit_early_stopping", "fit_tokenizer", "scale_items", "with_label_dropout"]
 
 
 def with_label_dropout(images: Sequence[Image], p: float = 0.1, *, seed: int = 0) -> list[Image]:
@@ -71,3 +74,43 @@ def scale_items(tokenizer: Any, images: Sequence[Image]) -> list[tuple[int | Non
             offset += s * s
         items.append((image.label, maps))
     return items
+
+
+def fit_tokenizer(tokenizer: Any, images: Sequence[Any], *, warmup_steps: int = 800, steps: int = 400,
+                  batch_size: int = 32, warmup_lr: float = 1e-2, lr: float = 2e-3, colour_weight: float = 5.0,
+                  seed: int = 0, progress: bool = False) -> Any:
+    """Fit a ``vision/vq`` or ``vision/msvq`` tokenizer in two stages; returns its :class:`~arkit_vision.FitReport`.
+
+    1. ``warmup_steps`` of its encoder and decoder as a plain autoencoder (no quantisation), so
+       that the latents carry colour before any codebook entry is drawn from them. The loss is
+       the pixel MSE plus ``colour_weight`` times the MSE of each pixel's deviation from its
+       grey (channel mean). Trained with quantisation and plain MSE from the start, the small
+       autoencoder on 32 x 32 RGB shapes learns brightness and outline first and still decodes
+       every shape grey after a few hundred steps: colour is a small share of the squared error.
+    2. ``tokenizer.fit(images, steps=steps, lr=lr)``: the codebook starts from the warmed
+       encoder's outputs, then encoder, decoder and codebook learn together (EMA, dead-code
+       restarts), at a lower learning rate than the warm-up so that the colours it learned survive.
+    """
+    from tqdm.auto import tqdm
+
+    if not isinstance(warmup_steps, int) or isinstance(warmup_steps, bool) or warmup_steps < 0:
+        raise arkit.ConfigError(f"warmup_steps must be an integer >= 0, got {warmup_steps!r}")
+    arrays = [as_pixels(im, height=tokenizer.image_size, width=tokenizer.image_size, channels=tokenizer.channels,
+                        max_value=tokenizer.max_value) for im in images]
+    if not arrays:
+        raise arkit.InputError("fit_tokenizer needs images, got none")
+    x_all = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / tokenizer.max_value * 2.0 - 1.0
+    generator = torch.Generator().manual_seed(seed)
+    optimiser = torch.optim.Adam([*tokenizer.encoder.parameters(), *tokenizer.decoder.parameters()], lr=warmup_lr)
+    tokenizer.train()
+    for _ in tqdm(range(warmup_steps), desc="warming up the autoencoder", disable=not progress):
+        x = x_all[torch.randint(0, len(x_all), (batch_size,), generator=generator)]
+        y = tokenizer.decoder(tokenizer.encoder(x))
+        loss = F.mse_loss(y, x)
+        if colour_weight and x.shape[1] > 1:
+            loss = loss + colour_weight * F.mse_loss(y - y.mean(1, keepdim=True), x - x.mean(1, keepdim=True))
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+    tokenizer.eval()
+    return tokenizer.fit(list(images), steps=steps, batch_size=batch_size, lr=lr, progress=progress)
