@@ -121,8 +121,7 @@ def decode(
                 f"(a diverged training run?)"
             )
         if guided:
-            cond, uncond = logits[:B], logits[B:]
-            logits = uncond + config.guidance_scale * (cond - uncond)
+            logits = guide(logits, config.guidance_scale)
         if constraint is not None:
             allowed, _ = constraint_mask(constraint, states, live, logits.shape[-1], t - L, logits.device)
             logits = logits.masked_fill(~allowed, float("-inf"))
@@ -170,6 +169,14 @@ def decode(
         logits = head(backbone(step_ids, positions=next_positions[:, None], cache=cache, attention_mask=mask)[:, -1])
         next_positions = next_positions + 1
         stats.steps += 1
+
+
+def guide(logits: torch.Tensor, scale: float) -> torch.Tensor:
+    """Classifier-free guidance over stacked rows: the first half conditional, the second their
+    unconditional twins; returns ``uncond + scale * (cond - uncond)`` for the first half."""
+    B = logits.shape[0] // 2
+    cond, uncond = logits[:B].float(), logits[B:].float()
+    return uncond + scale * (cond - uncond)
 
 
 def finish_reason(

@@ -22,6 +22,7 @@ import torch
 
 from ..errors import ConfigError, GenerationError, InputError
 from ._setup import make_generator, prefill_inputs, prepare
+from .loop import guide
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -139,7 +140,7 @@ def generate_next_scale(
         if torch.isnan(logits).any():
             raise GenerationError("the model produced NaN logits; check the weights")
         if guided:
-            logits = logits[B:] + config.guidance_scale * (logits[:B] - logits[B:])
+            logits = guide(logits, config.guidance_scale)
         n, V = logits.shape[1], logits.shape[2]
         context = prep.history[:B, :L].repeat_interleave(n, dim=0)
         ids = sampler.select(sampler.process(logits.reshape(B * n, V), context), generator)

@@ -37,7 +37,7 @@ from ..acceptance._common import tree_ancestors, tree_depths
 from ..errors import ConfigError, ConstraintError, GenerationError
 from ..types import Draft, GenerationConfig, GenerationEvent, SpeculativeStats, Verification
 from ._setup import make_generator, prefill_inputs, prepare
-from .loop import DecodeStats, constraint_done, finish_reason
+from .loop import DecodeStats, constraint_done, finish_reason, guide
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -135,8 +135,7 @@ def decode_speculative(
         hidden = backbone(fed, positions=positions, cache=cache, attention_mask=mask)[:, -n:]
         logits = head(hidden)
         if guided:
-            cond, uncond = logits[:B].float(), logits[B:].float()
-            hidden, logits = hidden[:B], uncond + config.guidance_scale * (cond - uncond)
+            hidden, logits = hidden[:B], guide(logits, config.guidance_scale)
         counter.target_s += time.perf_counter() - began
         if S == 0:
             stats.steps, stats.prefill_s = 1, time.perf_counter() - start

@@ -43,7 +43,7 @@ from arkit.drafters.draft_model import DraftModel
 from .datasets import load_digits, load_shapes
 from .generate import Samples, sample_raster
 from .metrics import DigitJudge, ImageJudge, shapes_judge
-from .recipes import ModelSize, shapes_tokenizer, train_draft, train_raster, train_vq_raster
+from .recipes import ModelSize, shapes_tokenizer, train_raster, train_vq_raster
 
 __all__ = ["DRAFT_MODEL", "SHAPES_TARGET", "benchmark"]
 
@@ -83,7 +83,7 @@ def _models(dataset: str, size: ModelSize | None, draft_steps: int, codebook_siz
     if dataset == "digits":
         data = load_digits(seed=seed)
         target, _ = train_raster(data, size or ModelSize(seed=seed), progress=progress)
-        draft = train_draft(data, steps=draft_steps, progress=progress)
+        draft, _ = train_raster(data, draft_size, progress=progress)
         return data.test, DigitJudge(data.train, seed=seed), target, draft, 10
     raise arkit.ConfigError(f"vision bench dataset must be 'shapes' or 'digits', got {dataset!r}")
 
@@ -99,7 +99,7 @@ def benchmark(*, dataset: str = "shapes", images: int = 100, num_draft_tokens: i
         raise arkit.ConfigError("vision bench images, num_draft_tokens, neighbours and draft_steps must be >= 1")
     torch.set_num_threads(1)
     test, judge, target, draft, classes = _models(dataset, size, draft_steps, codebook_size, tokenizer_steps, seed,
-                                                          progress)
+                                                  progress)
     labels = [i % classes for i in range(images)]
     exact_rule = arkit.create("acceptance", "core/exact")
     near = target.tokenizer.neighbours(neighbours)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 import arkit
 
-from .image import Image, as_pixels
+from .image import Image
 
 __all__ = ["EarlyStopped", "fit_early_stopping", "fit_tokenizer", "scale_items", "with_label_dropout"]
 
@@ -95,11 +95,9 @@ def fit_tokenizer(tokenizer: Any, images: Sequence[Any], *, warmup_steps: int = 
 
     if not isinstance(warmup_steps, int) or isinstance(warmup_steps, bool) or warmup_steps < 0:
         raise arkit.ConfigError(f"warmup_steps must be an integer >= 0, got {warmup_steps!r}")
-    arrays = [as_pixels(im, height=tokenizer.image_size, width=tokenizer.image_size, channels=tokenizer.channels,
-                        max_value=tokenizer.max_value) for im in images]
-    if not arrays:
+    if not images:
         raise arkit.InputError("fit_tokenizer needs images, got none")
-    x_all = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / tokenizer.max_value * 2.0 - 1.0
+    x_all = tokenizer._tensor(images)  # checked pixels, scaled to [-1, 1] as the tokenizer's own fit does
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam([*tokenizer.encoder.parameters(), *tokenizer.decoder.parameters()], lr=warmup_lr)
     tokenizer.train()
