@@ -72,6 +72,21 @@ def test_greedy_speculative_equals_plain_greedy(trained, batch: int, cache: str)
     assert fast.speculative.accepted > 0
 
 
+def test_heads_trained_on_the_targets_own_continuations_guess_its_greedy_text_better(trained) -> None:
+    """generate_tokens: the Medusa paper's self-distillation data, the target's own continuations."""
+    target, _, on_corpus = trained
+    on_outputs = MedusaHeads.for_pipeline(target, num_heads=3)
+    train_medusa(target, on_outputs, [text[:40] for text in CORPUS[-60:]], generate_tokens=48, steps=120,
+                 batch_size=8, seq_len=64, seed=0, progress=False)
+    prompts = [target.encode(text[:40]) for text in CORPUS[200:204]]
+    fixed = dict(max_new_tokens=48, num_draft_tokens=3, draft_schedule="constant")
+    plain = target.generate(prompt_ids=prompts, max_new_tokens=48)
+    corpus_run = target.replace(drafter=on_corpus).generate(prompt_ids=prompts, **fixed)
+    outputs_run = target.replace(drafter=on_outputs).generate(prompt_ids=prompts, **fixed)
+    assert outputs_run.sequences == plain.sequences
+    assert outputs_run.speculative.mean_accepted_per_call > corpus_run.speculative.mean_accepted_per_call + 0.2
+
+
 def test_heads_read_the_hidden_state_of_the_last_accepted_position() -> None:
     heads = MedusaHeads(d_model=8, vocab_size=11, num_heads=2)
     tokens = torch.tensor([[1, 2, 3]])
@@ -126,3 +141,8 @@ def test_bad_input_gets_arkit_errors(trained) -> None:
             train_medusa(target, MedusaHeads.for_pipeline(target), CORPUS[:5], progress=False, **bad)
     with pytest.raises(arkit.ConfigError, match="fit"):
         train_medusa(target, MedusaHeads(d_model=32, vocab_size=259), CORPUS[:5], progress=False)
+    with pytest.raises(arkit.ConfigError, match="generate_tokens"):
+        train_medusa(target, MedusaHeads.for_pipeline(target), CORPUS[:5], generate_tokens=-1, progress=False)
+    for data in ([], iter(CORPUS[:5]), "one prompt"):
+        with pytest.raises(arkit.InputError, match="list of prompts"):
+            train_medusa(target, MedusaHeads.for_pipeline(target), data, generate_tokens=4, progress=False)

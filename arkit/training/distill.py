@@ -72,12 +72,8 @@ def distill_draft_model(
             raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
     if not prompts:
         raise InputError("no prompts to distil from: give at least one")
-    rows = [target.encode(p) for p in prompts for _ in range(samples_per_prompt)]
-    samples: list[list[int]] = []
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start : start + batch_size]
-        out = target.generate(prompt_ids=chunk, max_new_tokens=max_new_tokens, seed=seed + start)
-        samples += [list(p) + list(s) for p, s in zip(chunk, out.sequences)]
+    samples = _continuations(target, [p for p in prompts for _ in range(samples_per_prompt)],
+                            max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed)
     config = config or TrainConfig()
     if config.out_dir is not None or config.checkpoint_every:
         raise ConfigError("distill_draft_model trains the draft in place: leave out_dir and checkpoint_every unset "
@@ -85,5 +81,22 @@ def distill_draft_model(
     longest = max(len(s) for s in samples) + 1
     if config.seq_len > longest:  # rows no longer than the samples need
         config = attrs.evolve(config, seq_len=longest)
-    student = draft.replace(tokenizer=_TokenIds(draft.tokenizer.vocab_size, draft.tokenizer.special_tokens))
-    return student.fit(samples, config)
+    return _as_token_ids(draft).fit(samples, config)
+
+
+def _continuations(target: Pipeline, prompts: Sequence[Any], *, max_new_tokens: int, batch_size: int,
+                  seed: int) -> list[list[int]]:
+    """Each prompt's token ids followed by the continuation ``target`` writes with its own sampler,
+    ``batch_size`` rows per ``generate`` call, call ``i`` seeded ``seed + i * batch_size``."""
+    rows = [target.encode(p) for p in prompts]
+    samples: list[list[int]] = []
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        out = target.generate(prompt_ids=chunk, max_new_tokens=max_new_tokens, seed=seed + start)
+        samples += [list(p) + list(s) for p, s in zip(chunk, out.sequences)]
+    return samples
+
+
+def _as_token_ids(pipe: Pipeline) -> Pipeline:
+    """``pipe`` with a pass-through tokenizer, so training items can be its token ids."""
+    return pipe.replace(tokenizer=_TokenIds(pipe.tokenizer.vocab_size, pipe.tokenizer.special_tokens))

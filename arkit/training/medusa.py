@@ -19,15 +19,16 @@ target will say, which is what speculative decoding rewards.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 import math
 from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
 from .data import IGNORE, RowStream, Source, attention_mask, collate
+from .distill import _as_token_ids, _continuations
 
 if TYPE_CHECKING:
     from ..drafters.medusa import MedusaHeads
@@ -38,20 +39,34 @@ __all__ = ["train_medusa"]
 
 def train_medusa(
     pipe: Pipeline, drafter: MedusaHeads, data: Iterable[Any], *, steps: int = 200, batch_size: int = 8,
-    seq_len: int = 128, lr: float = 3e-3, distill: bool = True, seed: int = 0, progress: bool = True,
+    seq_len: int = 128, lr: float = 3e-3, distill: bool = True, generate_tokens: int = 0, seed: int = 0,
+    progress: bool = True,
 ) -> list[float]:
     """Train ``drafter``'s heads on ``data`` (items ``pipe`` encodes) for ``steps`` steps; return each step's loss.
 
-    The pipeline's backbone and head are left untouched. Same seed, same data, same heads.
+    With ``generate_tokens > 0``, ``data`` is a list of prompts: ``pipe`` first continues
+    each one by that many tokens with its own sampler (seeded by ``seed``), and the
+    heads train on prompt + continuation. This is the Medusa paper's self-distillation
+    data: heads learn what the model writes, not what the corpus says. Use it when the
+    two differ (a fine-tuned model whose training set is unavailable, or a model that
+    falls into loops under greedy decoding). The pipeline's backbone and head are left
+    untouched. Same seed, same data, same heads.
     """
     for key, value in (("steps", steps), ("batch_size", batch_size), ("seq_len", seq_len)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"train_medusa {key} must be an integer >= 1, got {value!r}")
+    if not isinstance(generate_tokens, int) or isinstance(generate_tokens, bool) or generate_tokens < 0:
+        raise ConfigError(f"train_medusa generate_tokens must be an integer >= 0, got {generate_tokens!r}")
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
         raise ConfigError(f"train_medusa lr must be a positive number, got {lr!r}")
     if drafter.d_model != pipe.backbone.d_model or drafter.vocab_size != pipe.tokenizer.vocab_size:
         raise ConfigError(f"the medusa heads (d_model {drafter.d_model}, vocab {drafter.vocab_size}) do not fit the "
                           f"pipeline (d_model {pipe.backbone.d_model}, vocab {pipe.tokenizer.vocab_size})")
+    if generate_tokens:
+        if not isinstance(data, Sequence) or isinstance(data, (str, bytes)) or not data:
+            raise InputError("with generate_tokens, train_medusa's data must be a non-empty list of prompts")
+        data = _continuations(pipe, data, max_new_tokens=generate_tokens, batch_size=16, seed=seed)
+        pipe = _as_token_ids(pipe)  # the rows are token ids already
     special = pipe.tokenizer.special_tokens
     source = Source(data, seed=seed, shuffle=True, shuffle_buffer=1000)
     stream = RowStream(source, pipe.encode, special.get("eos"), seq_len=seq_len, overflow="split",
