@@ -61,6 +61,24 @@ def test_greedy_through_onnxruntime_equals_torch(exported: Any) -> None:
         assert a.sequences == b.sequences
 
 
+def test_decode_steps_write_presents_into_two_reused_buffers(exported: Any) -> None:
+    """Each call's presents go to the buffer the past is not in; after growth, steps allocate no new buffers."""
+    _, out, _ = exported
+    ort = OrtPipeline.from_pretrained(out)
+    cache = OrtCache()
+    cache.allocate(ort.backbone.cache_spec(), batch_size=2, max_len=40, dtype=torch.float32, device="cpu")
+    ort.backbone(torch.ones(2, 8, dtype=torch.long), positions=torch.arange(8).expand(2, 8), cache=cache)
+    seen = []
+    for step in range(20):
+        ort.backbone(torch.ones(2, 1, dtype=torch.long), positions=torch.full((2, 1), 8 + step), cache=cache)
+        seen.append(tuple(b.data_ptr() for b in cache._buffers))
+        holder = cache._buffers[cache._turn].data_ptr()
+        assert all(holder <= t.data_ptr() < holder + cache._buffers[cache._turn].nbytes
+                   for t in (*cache.keys, *cache.values))
+    assert len(set(seen[-8:])) == 1  # grown to the generation's 40 slots, then reused
+    assert cache.seq_len == 28 and cache.memory_bytes() == sum(b.nbytes for b in cache._buffers)
+
+
 def test_sampling_beams_streaming_and_drafters_run_the_same_loop(exported: Any) -> None:
     pipe, out, _ = exported
     ort = OrtPipeline.from_pretrained(out)

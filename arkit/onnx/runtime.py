@@ -63,12 +63,20 @@ def default_providers() -> list[str]:
 
 
 class OrtCache:
-    """The step graph's ``present`` tensors, kept as torch tensors between calls (the Cache protocol)."""
+    """The step graph's ``present`` tensors, kept as torch tensors between calls (the Cache protocol).
+
+    The graph writes each call's presents into one of two flat buffers, the one
+    that does not hold the past it reads, so a decode step allocates nothing once
+    the buffers are large enough (they grow by doubling, up to ``max_len`` slots).
+    """
 
     def __init__(self) -> None:
         self.keys: list[torch.Tensor] = []
         self.values: list[torch.Tensor] = []
         self._spec: CacheSpec | None = None
+        self._buffers: list[torch.Tensor] = [torch.empty(0), torch.empty(0)]
+        self._turn = 0  # the buffer the latest presents were written to
+        self._max_len: int | None = None
 
     @property
     def config(self) -> Mapping[str, Any]:
@@ -80,10 +88,25 @@ class OrtCache:
 
     def allocate(self, spec: CacheSpec, *, batch_size: int, max_len: int, dtype: torch.dtype,
                  device: torch.device | str) -> None:
-        self._spec = spec
+        self._spec, self._max_len = spec, max_len
         empty = torch.zeros(batch_size, spec.num_kv_heads, 0, spec.head_dim, dtype=dtype, device=device)
         self.keys = [empty] * spec.num_layers
         self.values = [empty] * spec.num_layers
+
+    def _presents(self, shape: tuple[int, int, int, int], layers: int, dtype: torch.dtype,
+                  device: torch.device) -> list[torch.Tensor]:
+        """``2 * layers`` contiguous ``shape`` tensors in the buffer the past is not in (keys, values alternating)."""
+        turn = 1 - self._turn
+        B, H, S, D = shape
+        per_slot = 2 * layers * B * H * D
+        buffer = self._buffers[turn]
+        if buffer.numel() < per_slot * S or buffer.dtype != dtype or buffer.device != device:
+            grown = 2 * (buffer.numel() // per_slot)  # double what it held, within the generation's max_len
+            slots = max(S, min(grown, self._max_len or S))
+            buffer = self._buffers[turn] = torch.empty(per_slot * slots, dtype=dtype, device=device)
+        self._turn = turn
+        size = B * H * S * D
+        return [buffer[i * size : (i + 1) * size].view(shape) for i in range(2 * layers)]
 
     def update(self, layer: int, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if not 0 <= layer < len(self.keys):
@@ -105,7 +128,17 @@ class OrtCache:
             self.values = [v.index_select(0, indices) for v in self.values]
 
     def memory_bytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in (*self.keys, *self.values))
+        held = sum(b.numel() * b.element_size() for b in self._buffers)
+        loose = sum(t.numel() * t.element_size() for t in (*self.keys, *self.values)
+                    if not any(_inside(t, b) for b in self._buffers))
+        return held + loose
+
+
+def _inside(tensor: torch.Tensor, buffer: torch.Tensor) -> bool:
+    if buffer.numel() == 0 or tensor.device != buffer.device:
+        return False
+    start = buffer.data_ptr()
+    return start <= tensor.data_ptr() < start + buffer.numel() * buffer.element_size()
 
 
 class OrtBackbone(nn.Module):
@@ -154,6 +187,7 @@ class OrtBackbone(nn.Module):
             raise PipelineFormatError(f"{path} does not match its {MANIFEST}: graph inputs {found[:5]}..., "
                                       f"expected {self._inputs[:5]}... ({self.n_layers} layers); export it again")
         self._binding = self.session.io_binding()
+        self._all_true = torch.ones(0, dtype=torch.bool, device=self.device)
         self._anchor = nn.Parameter(torch.zeros(0, dtype=self.dtype, device=self.device), requires_grad=False)
 
     @property
@@ -182,19 +216,24 @@ class OrtBackbone(nn.Module):
             low, high = (int(v) for v in torch.aminmax(input_ids))
             if low < 0 or high >= self.vocab_size:
                 raise InputError(f"token ids must lie in [0, {self.vocab_size}), got {low if low < 0 else high}")
-        if attention_mask is None:  # causal by storage slot, like the torch backbone's default
-            slots = torch.arange(past + T, device=input_ids.device)
-            attention_mask = (slots[None, :] <= slots[past:, None]).expand(B, T, past + T)
         device = self.device
+        if attention_mask is None:  # causal by storage slot, like the torch backbone's default
+            if T == 1:  # one new position sees every slot: a view of a buffer of True, nothing to build
+                if self._all_true.numel() < B * (past + 1):
+                    self._all_true = torch.ones(2 * B * (past + 1), dtype=torch.bool, device=device)
+                attention_mask = self._all_true[: B * (past + 1)].view(B, 1, past + 1)
+            else:
+                slots = torch.arange(past + T, device=input_ids.device)
+                attention_mask = (slots[None, :] <= slots[past:, None]).expand(B, T, past + T)
         first = input_ids.to(device, self.dtype) if self.continuous else input_ids.to(device, torch.long)
         feeds = [first, positions.to(device, torch.long), attention_mask.to(device, torch.bool)]
         for k, v in zip(cache.keys, cache.values):
             feeds += [k, v]
         logits = torch.empty(B, T, self.d_model, dtype=self._out_dtype if self.continuous else self.dtype,
                              device=device)
-        presents = [torch.empty(B, self.n_kv_heads, past + T, self.head_dim, dtype=self.dtype, device=device)
-                    for _ in range(2 * self.n_layers)]
-        feeds = [t.contiguous() for t in feeds]  # bound by pointer: keep them alive until the run is over
+        presents = cache._presents((B, self.n_kv_heads, past + T, self.head_dim), self.n_layers, self.dtype, device)
+        # bound by pointer: keep them alive until the run is over
+        feeds = [t if t.is_contiguous() else t.contiguous() for t in feeds]
         binding = self._binding  # one binding, rebound each call
         binding.clear_binding_inputs()
         binding.clear_binding_outputs()
