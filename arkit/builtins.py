@@ -35,6 +35,7 @@ from .samplers.top_p import TopP
 from .samplers.typical import Typical
 from .tokenizers.byte import ByteTokenizer
 from .tokenizers.vectors import VectorTokenizer
+from .types import ExtraInput
 
 
 @hookimpl
@@ -46,6 +47,17 @@ def arkit_register_tokenizers(register: Any) -> None:
 @hookimpl
 def arkit_register_backbones(register: Any) -> None:
     register("core/transformer", TransformerBackbone)
+
+
+@hookimpl
+def arkit_register_export_specs(register: Any) -> None:
+    register("core/transformer", _transformer_inputs)
+
+
+def _transformer_inputs(backbone: TransformerBackbone) -> tuple[ExtraInput, ...]:
+    if backbone.cond_dim is None:
+        return ()
+    return (ExtraInput(name="conditioning", shape=("batch", backbone.cond_dim)),)
 
 
 @hookimpl

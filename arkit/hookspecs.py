@@ -30,11 +30,13 @@ import pluggy
 __all__ = [
     "CommandRegister",
     "ComponentRegister",
+    "ExportSpecRegister",
     "PresetRegister",
     "arkit_register_backbones",
     "arkit_register_caches",
     "arkit_register_commands",
     "arkit_register_drafters",
+    "arkit_register_export_specs",
     "arkit_register_heads",
     "arkit_register_pipeline_presets",
     "arkit_register_samplers",
@@ -60,6 +62,12 @@ class PresetRegister(Protocol):
     def __call__(
         self, name: str, components: Mapping[str, tuple[str, Mapping[str, Any]]], *, description: str = ""
     ) -> None: ...
+
+
+class ExportSpecRegister(Protocol):
+    """The ``register`` callback :func:`arkit_register_export_specs` receives."""
+
+    def __call__(self, backbone: str, extra_inputs: Callable[[Any], Sequence[Any]]) -> None: ...
 
 
 class CommandRegister(Protocol):
@@ -143,6 +151,22 @@ def arkit_register_pipeline_presets(register: PresetRegister) -> None:
     config)`` pairs. :meth:`arkit.Pipeline.from_preset` builds them.
 
     .. versionadded:: 0.1.0
+    """
+
+
+@hookspec
+def arkit_register_export_specs(register: ExportSpecRegister) -> None:
+    """Declare the extra inputs of backbones: ``register(backbone_name, extra_inputs)``.
+
+    ``extra_inputs(backbone)`` returns the :class:`arkit.ExtraInput` s a built backbone
+    takes besides ids, positions, cache and mask (none is fine: an empty tuple), for
+    example a conditioning vector when its config asks for one. The generation loops
+    pass them to every backbone call (``generate(..., extra_inputs={name: tensor})``)
+    and :func:`arkit.onnx.export` makes each an input of the step graph, so a plugin
+    writes no exporter code. A backbone whose ``forward`` requires a keyword that no
+    spec declares cannot be exported (:class:`arkit.ExportError`).
+
+    .. versionadded:: 0.2.0
     """
 
 

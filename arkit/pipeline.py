@@ -154,6 +154,7 @@ class Pipeline:
         constraint: Constraint | None = None,
         negative_prompts: Any = None,
         negative_prompt_ids: Sequence[Sequence[int]] | None = None,
+        extra_inputs: Mapping[str, Any] | None = None,
         **overrides: Any,
     ) -> GenerationOutput:
         """Generate a continuation of each prompt.
@@ -167,10 +168,16 @@ class Pipeline:
         - ``negative_prompts`` / ``negative_prompt_ids``: the unconditional prompt of
           each row for classifier-free guidance (``guidance_scale != 1``); by default
           each row's unconditional prompt is the tokenizer's ``bos`` token alone.
+        - ``extra_inputs``: tensors the backbone takes besides the tokens, by name, one
+          row per prompt (``{"conditioning": FloatTensor[rows, cond_dim]}`` for a
+          ``core/transformer`` built with ``cond_dim``); fed to every backbone call. With
+          guidance the unconditional twins get zeros. What a backbone takes is declared
+          by its export spec (:func:`arkit.hookspecs.arkit_register_export_specs`).
         """
         self._check_categorical()
         ids = self._prompt_ids(prompts, prompt_ids)
         config = self._config(config, overrides)
+        extras = self._extra_inputs(extra_inputs, len(ids))
         start = time.perf_counter()
         stats = DecodeStats()
         if config.num_beams > 1:
@@ -182,7 +189,7 @@ class Pipeline:
                 raise ConfigError("beam search does not use a drafter: remove it (pipe.replace(drafter=None)) "
                                   "or generate without beams")
             self._check_ready()
-            hypotheses = beam_search(self, ids, config, constraint=constraint, stats=stats)
+            hypotheses = beam_search(self, ids, config, constraint=constraint, stats=stats, extra_inputs=extras)
             flat = [h for per_prompt in hypotheses for h in per_prompt]
             return GenerationOutput(
                 sequences=tuple(h.tokens for h in flat),
@@ -200,7 +207,8 @@ class Pipeline:
         from .generation.speculative import SpeculativeCounter
 
         counter = SpeculativeCounter()
-        for event, lp in self._events(ids, config, constraint, negative_prompts, negative_prompt_ids, stats, counter):
+        for event, lp in self._events(ids, config, constraint, negative_prompts, negative_prompt_ids, stats, counter,
+                                      extras):
             sequences[event.row].append(event.token_id)
             if lp is not None:
                 logprobs[event.row].append(lp)
@@ -227,6 +235,7 @@ class Pipeline:
         constraint: Constraint | None = None,
         negative_prompts: Any = None,
         negative_prompt_ids: Sequence[Sequence[int]] | None = None,
+        extra_inputs: Mapping[str, Any] | None = None,
         **overrides: Any,
     ) -> Iterator[GenerationEvent]:
         """Like :meth:`generate`, but yield each token of each row as soon as it exists.
@@ -237,10 +246,17 @@ class Pipeline:
         self._check_categorical()
         ids = self._prompt_ids(prompts, prompt_ids)
         config = self._config(config, overrides)
+        extras = self._extra_inputs(extra_inputs, len(ids))
         if config.num_beams > 1:
             raise ConfigError("beam search cannot stream: its best sequence is known only at the end; use generate")
-        for event, _ in self._events(ids, config, constraint, negative_prompts, negative_prompt_ids, DecodeStats()):
+        for event, _ in self._events(ids, config, constraint, negative_prompts, negative_prompt_ids, DecodeStats(),
+                                     None, extras):
             yield event
+
+    def _extra_inputs(self, given: Mapping[str, Any] | None, rows: int) -> dict[str, Any]:
+        from .generation._setup import extra_inputs
+
+        return extra_inputs(self, given, rows)
 
     def _config(self, config: GenerationConfig | None, overrides: Mapping[str, Any]) -> GenerationConfig:
         config = config or GenerationConfig()
@@ -278,6 +294,7 @@ class Pipeline:
         negative_prompt_ids: Sequence[Sequence[int]] | None,
         stats: DecodeStats,
         counter: Any = None,
+        extras: Mapping[str, Any] | None = None,
     ) -> Iterator[tuple[GenerationEvent, float | None]]:
         from .generation.loop import decode
         from .generation.speculative import SpeculativeCounter
@@ -300,8 +317,9 @@ class Pipeline:
             from .generation.speculative import decode_speculative
 
             return decode_speculative(self, ids, config, constraint=constraint, negative_prompts=negative,
-                                      stats=stats, counter=counter)
-        return decode(self, ids, config, constraint=constraint, negative_prompts=negative, stats=stats)
+                                      stats=stats, counter=counter, extra_inputs=extras)
+        return decode(self, ids, config, constraint=constraint, negative_prompts=negative, stats=stats,
+                      extra_inputs=extras)
 
     # -- training ----------------------------------------------------------------
     def fit(

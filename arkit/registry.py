@@ -26,7 +26,7 @@ from .errors import (
     UnknownComponentError,
 )
 from .plugins import _get_host, _PluginHost, _strict
-from .types import KINDS, ComponentInfo, Kind, PipelinePreset, PluginInfo
+from .types import KINDS, ComponentInfo, ExtraInput, Kind, PipelinePreset, PluginInfo
 
 __all__ = ["create", "get_component", "get_preset", "list_components", "list_plugins", "list_presets"]
 
@@ -87,6 +87,7 @@ def _check_factory(kind: str, name: str, factory: Any) -> None:
 class _Registry:
     components: dict[str, dict[str, ComponentInfo]]
     presets: dict[str, PipelinePreset]
+    export_specs: dict[str, Callable[[Any], Any]]  # backbone name -> extra_inputs(backbone)
     host: _PluginHost  # the registry is current while host and generation match
     generation: int
 
@@ -151,10 +152,22 @@ def _collect_plugin(host: _PluginHost, plugin_name: str, registry: _Registry) ->
             )
         )
 
+    staged_specs: dict[str, Callable[[Any], Any]] = {}
+
+    def register_export_spec(backbone: str, extra_inputs: Callable[[Any], Any]) -> None:
+        full = _namespaced(backbone, plugin_name)
+        if not callable(extra_inputs):
+            raise ConfigError(f"the export spec of {full!r} must be a function backbone -> extra inputs")
+        if full in registry.export_specs or full in staged_specs:
+            raise DuplicateComponentError(f"backbone {full!r} has two export specs (the second from plugin "
+                                          f"{plugin_name!r}); only one plugin may declare its extra inputs")
+        staged_specs[full] = extra_inputs
+
     try:
         for kind in KINDS:
             _call_impls(host, plugin_name, _HOOKS[kind], make_register(kind))
         _call_impls(host, plugin_name, "arkit_register_pipeline_presets", register_preset)
+        _call_impls(host, plugin_name, "arkit_register_export_specs", register_export_spec)
     except Exception as exc:  # noqa: BLE001 - isolate the plugin, keep everything else
         if record.builtin:
             raise
@@ -164,6 +177,7 @@ def _collect_plugin(host: _PluginHost, plugin_name: str, registry: _Registry) ->
         registry.components[info.kind][info.name] = info
     for preset in staged_presets:
         registry.presets[preset.name] = preset
+    registry.export_specs.update(staged_specs)
 
 
 def _call_impls(host: _PluginHost, plugin_name: str, hook_name: str, register: Callable[..., Any]) -> None:
@@ -186,7 +200,7 @@ def _get_registry() -> _Registry:
         failed = next((r for r in host.records.values() if r.error is not None), None)
         if failed is not None:
             raise PluginLoadError(failed.name, failed.distribution, failed.error or "")
-    registry = _Registry({kind: {} for kind in KINDS}, {}, host, host.generation)
+    registry = _Registry({kind: {} for kind in KINDS}, {}, {}, host, host.generation)
     for name, record in list(host.records.items()):
         if record.error is None:
             # built-ins first (they were added first), then entry points in name order
@@ -276,6 +290,23 @@ def _component_name(kind: str, obj: Any) -> ComponentInfo:
     raise UnknownComponentError(
         kind, type(obj).__qualname__, _get_registry().components[kind]
     )
+
+
+def _extra_inputs(backbone: Any) -> tuple[ExtraInput, ...] | None:
+    """The :class:`arkit.ExtraInput` s a backbone declares through its export spec; ``None`` without a spec."""
+    try:
+        name = _component_name("backbone", backbone).name
+    except UnknownComponentError:
+        return None
+    spec = _get_registry().export_specs.get(name)
+    if spec is None:
+        return None
+    declared = tuple(spec(backbone))
+    for item in declared:
+        if not isinstance(item, ExtraInput):
+            raise ConfigError(f"the export spec of backbone {name!r} must return arkit.ExtraInput objects, "
+                              f"got {type(item).__name__}")
+    return declared
 
 
 def list_presets(pattern: str = "*") -> list[PipelinePreset]:

@@ -20,6 +20,7 @@ __all__ = [
     "CacheSpec",
     "ComponentInfo",
     "Draft",
+    "ExtraInput",
     "SpeculativeStats",
     "Verification",
     "GenerationConfig",
@@ -302,6 +303,35 @@ class TrainConfig:
                "TrainConfig.checkpoint_every needs out_dir: the folder the checkpoints go to")
         _check(self.resume_from != "latest" or self.out_dir is not None,
                "TrainConfig.resume_from='latest' needs out_dir: the folder whose checkpoints/ to look in")
+
+
+@attrs.frozen(kw_only=True)
+class ExtraInput:
+    """A backbone input beyond token ids and positions: one tensor per row, fed at every call.
+
+    Declared by a backbone's export spec (the ``arkit_register_export_specs`` hook) and
+    passed to generation as ``extra_inputs={name: tensor}``; an exported step graph gets
+    it as an input of that name. ``shape`` is the per-call shape: ``"batch"`` first,
+    then integers (a conditioning vector ``("batch", 16)``). Validation at export feeds
+    random values: normal floats, or integers from ``[0, high)``.
+    """
+
+    name: str
+    shape: tuple[int | str, ...]
+    dtype: Literal["float32", "int64"] = "float32"
+    high: int | None = None
+    """For ``int64`` inputs: the exclusive upper bound of valid values (validation draws below it)."""
+
+    def __attrs_post_init__(self) -> None:
+        _check(isinstance(self.name, str) and self.name.isidentifier(),
+               f"ExtraInput name must be a Python identifier (it becomes a keyword argument), got {self.name!r}")
+        _check(len(self.shape) >= 1 and self.shape[0] == "batch"
+               and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in self.shape[1:]),
+               f"ExtraInput {self.name!r}: shape must be ('batch', positive ints...), got {self.shape!r}")
+        _check(self.dtype in ("float32", "int64"), f"ExtraInput {self.name!r}: dtype must be 'float32' or "
+                                                   f"'int64', got {self.dtype!r}")
+        _check(self.dtype == "float32" or (isinstance(self.high, int) and self.high >= 1),
+               f"ExtraInput {self.name!r}: an int64 input needs high (the exclusive upper bound of its values)")
 
 
 @attrs.frozen(kw_only=True)

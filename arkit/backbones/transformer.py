@@ -116,7 +116,11 @@ class TransformerBackbone(nn.Module):
     ``sliding_window`` limits attention to that many most recent positions (pair
     it with the ``core/sliding`` cache to bound memory exactly). With
     ``input_dim`` the inputs are real vectors ``FloatTensor[B, T, input_dim]``
-    (continuous tokens: values, patches, latents) instead of ids.
+    (continuous tokens: values, patches, latents) instead of ids. With
+    ``cond_dim`` every call takes ``conditioning``, a ``FloatTensor[B, cond_dim]``
+    per row (a speaker, class or property embedding), projected and added to
+    every position's input embedding; generation passes it as
+    ``extra_inputs={"conditioning": ...}`` and ONNX export makes it a graph input.
     Weights are initialised with std ``init_std`` (residual projections scaled
     by ``1/sqrt(2 * n_layers)``), as GPT-2 does.
     """
@@ -136,6 +140,7 @@ class TransformerBackbone(nn.Module):
         init_std: float = 0.02,
         sliding_window: int | None = None,
         input_dim: int | None = None,
+        cond_dim: int | None = None,
     ) -> None:
         super().__init__()
         n_kv_heads = n_heads if n_kv_heads is None else n_kv_heads
@@ -152,22 +157,25 @@ class TransformerBackbone(nn.Module):
             raise ConfigError(f"n_heads ({n_heads}) must be a multiple of n_kv_heads ({n_kv_heads})")
         if sliding_window is not None and (not isinstance(sliding_window, int) or sliding_window < 1):
             raise ConfigError(f"sliding_window must be a positive integer or None, got {sliding_window!r}")
-        if input_dim is not None and (not isinstance(input_dim, int) or input_dim < 1):
-            raise ConfigError(f"input_dim must be a positive integer or None, got {input_dim!r}")
+        for key, value in (("input_dim", input_dim), ("cond_dim", cond_dim)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ConfigError(f"{key} must be a positive integer or None, got {value!r}")
         if (d_model // n_heads) % 2:
             raise ConfigError(f"the head size d_model / n_heads = {d_model // n_heads} must be even for RoPE")
         self._config = dict(
             vocab_size=vocab_size, d_model=d_model, n_layers=n_layers, n_heads=n_heads,
             n_kv_heads=n_kv_heads, ffn_hidden=ffn_hidden, max_seq_len=max_seq_len,
             rope_theta=float(rope_theta), norm_eps=float(norm_eps), init_std=float(init_std),
-            sliding_window=sliding_window, input_dim=input_dim,
+            sliding_window=sliding_window, input_dim=input_dim, cond_dim=cond_dim,
         )
-        self.sliding_window, self.input_dim = sliding_window, input_dim
+        self.sliding_window, self.input_dim, self.cond_dim = sliding_window, input_dim, cond_dim
         self.vocab_size, self.d_model, self.max_seq_len = vocab_size, d_model, max_seq_len
         self.n_layers, self.n_kv_heads, self.head_dim = n_layers, n_kv_heads, d_model // n_heads
 
         # token ids are embedded; continuous inputs (input_dim set) are projected
         self.embed = nn.Embedding(vocab_size, d_model) if input_dim is None else nn.Linear(input_dim, d_model)
+        # a per-row conditioning vector, projected and added at every position
+        self.cond_proj = nn.Linear(cond_dim, d_model, bias=False) if cond_dim is not None else None
         self.layers = nn.ModuleList(
             _Block(d_model, n_heads, n_kv_heads, ffn_hidden, norm_eps) for _ in range(n_layers)
         )
@@ -231,6 +239,23 @@ class TransformerBackbone(nn.Module):
                     f"{[B, T, past + T]}, got {mask.dtype} {list(mask.shape)}"
                 )
 
+    def _check_conditioning(self, conditioning: torch.Tensor | None, batch: int) -> None:
+        if self.cond_dim is None:
+            if conditioning is not None:
+                raise InputError("this backbone takes no conditioning (build it with cond_dim to condition it)")
+            return
+        if conditioning is None:
+            raise InputError(f"this backbone is conditioned (cond_dim={self.cond_dim}): pass a conditioning vector "
+                             f"per row, e.g. generate(..., extra_inputs={{'conditioning': FloatTensor[rows, "
+                             f"{self.cond_dim}]}})")
+        if (not isinstance(conditioning, torch.Tensor) or not conditioning.is_floating_point()
+                or conditioning.shape != (batch, self.cond_dim)):
+            raise InputError(f"conditioning must be a float tensor [batch, cond_dim] = [{batch}, {self.cond_dim}], "
+                             f"got {getattr(conditioning, 'dtype', type(conditioning).__name__)} "
+                             f"{list(getattr(conditioning, 'shape', ()))}")
+        if not bool(torch.isfinite(conditioning).all()):
+            raise InputError("conditioning must be finite (replace NaN or inf values)")
+
     def forward(
         self,
         input_ids: torch.Tensor,
@@ -238,12 +263,16 @@ class TransformerBackbone(nn.Module):
         positions: torch.Tensor,
         cache: Cache | None = None,
         attention_mask: torch.Tensor | None = None,
+        conditioning: torch.Tensor | None = None,
     ) -> torch.Tensor:
         past = cache.seq_len if cache is not None else 0
         if not torch.compiler.is_compiling():  # value checks would be graph breaks while exporting or compiling
             self._check_inputs(input_ids, positions, attention_mask, past)
+            self._check_conditioning(conditioning, input_ids.shape[0])
         B, T = input_ids.shape[:2]
         x = self.embed.forward(input_ids)
+        if self.cond_proj is not None:
+            x = x + F.linear(conditioning.to(x.dtype), self.cond_proj.weight)[:, None, :]
 
         # Mask: True where a query may attend. Default: causal by storage slot. Two common cases
         # need no mask tensor: a single new token that sees every stored slot, and a first call

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -89,3 +89,63 @@ def prefill_inputs(history: torch.Tensor, width: int) -> tuple[torch.Tensor, tor
         causal = torch.ones(width, width, dtype=torch.bool, device=history.device).tril()
         mask = causal[None] & real[:, None, :]
     return prompt.clamp(min=0), positions, mask
+
+
+def extra_inputs(pipe: Pipeline, given: Mapping[str, Any] | None, rows: int) -> dict[str, torch.Tensor]:
+    """Check ``generate``'s ``extra_inputs`` against what the backbone declares; one tensor per name, ``rows`` first.
+
+    The declaration is the backbone's ``extra_inputs`` attribute (an exported graph's
+    inputs) or its export spec (``arkit_register_export_specs``).
+    """
+    from ..registry import _extra_inputs
+
+    backbone = pipe.backbone
+    declared = getattr(backbone, "extra_inputs", None)
+    declared = tuple(declared) if declared is not None else _extra_inputs(backbone)
+    given = dict(given or {})
+    if declared is None:  # no export spec: pass what the caller gives, one row per prompt, unchecked beyond that
+        declared = tuple(_undeclared(backbone, name, value, rows) for name, value in given.items())
+    names = {d.name for d in declared}
+    missing = sorted(names - set(given))
+    if missing:
+        raise InputError(f"the backbone needs extra input(s) {missing}: pass generate(..., extra_inputs={{name: "
+                         f"tensor with one row per prompt}}); it declares {[(d.name, d.shape) for d in declared]}")
+    unknown = sorted(set(given) - names)
+    if unknown:
+        raise InputError(f"the backbone takes no extra input(s) {unknown}"
+                         + (f"; it takes {sorted(names)}" if names else " (its export spec declares none)"))
+    parameter = next(iter(backbone.parameters()), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    out = {}
+    for spec in declared:
+        value = given[spec.name]
+        want = "float" if spec.dtype == "float32" else "integer"
+        if (not isinstance(value, torch.Tensor) or value.is_floating_point() != (spec.dtype == "float32")
+                or value.is_complex() or tuple(value.shape) != (rows, *spec.shape[1:])):
+            raise InputError(f"extra input {spec.name!r} must be a {want} tensor of shape {[rows, *spec.shape[1:]]} "
+                             f"(one row per prompt), got {getattr(value, 'dtype', type(value).__name__)} "
+                             f"{list(getattr(value, 'shape', ()))}")
+        out[spec.name] = value.to(device=device, dtype=torch.float32 if spec.dtype == "float32" else torch.long)
+    return out
+
+
+def _undeclared(backbone: Any, name: str, value: Any, rows: int) -> Any:
+    """An ExtraInput describing a tensor given for a backbone without an export spec (its forward must take it)."""
+    import inspect
+
+    from ..types import ExtraInput
+
+    try:
+        parameters = inspect.signature(backbone.forward).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    if name not in parameters and not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        raise InputError(f"the backbone ({type(backbone).__name__}) takes no extra input {name!r}: its forward has "
+                         f"no such keyword and no export spec declares one")
+    if not isinstance(value, torch.Tensor) or value.dim() < 1 or value.shape[0] != rows:
+        raise InputError(f"extra input {name!r} must be a tensor with one row per prompt ({rows}), got "
+                         f"{getattr(value, 'dtype', type(value).__name__)} {list(getattr(value, 'shape', ()))}")
+    if value.is_floating_point():
+        return ExtraInput(name=name, shape=("batch", *value.shape[1:]))
+    high = max(1, int(value.max()) + 1) if value.numel() else 1
+    return ExtraInput(name=name, shape=("batch", *value.shape[1:]), dtype="int64", high=high)

@@ -8,7 +8,7 @@ beams at every step.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 import heapq
 import math
 from typing import TYPE_CHECKING, Any
@@ -43,8 +43,13 @@ def beam_search(
     *,
     constraint: Constraint | None = None,
     stats: DecodeStats | None = None,
+    extra_inputs: Mapping[str, torch.Tensor] | None = None,
 ) -> list[list[Hypothesis]]:
-    """The ``num_return_sequences`` best hypotheses per prompt, best first."""
+    """The ``num_return_sequences`` best hypotheses per prompt, best first.
+
+    ``extra_inputs`` (one row per prompt) go to every backbone call, following each beam.
+    """
+    extras = dict(extra_inputs or {})
     backbone, head, sampler, cache = pipe.backbone, pipe.head, pipe.sampler, pipe.cache
     stats = stats if stats is not None else DecodeStats()
     K = config.num_beams
@@ -56,10 +61,11 @@ def beam_search(
     # Prefill the B prompts once, then copy each row's cache to its K beams.
     cache.allocate(backbone.cache_spec(), batch_size=B, max_len=total, dtype=prep.dtype, device=prep.device)
     ids, positions, mask = prefill_inputs(prep.history, L)
-    logits = head(backbone(ids, positions=positions, cache=cache, attention_mask=mask)[:, -1])
+    logits = head(backbone(ids, positions=positions, cache=cache, attention_mask=mask, **extras)[:, -1])
     stats.steps = 1
     expand = torch.arange(B, device=prep.device).repeat_interleave(K)
     cache.reorder(expand)
+    extras = {name: value[expand] for name, value in extras.items()}
     history = prep.history[expand].clone()  # [B*K, total]
     logits = logits[expand]
     next_positions = (positions[:, -1] + 1)[expand]
@@ -156,10 +162,11 @@ def beam_search(
             ]
         beam_scores = new_scores
         next_positions = next_positions[order]
+        extras = {name: value[order] for name, value in extras.items()}
         real = history[:, getattr(cache, "offset", 0) : t + 1] >= 0
         mask = None if bool(real.all()) else real[:, None, :]
         logits = head(backbone(history[:, t : t + 1].clamp(min=0), positions=next_positions[:, None],
-                               cache=cache, attention_mask=mask)[:, -1])
+                               cache=cache, attention_mask=mask, **extras)[:, -1])
         next_positions = next_positions + 1
         stats.steps += 1
 

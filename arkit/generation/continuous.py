@@ -8,6 +8,7 @@ cache, and goes on.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -42,9 +43,12 @@ def sample_mixture(dist: MixtureSameFamily, generator: torch.Generator | None, t
 @torch.inference_mode()
 def generate_continuous(
     backbone: Any, head: Any, context: torch.Tensor, steps: int, *, cache: Any = None,
-    temperature: float = 1.0, seed: int | None = None,
+    temperature: float = 1.0, seed: int | None = None, extra_inputs: Mapping[str, torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """Continue each row of ``context`` (``FloatTensor[B, T, F]``) by ``steps`` sampled vectors: ``[B, steps, F]``."""
+    """Continue each row of ``context`` (``FloatTensor[B, T, F]``) by ``steps`` sampled vectors: ``[B, steps, F]``.
+
+    ``extra_inputs`` (one row per context row) are passed to every backbone call.
+    """
     from ..registry import create
 
     if context.dim() != 3 or not context.is_floating_point():
@@ -62,7 +66,8 @@ def generate_continuous(
                    device=parameter.device)
     generator = make_generator(seed, parameter.device)
     positions = torch.arange(T, device=context.device).expand(B, -1)
-    dist = head(backbone(context.to(parameter.dtype), positions=positions, cache=cache)[:, -1:])
+    extras = dict(extra_inputs or {})
+    dist = head(backbone(context.to(parameter.dtype), positions=positions, cache=cache, **extras)[:, -1:])
     samples = []
     for step in range(steps):
         value = sample_mixture(dist, generator, temperature)  # [B, 1, F]
@@ -71,7 +76,7 @@ def generate_continuous(
         samples.append(value)
         if step + 1 < steps:
             position = torch.full((B, 1), T + step, device=context.device)
-            dist = head(backbone(value.to(parameter.dtype), positions=position, cache=cache))
+            dist = head(backbone(value.to(parameter.dtype), positions=position, cache=cache, **extras))
     if not samples:
         return context.new_zeros(B, 0, context.shape[-1])
     return torch.cat(samples, dim=1)

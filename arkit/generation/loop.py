@@ -9,7 +9,7 @@ from positions by counting only real tokens. Beam search lives in ``beam.py``.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +75,7 @@ def decode(
     constraint: Constraint | None = None,
     negative_prompts: Sequence[Sequence[int]] | None = None,
     stats: DecodeStats | None = None,
+    extra_inputs: Mapping[str, torch.Tensor] | None = None,
 ) -> Generator[tuple[GenerationEvent, float | None], None, None]:
     """Yield ``(event, logprob)`` for every generated token of every row, step by step.
 
@@ -82,6 +83,8 @@ def decode(
     last event carries its ``finish_reason``. With ``config.guidance_scale != 1``
     every prompt gets an unconditional twin (``negative_prompts``, one per
     prompt) and the logits are mixed as ``uncond + scale * (cond - uncond)``.
+    ``extra_inputs`` (checked by :func:`~arkit.generation._setup.extra_inputs`) go to
+    every backbone call; the unconditional twins get zeros.
     """
     backbone, head, sampler, cache = pipe.backbone, pipe.head, pipe.sampler, pipe.cache
     stats = stats if stats is not None else DecodeStats()
@@ -91,6 +94,7 @@ def decode(
         if negative_prompts is None or len(negative_prompts) != B:
             raise GenerationError("classifier-free guidance needs one negative (unconditional) prompt per prompt")
         prompts = [*prompts, *negative_prompts]  # rows B..2B-1 are the unconditional twins
+    extras = twin_inputs(extra_inputs, guided)
 
     # 1. Lay the prompts out, right-aligned, in one buffer with room for the new tokens.
     prep = prepare(pipe, prompts, config)
@@ -104,7 +108,7 @@ def decode(
     # 2. Prefill: all prompt tokens in one forward pass; keep the logits of each row's last token.
     start = time.perf_counter()
     ids, positions, mask = prefill_inputs(history, L)
-    logits = head(backbone(ids, positions=positions, cache=cache, attention_mask=mask)[:, -1])
+    logits = head(backbone(ids, positions=positions, cache=cache, attention_mask=mask, **extras)[:, -1])
     stats.steps, stats.prefill_s = 1, time.perf_counter() - start
     next_positions = positions[:, -1] + 1
     padded = min(prep.lengths) < L
@@ -166,9 +170,16 @@ def decode(
             real = history[:, getattr(cache, "offset", 0) : t + 1] >= 0  # slots the cache still holds
             mask = None if bool(real.all()) else real[:, None, :]
         step_ids = history[:, t : t + 1].clamp(min=0)
-        logits = head(backbone(step_ids, positions=next_positions[:, None], cache=cache, attention_mask=mask)[:, -1])
+        logits = head(backbone(step_ids, positions=next_positions[:, None], cache=cache, attention_mask=mask,
+                               **extras)[:, -1])
         next_positions = next_positions + 1
         stats.steps += 1
+
+
+def twin_inputs(extra_inputs: Mapping[str, torch.Tensor] | None, guided: bool) -> dict[str, torch.Tensor]:
+    """Extra inputs for every row of a pass: with guidance, the unconditional twins get zeros (no condition)."""
+    return {name: torch.cat([value, torch.zeros_like(value)]) if guided else value
+            for name, value in (extra_inputs or {}).items()}
 
 
 def guide(logits: torch.Tensor, scale: float) -> torch.Tensor:

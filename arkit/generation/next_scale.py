@@ -14,15 +14,16 @@ prompts and token maps into inputs, targets and the block-causal mask.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import torch
 
 from ..errors import ConfigError, GenerationError, InputError
+from ._setup import extra_inputs as extra_inputs_for
 from ._setup import make_generator, prefill_inputs, prepare
-from .loop import guide
+from .loop import guide, twin_inputs
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -109,13 +110,15 @@ class NextScaleSchedule:
 @torch.inference_mode()
 def generate_next_scale(
     pipe: Pipeline, prompts: Sequence[Sequence[int]], schedule: NextScaleSchedule, config: GenerationConfig,
-    *, negative_prompts: Sequence[Sequence[int]] | None = None,
+    *, negative_prompts: Sequence[Sequence[int]] | None = None, extra_inputs: Mapping[str, Any] | None = None,
 ) -> tuple[list[torch.Tensor], int]:
     """Token maps per scale (``LongTensor[B, side, side]`` each) and the number of model calls.
 
     Every scale is one forward pass through the cache; the sampler picks each
     position's token from that position's logits. With ``config.guidance_scale != 1``
-    every prompt has an unconditional twin in ``negative_prompts``.
+    every prompt has an unconditional twin in ``negative_prompts``. ``extra_inputs``
+    (one row per prompt, as for :meth:`arkit.Pipeline.generate`) go to every call;
+    the unconditional twins get zeros.
     """
     backbone, head, sampler, cache = pipe.backbone, pipe.head, pipe.sampler, pipe.cache
     B = len(prompts)
@@ -130,6 +133,7 @@ def generate_next_scale(
         raise InputError(f"the map needs {schedule.input_length} positions after the prompt, but the context has "
                          f"room for {prep.total - L}: use a backbone with a longer max_seq_len")
     rows = len(prompts)
+    extras = twin_inputs(extra_inputs_for(pipe, extra_inputs, B), guided)
     generator = make_generator(config.seed, prep.device)
     cache.allocate(backbone.cache_spec(), batch_size=rows, max_len=L + schedule.input_length, dtype=prep.dtype,
                    device=prep.device)
@@ -148,7 +152,8 @@ def generate_next_scale(
 
     # Scale 0: the prompt's last position predicts the 1 x 1 map.
     ids, positions, mask = prefill_inputs(prep.history, L)
-    maps = [pick(head(backbone(ids, positions=positions, cache=cache, attention_mask=mask)[:, -1:])).view(B, 1, 1)]
+    maps = [pick(head(backbone(ids, positions=positions, cache=cache, attention_mask=mask, **extras)[:, -1:]))
+            .view(B, 1, 1)]
     calls = 1
     real = prep.history[:, :L] >= 0
     next_position = positions[:, -1:] + 1
@@ -161,7 +166,7 @@ def generate_next_scale(
         visible = torch.cat([real, torch.ones(rows, n, dtype=torch.bool, device=real.device)], dim=1)
         step_mask = visible[:, None, :].expand(rows, n, visible.shape[1])
         hidden = backbone(block, positions=next_position + torch.arange(n, device=block.device), cache=cache,
-                          attention_mask=step_mask)
+                          attention_mask=step_mask, **extras)
         maps.append(pick(head(hidden)).view(B, side, side))
         real, next_position, calls = visible, next_position + n, calls + 1
     return maps, calls

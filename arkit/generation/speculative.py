@@ -25,7 +25,7 @@ ways: ``history`` is indexed by slot (``-1`` marks padding and holes) and
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 import inspect
 import time
 from typing import TYPE_CHECKING, Any
@@ -37,7 +37,7 @@ from ..acceptance._common import tree_ancestors, tree_depths
 from ..errors import ConfigError, ConstraintError, GenerationError
 from ..types import Draft, GenerationConfig, GenerationEvent, SpeculativeStats, Verification
 from ._setup import make_generator, prefill_inputs, prepare
-from .loop import DecodeStats, constraint_done, finish_reason, guide
+from .loop import DecodeStats, constraint_done, finish_reason, guide, twin_inputs
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -71,6 +71,7 @@ def decode_speculative(
     negative_prompts: Sequence[Sequence[int]] | None = None,
     stats: DecodeStats,
     counter: SpeculativeCounter,
+    extra_inputs: Mapping[str, torch.Tensor] | None = None,
 ) -> Generator[tuple[GenerationEvent, float | None], None, None]:
     """Yield ``(event, logprob)`` for every emitted token, like :func:`arkit.generation.loop.decode`.
 
@@ -96,6 +97,7 @@ def decode_speculative(
         return torch.cat([x, x], 0) if guided else x
 
     R = len(prompts)  # rows of the target pass
+    extras = twin_inputs(extra_inputs, guided)
 
     # 1. Lay out the prompts. Slots grow by 1 + the longest kept draft per pass, so B rows need at
     #    most min(B, k + 1) slots per generated token, plus room for one pass's draft. A tree may keep
@@ -132,7 +134,7 @@ def decode_speculative(
     while True:
         n = draft.tokens.shape[1] + 1  # positions whose predictions this pass needs
         began = time.perf_counter()
-        hidden = backbone(fed, positions=positions, cache=cache, attention_mask=mask)[:, -n:]
+        hidden = backbone(fed, positions=positions, cache=cache, attention_mask=mask, **extras)[:, -n:]
         logits = head(hidden)
         if guided:
             hidden, logits = hidden[:B], guide(logits, config.guidance_scale)

@@ -10,7 +10,9 @@ as 0 or 1, so tracing with them would freeze the graph to those sizes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import contextlib
+import inspect
 import io
 import json
 import logging
@@ -29,6 +31,7 @@ from .._serialization import replace_folder, save_pipeline
 from .._version import __version__
 from ..errors import ConfigError, ExportError, PipelineFormatError
 from ..pipeline import Pipeline
+from ..types import ExtraInput
 from ..drafters.medusa import MedusaHeads
 from ._graph import StepGraph, _TensorCache, input_names, output_names
 from .graphs import export_graph, tokenizer_graphs
@@ -95,6 +98,7 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
     if continuous and getattr(backbone, "input_dim", None) is None:
         raise ExportError("a continuous head needs a backbone over real vectors (core/transformer with input_dim)")
     spec = backbone.cache_spec()
+    extra = _declared_inputs(backbone, _describe(pipeline))
     target = Path(out_dir)
     if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).is_file():
         raise PipelineFormatError(f"refusing to export into {target}: the folder is not empty and holds no {MANIFEST}")
@@ -105,11 +109,11 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
         inside = ("backbone", "head", "cache") + (("drafter",) if medusa is not None else ())
         extras = {r: c for r, c in pipeline.components.items() if r not in inside}
         save_pipeline(extras, tmp)
-        reference = graph = StepGraph(backbone, head, medusa).eval()
+        reference = graph = StepGraph(backbone, head, medusa, [e.name for e in extra]).eval()
         if dtype == "float16":
             graph = _half_copy(graph)
         started = time.perf_counter()
-        program = _trace(graph, spec, _describe(pipeline), opset)
+        program = _trace(graph, spec, extra, _describe(pipeline), opset)
         export_s = time.perf_counter() - started
         weight_bytes = sum(p.numel() * p.element_size() for p in graph.parameters())
         program.save(str(tmp / GRAPH), external_data=weight_bytes > _EXTERNAL_DATA_BYTES)
@@ -125,7 +129,9 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
             "geometry": {"num_layers": spec.num_layers, "num_kv_heads": spec.num_kv_heads,
                          "head_dim": spec.head_dim, "vocab_size": head.vocab_size,
                          "max_seq_len": backbone.max_seq_len},
-            "inputs": input_names(spec.num_layers, continuous=continuous),
+            "inputs": input_names(spec.num_layers, continuous=continuous, extra=[e.name for e in extra]),
+            "extra_inputs": [{"name": e.name, "shape": list(e.shape), "dtype": e.dtype, "high": e.high}
+                             for e in extra],
             "outputs": output_names(spec.num_layers, continuous=continuous, medusa=medusa is not None),
             "components": sorted(extras),
             "source": {"backbone": _describe(pipeline)},
@@ -144,7 +150,7 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
         cases: list[dict[str, Any]] = []
         worst = None
         if validate:
-            cases = _validate(reference, tmp, backbone)
+            cases = _validate(reference, tmp, backbone, extra)
             worst = max(c["max_abs_logit_diff"] for c in cases)
             limit = TOLERANCE[dtype]
             if limit is not None and worst > limit:
@@ -213,9 +219,30 @@ def _head_entry(head: Any) -> dict[str, Any]:
     return {"name": name, "config": dict(head.config)}
 
 
-def _example(backbone: Any, vocab: int, dtype: torch.dtype, B: int, T: int, P: int,
-             seed: int) -> tuple[torch.Tensor, ...]:
-    """Random ids (or vectors), positions after a past of ``P``, a causal mask with row 0 padded by one slot, random past."""
+def _declared_inputs(backbone: Any, what: str) -> tuple[ExtraInput, ...]:
+    """The backbone's extra inputs from its export spec; a required ``forward`` keyword nobody declared is an error."""
+    from ..registry import _extra_inputs
+
+    declared = _extra_inputs(backbone) or ()
+    names = {e.name for e in declared}
+    standard = {"self", "input_ids", "positions", "cache", "attention_mask"}
+    try:
+        parameters = inspect.signature(backbone.forward).parameters.values()
+    except (TypeError, ValueError):
+        parameters = ()
+    required = [p.name for p in parameters if p.name not in standard and p.default is inspect.Parameter.empty
+                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    undeclared = [n for n in required if n not in names]
+    if undeclared:
+        raise ExportError(f"the {what} requires input(s) {undeclared} that no export spec declares: register its "
+                          f"extra inputs with the arkit_register_export_specs hook (see docs/deployment.md)")
+    return declared
+
+
+def _example(backbone: Any, vocab: int, dtype: torch.dtype, B: int, T: int, P: int, seed: int,
+             extra: Sequence[ExtraInput] = ()) -> tuple[torch.Tensor, ...]:
+    """Random ids (or vectors), positions after a past of ``P``, a causal mask with row 0 padded by one slot,
+    random extra inputs, random past."""
     spec = backbone.cache_spec()
     g = torch.Generator().manual_seed(seed)
     input_dim = getattr(backbone, "input_dim", None)
@@ -228,20 +255,22 @@ def _example(backbone: Any, vocab: int, dtype: torch.dtype, B: int, T: int, P: i
     mask = (slots[None, :] <= slots[P:, None]).expand(B, T, P + T).clone()
     if B > 1 and P + T > 1:
         mask[0, :, 0] = False  # a padded row: its first slot is hidden
+    extras = [torch.randn(B, *e.shape[1:], generator=g).to(dtype) if e.dtype == "float32"
+              else torch.randint(0, int(e.high or 1), (B, *e.shape[1:]), generator=g) for e in extra]
     past = [torch.randn(B, spec.num_kv_heads, P, spec.head_dim, generator=g).to(dtype)
             for _ in range(2 * spec.num_layers)]
-    return (ids, positions, mask, *past)
+    return (ids, positions, mask, *extras, *past)
 
 
-def _trace(graph: StepGraph, spec: Any, what: str, opset: int | None) -> Any:
+def _trace(graph: StepGraph, spec: Any, extra: Sequence[ExtraInput], what: str, opset: int | None) -> Any:
     dtype = next(graph.parameters()).dtype
-    example = _example(graph.backbone, graph.head.vocab_size, dtype, B=2, T=3, P=4, seed=0)
+    example = _example(graph.backbone, graph.head.vocab_size, dtype, B=2, T=3, P=4, seed=0, extra=extra)
     batch, seq, past = torch.export.Dim("batch"), torch.export.Dim("seq"), torch.export.Dim("past")
     dynamic = {
         "input_ids": {0: batch, 1: seq},
         "positions": {0: batch, 1: seq},
         "attention_mask": {0: batch, 1: seq, 2: torch.export.Dim("total")},
-        "past": tuple({0: batch, 2: past} for _ in range(2 * spec.num_layers)),
+        "rest": tuple({0: batch} for _ in extra) + tuple({0: batch, 2: past} for _ in range(2 * spec.num_layers)),
     }
     quiet = logging.getLogger("torch.onnx")
     level = quiet.level
@@ -250,7 +279,8 @@ def _trace(graph: StepGraph, spec: Any, what: str, opset: int | None) -> Any:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             return torch.onnx.export(graph, example, dynamic_shapes=dynamic,
-                                     input_names=input_names(spec.num_layers, continuous=graph.continuous),
+                                     input_names=input_names(spec.num_layers, continuous=graph.continuous,
+                                                             extra=graph.extra),
                                      output_names=output_names(spec.num_layers, continuous=graph.continuous,
                                                                medusa=graph.medusa is not None),
                                      opset_version=opset, dynamo=True, verbose=False)
@@ -277,23 +307,24 @@ def _opset_of(path: Path) -> int:
     return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
 
 
-def _validate(graph: StepGraph, directory: Path, backbone: Any) -> list[dict[str, Any]]:
+def _validate(graph: StepGraph, directory: Path, backbone: Any, extra: Sequence[ExtraInput]) -> list[dict[str, Any]]:
     """onnxruntime vs torch on random inputs: prefill and decode with a past, batch 1 and 3."""
     session = OrtPipeline.from_pretrained(directory, providers=["CPUExecutionProvider"]).backbone
     cases = []
     for B, T, P in ((1, 5, 0), (3, 4, 0), (1, 1, 6), (3, 1, 6), (3, 3, 5)):
-        ids, positions, mask, *past = _example(backbone, graph.head.vocab_size, torch.float32, B, T, P,
-                                               seed=B * 100 + T * 10 + P)
+        ids, positions, mask, *rest = _example(backbone, graph.head.vocab_size, torch.float32, B, T, P,
+                                               seed=B * 100 + T * 10 + P, extra=extra)
+        extras, past = dict(zip(graph.extra, rest[: len(extra)])), rest[len(extra):]
         with torch.inference_mode():
-            expected = graph(ids, positions, mask, *past)[0].float()
+            expected = graph(ids, positions, mask, *rest)[0].float()
         cache = OrtCache()
         cache.keys, cache.values = [p.to(session.dtype) for p in past[0::2]], [p.to(session.dtype) for p in past[1::2]]
-        got = session(ids, positions=positions, cache=cache, attention_mask=mask).float().cpu()
+        got = session(ids, positions=positions, cache=cache, attention_mask=mask, **extras).float().cpu()
         case = {"batch": B, "new": T, "past": P, "max_abs_logit_diff": float((got - expected).abs().max())}
         if graph.medusa is not None:  # guesses may differ only where torch's top two are within rounding
             with torch.inference_mode():
                 hidden = graph.backbone(ids, positions=positions, cache=_TensorCache(tuple(past)),
-                                        attention_mask=mask)
+                                        attention_mask=mask, **extras)
                 top = graph.medusa(hidden).topk(2, dim=-1)
             differ = session.medusa_tokens.cpu() != top.indices[..., 0]
             top = top.values

@@ -22,9 +22,9 @@ import torch
 from torch import nn
 
 from .._serialization import load_component
-from ..errors import ConfigError, ExportError, InputError, PipelineFormatError
+from ..errors import ArkitError, ConfigError, ExportError, InputError, PipelineFormatError
 from ..pipeline import Pipeline
-from ..types import CacheSpec, Draft, Verification
+from ..types import CacheSpec, Draft, ExtraInput, Verification
 from ._graph import input_names, output_names
 
 __all__ = ["OrtBackbone", "OrtCache", "OrtMedusa", "OrtPipeline", "default_providers"]
@@ -178,7 +178,14 @@ class OrtBackbone(nn.Module):
         self.device = torch.device("cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu")
         self.medusa_heads = int(manifest.get("medusa", {}).get("num_heads", 0))
         self.medusa_tokens: torch.Tensor | None = None  # [B, T, heads] of the last call, when the graph has them
-        self._inputs = input_names(self.n_layers, continuous=self.continuous)
+        try:
+            self.extra_inputs = tuple(ExtraInput(name=e["name"], shape=tuple(e["shape"]), dtype=e["dtype"],
+                                                 high=e.get("high")) for e in manifest.get("extra_inputs", ()))
+        except (KeyError, TypeError, ArkitError) as exc:
+            raise PipelineFormatError(f"{self.directory / MANIFEST}: its extra_inputs are corrupt ({exc}); "
+                                      f"export the pipeline again") from None
+        self._inputs = input_names(self.n_layers, continuous=self.continuous,
+                                   extra=[e.name for e in self.extra_inputs])
         self._outputs = output_names(self.n_layers, continuous=self.continuous, medusa=self.medusa_heads > 0)
         first = self.session.get_outputs()[0].type  # the head's params stay float32 in a float16 graph
         self._out_dtype = torch.float16 if first == "tensor(float16)" else torch.float32
@@ -198,7 +205,7 @@ class OrtBackbone(nn.Module):
         return CacheSpec(num_layers=self.n_layers, num_kv_heads=self.n_kv_heads, head_dim=self.head_dim)
 
     def forward(self, input_ids: torch.Tensor, *, positions: torch.Tensor, cache: OrtCache | None = None,
-                attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+                attention_mask: torch.Tensor | None = None, **extra_inputs: torch.Tensor) -> torch.Tensor:
         if not isinstance(cache, OrtCache):
             raise ConfigError("an onnxruntime backbone keeps its state in an arkit.onnx.OrtCache; "
                               "build the pipeline with OrtPipeline.from_pretrained")
@@ -227,6 +234,7 @@ class OrtBackbone(nn.Module):
                 attention_mask = (slots[None, :] <= slots[past:, None]).expand(B, T, past + T)
         first = input_ids.to(device, self.dtype) if self.continuous else input_ids.to(device, torch.long)
         feeds = [first, positions.to(device, torch.long), attention_mask.to(device, torch.bool)]
+        feeds += self._extra_feeds(extra_inputs, B)
         for k, v in zip(cache.keys, cache.values):
             feeds += [k, v]
         logits = torch.empty(B, T, self.d_model, dtype=self._out_dtype if self.continuous else self.dtype,
@@ -248,6 +256,22 @@ class OrtBackbone(nn.Module):
         self.session.run_with_iobinding(binding)
         cache.keys, cache.values = presents[0::2], presents[1::2]
         return logits
+
+
+    def _extra_feeds(self, given: Mapping[str, torch.Tensor], batch: int) -> list[torch.Tensor]:
+        """The graph's extra inputs, in its order, checked and on the session's device."""
+        names = [e.name for e in self.extra_inputs]
+        if set(given) != set(names):
+            raise InputError(f"the exported graph takes extra inputs {names}, got {sorted(given)}")
+        feeds = []
+        for spec in self.extra_inputs:
+            value = given[spec.name]
+            shape = (batch, *spec.shape[1:])
+            if not isinstance(value, torch.Tensor) or tuple(value.shape) != shape:
+                raise InputError(f"extra input {spec.name!r} must have shape {list(shape)}, got "
+                                 f"{list(getattr(value, 'shape', ()))}")
+            feeds.append(value.to(self.device, self.dtype if spec.dtype == "float32" else torch.long))
+        return feeds
 
 
 _NUMPY = {torch.float32: np.float32, torch.float16: np.float16, torch.int64: np.int64, torch.bool: np.bool_}
