@@ -42,8 +42,10 @@ def _rms_norm(x: torch.Tensor, norm: nn.RMSNorm) -> torch.Tensor:
     # Written out in Llama's order of operations, because on CPU F.rms_norm is a composite of
     # more ops (measured up to 10% slower per decode step at batch 8). sum().div_() is mean()
     # bit for bit at a quarter of its cost here (mean adds a dtype round trip); no module call.
-    variance = x.pow(2).sum(-1, keepdim=True).div_(x.shape[-1])
     eps = norm.eps if norm.eps is not None else torch.finfo(x.dtype).eps  # nn.RMSNorm's default when eps=None
+    if torch.compiler.is_compiling():  # exporting: the pattern ONNX Runtime fuses into one normalisation op
+        return norm.weight * (x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps))
+    variance = x.pow(2).sum(-1, keepdim=True).div_(x.shape[-1])
     return norm.weight * (x * torch.rsqrt(variance + eps))
 
 
@@ -75,7 +77,15 @@ class _Attention(nn.Module):
         if self.n_kv_heads != self.n_heads:  # grouped-query attention: share each K/V head
             repeat = self.n_heads // self.n_kv_heads
             k, v = k.repeat_interleave(repeat, dim=1), v.repeat_interleave(repeat, dim=1)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+        if torch.compiler.is_compiling() and not causal:
+            # exporting: q @ k^T as a 4-d matmul, which ONNX Runtime fuses with the transpose (its SDPA
+            # decomposition copies the whole key cache into a transposed tensor every step)
+            scores = torch.matmul(q, k.transpose(-1, -2)) * (q.shape[-1] ** -0.5)
+            if mask is not None:
+                scores = scores + mask
+            y = torch.matmul(scores.softmax(-1), v)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
         return F.linear(y.transpose(1, 2).reshape(B, T, -1), self.o_proj.weight)
 
 
