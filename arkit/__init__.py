@@ -40,6 +40,7 @@ from .registry import create, get_component, get_preset, list_components, list_p
 from .types import (
     CacheSpec,
     ComponentInfo,
+    Conditioned,
     Draft,
     ExtraInput,
     GenerationConfig,
@@ -65,6 +66,7 @@ __all__ = [
     "CacheSpec",
     "CheckpointError",
     "ComponentInfo",
+    "Conditioned",
     "ComponentProtocolError",
     "ConfigError",
     "Constraint",

@@ -23,7 +23,7 @@ from .errors import ConfigError, InputError, PipelineFormatError
 from .generation.loop import DecodeStats
 from .registry import check_conforms, create, get_preset
 from .protocols import Constraint
-from .types import KINDS, GenerationConfig, GenerationEvent, GenerationOutput, TrainConfig, TrainResult
+from .types import KINDS, Conditioned, GenerationConfig, GenerationEvent, GenerationOutput, TrainConfig, TrainResult
 
 __all__ = ["Pipeline"]
 
@@ -332,7 +332,9 @@ class Pipeline:
         (optional) is held-out data for periodic evaluation. With ``schedule`` (an
         :class:`arkit.NextScaleSchedule`) items are ``(prompt, maps)`` pairs and the
         model learns next-scale prediction: every token of a scale at once, block-causal
-        over scales. A learned tokenizer (one with ``fit`` and ``fitted = False``) is
+        over scales. Items wrapped as :class:`arkit.Conditioned` carry the backbone's
+        extra inputs (a conditioning vector per item); such items are not packed
+        together. A learned tokenizer (one with ``fit`` and ``fitted = False``) is
         fitted on ``data`` first. See docs/training.md.
         """
         from .training.data import is_map_style
@@ -346,7 +348,7 @@ class Pipeline:
             if not is_map_style(data):
                 raise ConfigError("the tokenizer must learn from the data before the backbone, which reads it again: "
                                   "pass a list (or other sequence), or call tokenizer.fit(items) yourself first")
-            learn(data)
+            learn([x.item if isinstance(x, Conditioned) else x for x in data])
         return fit(self, data, config, eval_data=eval_data, schedule=schedule)
 
     # -- persistence -------------------------------------------------------------

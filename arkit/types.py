@@ -19,6 +19,7 @@ __all__ = [
     "KINDS",
     "CacheSpec",
     "ComponentInfo",
+    "Conditioned",
     "Draft",
     "ExtraInput",
     "SpeculativeStats",
@@ -332,6 +333,26 @@ class ExtraInput:
                                                    f"'int64', got {self.dtype!r}")
         _check(self.dtype == "float32" or (isinstance(self.high, int) and self.high >= 1),
                f"ExtraInput {self.name!r}: an int64 input needs high (the exclusive upper bound of its values)")
+
+
+@attrs.frozen
+class Conditioned:
+    """A training item with the backbone's extra inputs: ``Conditioned(text, {"conditioning": vector})``.
+
+    ``Pipeline.fit`` encodes ``item`` as usual and feeds ``extra_inputs`` (one value
+    per name, without the batch axis: a vector, an array or an integer) to the
+    backbone with every row cut from this item. Such items are not packed with
+    other documents: each row holds one item (split into several rows when it is
+    longer than ``seq_len``) and is padded. Every item of a dataset must give the
+    same names.
+    """
+
+    item: Any
+    extra_inputs: Mapping[str, Any] = attrs.field(converter=dict)
+
+    def __attrs_post_init__(self) -> None:
+        _check(all(isinstance(k, str) for k in self.extra_inputs) and bool(self.extra_inputs),
+               "Conditioned.extra_inputs must map input names (str) to values, and name at least one")
 
 
 @attrs.frozen(kw_only=True)

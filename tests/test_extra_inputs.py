@@ -236,3 +236,47 @@ def test_a_backbone_with_an_undeclared_required_input_is_refused(tmp_path: Path)
     with pytest.raises(arkit.ExportError, match=r"requires input\(s\) \['tag'\].*arkit_register_export_specs"):
         export(base.replace(backbone=unregistered), tmp_path / "refused")
     assert not (tmp_path / "refused").exists()
+
+
+# -- training: arkit.Conditioned items ------------------------------------------------------------------
+
+
+def test_conditioned_items_get_rows_of_their_own_with_their_extra_inputs() -> None:
+    from arkit.training.data import collate, documents, pack
+
+    items = [(0, arkit.Conditioned([1, 2, 3], {"conditioning": [1.0, 0.0]})),
+             (1, arkit.Conditioned(list(range(10, 22)), {"conditioning": [0.0, 1.0]}))]
+    rows = list(pack(documents(items, list, eos=None), seq_len=8))
+    assert [r.segments.count(1) for r in rows] == [2, 8, 3]  # never packed together; the long one split
+    assert [r.extras["conditioning"].tolist() for r in rows] == [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]
+    batch = collate(rows)
+    assert batch.extras["conditioning"].shape == (3, 2) and batch.inputs.shape == (3, 8)
+    mixed = [(0, arkit.Conditioned([1, 2], {"conditioning": [1.0]})), (1, [3, 4])]
+    with pytest.raises(arkit.InputError, match="same ones"):
+        list(documents(mixed, list, eos=None))
+    with pytest.raises(arkit.InputError, match="not numeric"):
+        list(documents([(0, arkit.Conditioned([1, 2], {"conditioning": "loud"}))], list, eos=None))
+    with pytest.raises(arkit.ConfigError):
+        arkit.Conditioned([1, 2], {})
+
+
+def test_fit_trains_a_conditioned_model_that_follows_its_condition() -> None:
+    torch.manual_seed(0)
+    pipe = arkit.Pipeline.from_preset("core/tiny-byte", head={"d_model": 64}, backbone={
+        "cond_dim": 2, "d_model": 64, "n_layers": 2, "n_heads": 4, "max_seq_len": 64})
+    data = [arkit.Conditioned("aaaa aaaa aaaa", {"conditioning": [1.0, 0.0]}),
+            arkit.Conditioned("bbbb bbbb bbbb", {"conditioning": [0.0, 1.0]})] * 20
+    result = pipe.fit(data, eval_data=data[:4], steps=60, batch_size=8, seq_len=32, lr=3e-3, warmup_steps=5,
+                      eval_every=30, progress=False)
+    assert result.losses[-1] < 0.5 * result.losses[0]
+    out = pipe.generate(["x", "x"], max_new_tokens=8,
+                        extra_inputs={"conditioning": torch.tensor([[1.0, 0.0], [0.0, 1.0]])})
+    assert set(out.decoded[0]) <= {"a", " "} and set(out.decoded[1]) <= {"b", " "}
+    with pytest.raises(arkit.InputError, match="conditioning"):
+        pipe.fit(["plain text"] * 4, steps=1, batch_size=2, seq_len=16, progress=False)
+    from arkit.drafters.medusa import MedusaHeads
+    from arkit.training import train_medusa
+
+    losses = train_medusa(pipe, MedusaHeads.for_pipeline(pipe, num_heads=2), data, steps=2, batch_size=4, seq_len=16,
+                          progress=False)
+    assert len(losses) == 2 and all(loss > 0 for loss in losses)

@@ -31,13 +31,14 @@ training reproduce single-process training.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 import random
 from typing import Any, Literal, NamedTuple
 
 import torch
 
 from ..errors import ConfigError, InputError
+from ..types import Conditioned
 
 __all__ = [
     "IGNORE",
@@ -70,19 +71,23 @@ class Row(NamedTuple):
     blocks: list[int] | None = None
     """Optional attention blocks: positions of one segment with the same block id see each other
     both ways (next-scale prediction's scales). ``None``: plain causal attention in each segment."""
+    extras: dict[str, torch.Tensor] | None = None
+    """The backbone's extra inputs for this row (from a :class:`arkit.Conditioned` item), without batch axis."""
 
 
 class Batch(NamedTuple):
-    """Rows stacked into tensors: each ``LongTensor[B, seq_len]``."""
+    """Rows stacked into tensors: each ``LongTensor[B, seq_len]``; ``extras`` by name, ``[B, ...]``."""
 
     inputs: torch.Tensor
     targets: torch.Tensor
     positions: torch.Tensor
     segments: torch.Tensor
     blocks: torch.Tensor | None = None
+    extras: dict[str, torch.Tensor] | None = None
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(*(None if t is None else t.to(device, non_blocking=True) for t in self))
+        extras = None if self.extras is None else {k: v.to(device, non_blocking=True) for k, v in self.extras.items()}
+        return Batch(*(None if t is None else t.to(device, non_blocking=True) for t in self[:5]), extras)
 
 
 # -- sources and order ---------------------------------------------------------------
@@ -193,23 +198,54 @@ class Source:
 # -- tokens and packing --------------------------------------------------------------
 def documents(
     items: Iterable[tuple[int, Any]], encode: Callable[[Any], list[int]], eos: int | None
-) -> Iterator[list[int]]:
-    """Encode each item as ``encode(item) + [eos]``; an item the tokenizer rejects raises, naming it."""
+) -> Iterator[list[int] | tuple[list[int], dict[str, torch.Tensor]]]:
+    """Encode each item as ``encode(item) + [eos]``; an item the tokenizer rejects raises, naming it.
+
+    A :class:`arkit.Conditioned` item gives ``(ids, extras)``: its extra inputs as tensors.
+    All items must agree on having extra inputs, and on their names.
+    """
+    names: tuple[str, ...] | None = None  # the first item's extra input names ((): none)
     for index, item in items:
+        extras = None
+        if isinstance(item, Conditioned):
+            item, extras = item.item, _as_tensors(item.extra_inputs, index)
+        found = tuple(sorted(extras)) if extras is not None else ()
+        if names is None:
+            names = found
+        elif found != names:
+            raise InputError(f"training item {index} has extra inputs {list(found)} but earlier items have "
+                             f"{list(names)}: every item must give the same ones (wrap each in arkit.Conditioned)")
         try:
             ids = list(encode(item))
         except InputError as exc:
             raise InputError(f"training item {index} cannot be encoded: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - a third-party tokenizer may raise anything
             raise InputError(f"training item {index} cannot be encoded ({type(exc).__name__}: {exc})") from None
-        yield ids + ([eos] if eos is not None else [])
+        ids += [eos] if eos is not None else []
+        yield ids if extras is None else (ids, extras)
 
 
-def pack(docs: Iterable[list[int]], seq_len: int, *, overflow: Overflow = "split", pad_id: int = 0) -> Iterator[Row]:
+def _as_tensors(values: Mapping[str, Any], index: int) -> dict[str, torch.Tensor]:
+    out = {}
+    for name, value in values.items():
+        try:
+            tensor = torch.as_tensor(value)
+        except (TypeError, ValueError, RuntimeError):
+            raise InputError(f"training item {index}: extra input {name!r} is not numeric "
+                             f"({type(value).__name__})") from None
+        if tensor.is_complex() or tensor.dtype == torch.bool:
+            raise InputError(f"training item {index}: extra input {name!r} must be real or integer, got {tensor.dtype}")
+        out[name] = tensor.float() if tensor.is_floating_point() else tensor.long()
+    return out
+
+
+def pack(docs: Iterable[list[int] | tuple[list[int], dict[str, torch.Tensor]]], seq_len: int, *,
+         overflow: Overflow = "split", pad_id: int = 0) -> Iterator[Row]:
     """Pack documents (token lists) into rows of ``seq_len`` positions (see the module docstring).
 
     Documents with fewer than two tokens predict nothing and are skipped. The last
-    row is padded.
+    row is padded. A document with extra inputs (``(ids, extras)``) is never packed
+    with another: its rows hold it alone, padded, and carry its ``extras``.
     """
     if overflow not in ("split", "truncate", "error"):
         raise ConfigError(f"overflow must be 'split', 'truncate' or 'error', got {overflow!r}")
@@ -218,17 +254,25 @@ def pack(docs: Iterable[list[int]], seq_len: int, *, overflow: Overflow = "split
     positions: list[int] = []
     segments: list[int] = []
 
+    extras: dict[str, torch.Tensor] | None = None  # the current row's, when its document has them
+
     def flush() -> Row:
         pad = seq_len - len(inputs)
         if inputs and isinstance(inputs[0], list):  # real vectors (a continuous model): pad with zeros, scored by segment
             zero = [0.0] * len(inputs[0])
-            row = Row(inputs + [zero] * pad, targets + [zero] * pad, positions + [0] * pad, segments + [0] * pad)
+            row = Row(inputs + [zero] * pad, targets + [zero] * pad, positions + [0] * pad, segments + [0] * pad,
+                      None, extras)
         else:
-            row = Row(inputs + [pad_id] * pad, targets + [IGNORE] * pad, positions + [0] * pad, segments + [0] * pad)
+            row = Row(inputs + [pad_id] * pad, targets + [IGNORE] * pad, positions + [0] * pad, segments + [0] * pad,
+                      None, extras)
         inputs.clear(), targets.clear(), positions.clear(), segments.clear()
         return row
 
     for number, doc in enumerate(docs):
+        alone = isinstance(doc, tuple)
+        if alone and inputs:
+            yield flush()  # a conditioned document starts a row of its own
+        doc, extras = doc if alone else (doc, None)
         if len(doc) - 1 > seq_len and overflow != "split":
             if overflow == "error":
                 raise InputError(
@@ -251,20 +295,27 @@ def pack(docs: Iterable[list[int]], seq_len: int, *, overflow: Overflow = "split
             positions.extend(range(take))
             segments.extend([segment] * take)
             start += take
-            if len(inputs) == seq_len:
+            if len(inputs) == seq_len or (alone and start >= len(doc) - 1):
                 yield flush()
     if inputs:
         yield flush()
 
 
 def collate(rows: Sequence[Row]) -> Batch:
-    """Stack rows into a :class:`Batch` of ``LongTensor[B, seq_len]`` (``blocks`` only when a row has them)."""
+    """Stack rows into a :class:`Batch` of ``LongTensor[B, seq_len]`` (``blocks`` and ``extras`` only when rows
+    have them)."""
     fields = [torch.tensor([getattr(r, f) for r in rows]) for f in Row._fields[:2]]  # ids (long) or vectors (float)
     fields += [torch.tensor([getattr(r, f) for r in rows], dtype=torch.long) for f in Row._fields[2:4]]
     blocks = None
     if any(r.blocks is not None for r in rows):
         blocks = torch.tensor([r.blocks if r.blocks is not None else list(range(len(r.inputs))) for r in rows])
-    return Batch(*fields, blocks)
+    extras = None
+    if rows and rows[0].extras is not None:
+        try:
+            extras = {name: torch.stack([r.extras[name] for r in rows]) for name in rows[0].extras}  # type: ignore[index]
+        except RuntimeError as exc:
+            raise InputError(f"the training items' extra inputs differ in shape: {exc}") from None
+    return Batch(*fields, blocks, extras)
 
 
 def attention_mask(segments: torch.Tensor, blocks: torch.Tensor | None = None) -> torch.Tensor | None:

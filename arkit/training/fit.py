@@ -55,8 +55,10 @@ class _Model(nn.Module):
         self.backbone, self.head = backbone, head
 
     def forward(self, inputs: torch.Tensor, targets: torch.Tensor, positions: torch.Tensor,
-                segments: torch.Tensor, blocks: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = self.backbone(inputs, positions=positions, attention_mask=attention_mask(segments, blocks))
+                segments: torch.Tensor, blocks: torch.Tensor | None = None,
+                extras: dict[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.backbone(inputs, positions=positions, attention_mask=attention_mask(segments, blocks),
+                               **(extras or {}))
         valid = segments > 0 if targets.is_floating_point() else None  # real-valued targets: padding by segment
         return loss_sum(self.head, hidden, targets, valid)
 
@@ -109,10 +111,11 @@ def _scored(row: Row) -> int:
 
 def _padding_row(seq_len: int, pad_id: int, like: Row | None = None) -> Row:
     """A row that scores nothing (segment 0 throughout), shaped like ``like`` (ids or real vectors)."""
+    extras = None if like is None or like.extras is None else {k: torch.zeros_like(v) for k, v in like.extras.items()}
     if like is not None and like.targets and isinstance(like.targets[0], list):
         zero = [0.0] * len(like.targets[0])
-        return Row([zero] * seq_len, [zero] * seq_len, [0] * seq_len, [0] * seq_len)
-    return Row([pad_id] * seq_len, [IGNORE] * seq_len, [0] * seq_len, [0] * seq_len)
+        return Row([zero] * seq_len, [zero] * seq_len, [0] * seq_len, [0] * seq_len, None, extras)
+    return Row([pad_id] * seq_len, [IGNORE] * seq_len, [0] * seq_len, [0] * seq_len, None, extras)
 
 
 class _Metrics:

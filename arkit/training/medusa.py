@@ -85,9 +85,10 @@ def train_medusa(
         for step in range(steps):
             for group in optimizer.param_groups:
                 group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * step / steps))
-            inputs, targets, positions, segments, _ = collate(stream.take(batch_size)).to(device)
+            inputs, targets, positions, segments, _, extras = collate(stream.take(batch_size)).to(device)
             with torch.no_grad():
-                hidden = pipe.backbone(inputs, positions=positions, attention_mask=attention_mask(segments))
+                hidden = pipe.backbone(inputs, positions=positions, attention_mask=attention_mask(segments),
+                                       **(extras or {}))
                 teacher = pipe.head(hidden).float()
             logits = drafter(hidden)  # [B, T, num_heads, V]
             loss = logits.new_zeros(())
