@@ -150,7 +150,8 @@ def decode_speculative(
         pending = fed[:B, :1] if S else None
         scores = _target_scores(pipe, logits, context, pending, draft, constraint, states, live, produced,
                                 config, eos)
-        empty = ~torch.isfinite(scores[:, 0]).any(-1) & torch.tensor(live, device=scores.device)
+        alive_rows = torch.tensor(live, device=scores.device)
+        empty = ~torch.isfinite(scores[:, 0]).any(-1) & alive_rows
         if bool(empty.any()):
             raise GenerationError(f"the sampler's processing left no token for row {int(empty.nonzero()[0, 0])}; "
                                   f"loosen the truncation, penalties or bans")
@@ -160,13 +161,14 @@ def decode_speculative(
         if draft.parents is None:
             accepted, next_tokens = rule.accept(draft, probs, generator)
             paths = [list(range(a)) for a in accepted.tolist()]
+            last_kept = accepted.to(scores.device)  # a chain's last kept node a - 1 sits at position a
         else:
             paths, next_tokens = rule.accept_tree(draft, probs, generator)
             accepted = torch.tensor([len(p) for p in paths], device=next_tokens.device)
-        last_kept = torch.tensor([1 + p[-1] if p else 0 for p in paths], device=scores.device)
-        after = scores[torch.arange(B, device=scores.device), last_kept]  # [B, V]
+            last_kept = torch.tensor([1 + p[-1] if p else 0 for p in paths], device=scores.device)
+        after = scores[:, 0] if n == 1 else scores[torch.arange(B, device=scores.device), last_kept]  # [B, V]
         outside = ~torch.isfinite(after.gather(-1, next_tokens[:, None].to(scores.device)))[:, 0]
-        outside &= torch.tensor(live, device=scores.device)
+        outside &= alive_rows
         if bool(outside.any()):
             row = int(outside.nonzero()[0, 0])
             raise GenerationError(f"the acceptance rule chose token {int(next_tokens[row])} outside the target's "
@@ -237,8 +239,10 @@ def decode_speculative(
             return
 
         # 7. Draft for the next pass: as many tokens as the longest remaining row can use and the context allows.
-        pending_ids = torch.where(torch.tensor(live, device=fed.device), next_tokens, 0)
-        room = min(backbone.max_seq_len - 1 - int(next_positions[r]) for r in range(R) if live[r % B])
+        alive_rows = torch.tensor(live, device=fed.device)
+        pending_ids = torch.where(alive_rows, next_tokens, 0)
+        next_list = next_positions.tolist()
+        room = min(backbone.max_seq_len - 1 - next_list[r] for r in range(R) if live[r % B])
         wanted = max(config.max_new_tokens - produced[r] for r in range(B) if live[r]) - 1
         # a tree's nodes outnumber its depth: any size helps while a row wants two or more tokens
         kk = max(0, min(asked, room, wanted if not trees or wanted <= 0 else asked))
@@ -262,8 +266,10 @@ def decode_speculative(
         else:
             draft = Draft(tokens=fed.new_zeros(B, 0))
         fed = twin(torch.cat([pending_ids[:, None], draft.tokens], 1))
-        alive = twin(torch.tensor(live, device=fed.device))[:, None]
-        if draft.parents is None:  # a chain: each position sees the ones before it
+        alive = twin(alive_rows)[:, None]
+        if kk == 0:  # the pending token alone: it sees every real slot and itself
+            depth, seen = 0, alive.new_ones(R, 1, 1)
+        elif draft.parents is None:  # a chain: each position sees the ones before it
             depth = torch.arange(kk + 1, device=fed.device).expand(R, kk + 1)
             seen = torch.ones(kk + 1, kk + 1, dtype=torch.bool, device=fed.device).tril().expand(R, kk + 1, kk + 1)
         else:  # a tree: each node sits one past its parent and sees only its ancestors
