@@ -272,6 +272,10 @@ class TestGoodTransformerWithStaticCache(BackboneContract):
     config = kit.SMALL
     cache = "core/static"
 
+class TestGoodConditionedTransformer(BackboneContract):
+    component = "core/transformer"
+    config = {**kit.SMALL, "cond_dim": 3}  # its export spec declares `conditioning`: the suite feeds it
+
 class TestForgetsPositions(BackboneContract):
     def make(self):
         return kit.ForgetsPositions(**kit.SMALL)
@@ -366,6 +370,7 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "TestNoMemory": {STATE_MACHINE},
 }
 GOOD = ["TestGoodByte", "TestGoodUnregistered", "TestGoodTransformer", "TestGoodTransformerWithStaticCache",
+        "TestGoodConditionedTransformer",
         "TestGoodHead", "TestGoodGreedy", "TestGoodMultinomial", "TestGoodDrafter", "TestGoodStatic", "TestGoodSliding"]
 
 

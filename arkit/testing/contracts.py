@@ -413,6 +413,16 @@ class TokenizerContract(_Contract):
             same_ids()
 
 
+def _declared_extras(backbone: Any, batch: int) -> dict[str, torch.Tensor]:
+    """Seeded random values of the extra inputs the backbone's export spec declares (none without a spec)."""
+    from ..registry import _extra_inputs
+
+    g = torch.Generator().manual_seed(batch)
+    return {e.name: torch.randn(batch, *e.shape[1:], generator=g) if e.dtype == "float32"
+            else torch.randint(0, int(e.high or 1), (batch, *e.shape[1:]), generator=g)
+            for e in _extra_inputs(backbone) or ()}
+
+
 def _inputs(vocab_size: int, batch: int, length: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     ids = torch.randint(0, vocab_size, (batch, length), generator=g)
@@ -446,6 +456,9 @@ class BackboneContract(_Contract):
       validates the step graph against torch (max logit difference <= 1e-4,
       prefill and decode with a past, batch 1 and 3), and greedy generation
       through :class:`arkit.onnx.OrtPipeline` equals the torch pipeline's.
+
+    A backbone whose export spec (``arkit_register_export_specs``) declares extra
+    inputs gets random values of them (seeded, one set per batch size) at every call.
     """
 
     kind = "backbone"
@@ -465,7 +478,7 @@ class BackboneContract(_Contract):
 
     def _forward(self, backbone: Any, ids: torch.Tensor, positions: torch.Tensor, cache: Any = None) -> torch.Tensor:
         with torch.no_grad():
-            return backbone(ids, positions=positions, cache=cache)
+            return backbone(ids, positions=positions, cache=cache, **_declared_extras(backbone, ids.shape[0]))
 
     def test_output_shape(self) -> None:
         backbone = _eval(self.make())
@@ -562,9 +575,9 @@ class BackboneContract(_Contract):
             assert report.max_abs_logit_diff is not None and report.max_abs_logit_diff <= 1e-4
             prompts = [[1, 2, 3, 4], [5, 6]]
             length = min(6, backbone.max_seq_len - 4)
-            expected = pipe.generate(prompt_ids=prompts, max_new_tokens=length, eos_token_ids=()).sequences
-            got = OrtPipeline.from_pretrained(tmp_path / "onnx").generate(prompt_ids=prompts, max_new_tokens=length,
-                                                                          eos_token_ids=()).sequences
+            options = dict(max_new_tokens=length, eos_token_ids=(), extra_inputs=_declared_extras(backbone, 2))
+            expected = pipe.generate(prompt_ids=prompts, **options).sequences
+            got = OrtPipeline.from_pretrained(tmp_path / "onnx").generate(prompt_ids=prompts, **options).sequences
             assert got == expected, "greedy tokens through onnxruntime differ from the torch pipeline's"
 
     def assert_equivalent(self, original: Any, loaded: Any) -> None:
