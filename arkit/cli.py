@@ -30,7 +30,7 @@ from typing import Any
 import warnings
 
 from ._version import __version__
-from .errors import ArkitError, ArkitPluginWarning, ConfigError, PluginLoadError
+from .errors import ArkitError, ArkitPluginWarning, ConfigError, InputError, PluginLoadError
 from .types import KINDS
 
 BUILTIN_COMMANDS = ("plugins", "components", "presets", "generate", "export", "demo", "train", "bench")
@@ -127,7 +127,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         pipe = OrtPipeline.from_pretrained(args.pipeline, threads=args.threads)
     else:
         pipe = Pipeline.from_pretrained(args.pipeline)
-    out = pipe.generate(args.prompt, max_new_tokens=args.max_new_tokens, seed=args.seed)
+    extras = dict(_load_extra_input(spec) for spec in args.extra_input)
+    out = pipe.generate(args.prompt, max_new_tokens=args.max_new_tokens, seed=args.seed, extra_inputs=extras)
     if args.json:
         _print_json({"prompts": args.prompt, "decoded": list(out.decoded), "sequences": [list(s) for s in out.sequences],
                      "finish_reasons": list(out.finish_reasons), "num_steps": out.num_steps})
@@ -135,6 +136,21 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     for prompt, text in zip(args.prompt, out.decoded):
         print(f"{prompt}{text}")
     return 0
+
+
+def _load_extra_input(spec: str) -> tuple[str, Any]:
+    """``NAME=FILE.npy`` -> ``(name, tensor)``."""
+    import numpy as np
+    import torch
+
+    name, sep, path = spec.partition("=")
+    if not sep or not name or not path:
+        raise InputError(f"--extra-input takes NAME=FILE.npy, got {spec!r}")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--extra-input {name}: cannot read {path} as a .npy array ({exc})") from None
+    return name, torch.from_numpy(np.ascontiguousarray(array))
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -305,6 +321,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt", action="append", required=True, help="a prompt (repeat for a batch)")
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--extra-input", action="append", default=[], metavar="NAME=FILE.npy",
+                   help="an extra backbone input (e.g. conditioning=speakers.npy): one row per prompt; repeatable")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_cmd_generate)

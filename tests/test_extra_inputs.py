@@ -176,6 +176,30 @@ def test_a_conditioned_pipeline_exports_and_generates_the_same(tmp_path: Path) -
                      cache=ort.cache, attention_mask=None)
 
 
+def test_the_cli_reads_extra_inputs_from_npy_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import numpy as np
+
+    from arkit.cli import main
+
+    pipe = conditioned()
+    condition = np.random.default_rng(0).normal(size=(2, 4))  # float64: converted
+    np.save(tmp_path / "c.npy", condition)
+    saved = pipe.save_pretrained(tmp_path / "saved")
+    expected = pipe.generate(["hi", "yo"], max_new_tokens=5, extra_inputs={"conditioning": torch.tensor(condition)})
+    assert main(["export", str(saved), str(tmp_path / "x"), "--json"]) == 0
+    capsys.readouterr()
+    for folder, flags in ((saved, []), (tmp_path / "x", ["--onnx"])):
+        assert main(["generate", *flags, str(folder), "--prompt", "hi", "--prompt", "yo", "--max-new-tokens", "5",
+                     "--extra-input", f"conditioning={tmp_path / 'c.npy'}", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["sequences"] == [list(s) for s in expected.sequences]
+    assert main(["generate", str(saved), "--prompt", "hi", "--extra-input", "conditioning"]) != 0
+    assert "NAME=FILE.npy" in capsys.readouterr().err
+    assert main(["generate", str(saved), "--prompt", "hi", "--extra-input", f"conditioning={tmp_path / 'no.npy'}"]) != 0
+    assert "cannot read" in capsys.readouterr().err
+
+
 class _Tagged(TransformerBackbone):
     """A plugin's backbone with an integer input per row: a learned tag embedding added at every position."""
 
