@@ -4,7 +4,7 @@
    heads) briefly on :func:`arkit.tiny_corpus`, seeded, once per run; and a
    1-layer, d_model 64 draft model on the same corpus (for ``core/draft-model``
    and ``core/hierarchical``). Drafters that need training (Medusa heads) train
-   on the frozen target through their recipe: Medusa heads on the target's own
+   on the frozen target through their recipe: one Medusa head per draft slot, on the target's own
    continuations of held-out passages (self-distillation).
 2. Prompts with repetition: corpus passages followed by the passage's opening
    again, so the continuation repeats text seen in the prompt.
@@ -85,7 +85,7 @@ def _medusa(ctx: dict[str, Any]) -> Any:
 
     target = ctx["target"]
     heads = arkit.create("drafter", "core/medusa", d_model=target.backbone.d_model,
-                         vocab_size=target.head.vocab_size, num_heads=4)
+                         vocab_size=target.head.vocab_size, num_heads=ctx["num_draft_tokens"])  # a head per draft slot
     # self-distillation data (the Medusa paper's recipe): the target's own continuations of held-out passages,
     # so the heads learn what the target writes (its greedy loops included), not what the corpus says
     held_out = _prompts(ctx["corpus"][::-1], 64, 160)  # the bench's prompts come from the front of the corpus
@@ -156,6 +156,7 @@ def run(
 
     ctx: dict[str, Any] = {"target": target, "draft": draft, "corpus": corpus, "seed": seed,
                            "medusa_steps": 5 if quick else 150, "medusa_tokens": 8 if quick else 128,
+                           "num_draft_tokens": num_draft_tokens,
                            "draft_config": dict(DraftModel(draft).config)}
     # the draft model's recipe rebuilds from config: load the trained weights into it
     registered = {info.name for info in arkit.list_components("drafter")}
