@@ -284,6 +284,18 @@ def test_conditioned_items_get_rows_of_their_own_with_their_extra_inputs() -> No
         arkit.Conditioned([1, 2], {})
 
 
+def test_next_scale_training_takes_conditioned_pairs() -> None:
+    pipe = conditioned(cond_dim=2)
+    schedule = arkit.NextScaleSchedule(sides=(1, 2))
+    maps = [[[5]], [[1, 2], [3, 4]]]
+    data = [arkit.Conditioned(("a", maps), {"conditioning": [1.0, 0.0]}),
+            arkit.Conditioned(("b", maps), {"conditioning": [0.0, 1.0]})] * 4
+    result = pipe.fit(data, steps=2, batch_size=4, seq_len=16, schedule=schedule, progress=False)
+    assert len(result.losses) == 2
+    with pytest.raises(arkit.InputError, match="same ones"):
+        pipe.fit([data[0], ("a", maps)], steps=1, batch_size=2, seq_len=16, schedule=schedule, progress=False)
+
+
 def test_fit_trains_a_conditioned_model_that_follows_its_condition() -> None:
     torch.manual_seed(0)
     pipe = arkit.Pipeline.from_preset("core/tiny-byte", head={"d_model": 64}, backbone={

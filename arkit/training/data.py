@@ -204,17 +204,9 @@ def documents(
     A :class:`arkit.Conditioned` item gives ``(ids, extras)``: its extra inputs as tensors.
     All items must agree on having extra inputs, and on their names.
     """
-    names: tuple[str, ...] | None = None  # the first item's extra input names ((): none)
+    names: list[tuple[str, ...]] = []  # the first item's extra input names ((): none)
     for index, item in items:
-        extras = None
-        if isinstance(item, Conditioned):
-            item, extras = item.item, _as_tensors(item.extra_inputs, index)
-        found = tuple(sorted(extras)) if extras is not None else ()
-        if names is None:
-            names = found
-        elif found != names:
-            raise InputError(f"training item {index} has extra inputs {list(found)} but earlier items have "
-                             f"{list(names)}: every item must give the same ones (wrap each in arkit.Conditioned)")
+        item, extras = _unwrap(item, index, names)
         try:
             ids = list(encode(item))
         except InputError as exc:
@@ -223,6 +215,21 @@ def documents(
             raise InputError(f"training item {index} cannot be encoded ({type(exc).__name__}: {exc})") from None
         ids += [eos] if eos is not None else []
         yield ids if extras is None else (ids, extras)
+
+
+def _unwrap(item: Any, index: int, names: list[tuple[str, ...]]) -> tuple[Any, dict[str, torch.Tensor] | None]:
+    """``(item, extras)`` of a training item, :class:`arkit.Conditioned` or not; ``names`` holds the first
+    item's extra input names, which every later item must repeat."""
+    extras = None
+    if isinstance(item, Conditioned):
+        item, extras = item.item, _as_tensors(item.extra_inputs, index)
+    found = tuple(sorted(extras)) if extras is not None else ()
+    if not names:
+        names.append(found)
+    elif found != names[0]:
+        raise InputError(f"training item {index} has extra inputs {list(found)} but earlier items have "
+                         f"{list(names[0])}: every item must give the same ones (wrap each in arkit.Conditioned)")
+    return item, extras
 
 
 def _as_tensors(values: Mapping[str, Any], index: int) -> dict[str, torch.Tensor]:
@@ -340,9 +347,12 @@ def scale_rows(
 
     ``prompt`` is encoded by the pipeline (a class or start token, say); ``maps[k]`` is scale
     ``k``'s ``side_k x side_k`` token map. The row holds the prompt and every scale's
-    upsampled inputs; each scale is one attention block (block-causal over scales).
+    upsampled inputs; each scale is one attention block (block-causal over scales). An
+    :class:`arkit.Conditioned` pair carries its extra inputs into its row.
     """
+    names: list[tuple[str, ...]] = []
     for index, item in items:
+        item, extras = _unwrap(item, index, names)
         if not (isinstance(item, (tuple, list)) and len(item) == 2):
             raise InputError(f"next-scale training item {index} must be a (prompt, maps) pair, got {type(item).__name__}")
         prompt, maps = item
@@ -363,7 +373,8 @@ def scale_rows(
                                                  for _ in range(side * side)]
         pad = seq_len - n
         yield Row(inputs[0].tolist() + [pad_id] * pad, targets[0].tolist() + [IGNORE] * pad,
-                  positions[0].tolist() + [0] * pad, [1] * n + [0] * pad, blocks + list(range(seq_len, seq_len + pad)))
+                  positions[0].tolist() + [0] * pad, [1] * n + [0] * pad, blocks + list(range(seq_len, seq_len + pad)),
+                  extras)
 
 
 # -- the row stream ------------------------------------------------------------------
