@@ -72,9 +72,10 @@ def test_decode_steps_write_presents_into_two_reused_buffers(exported: Any) -> N
     for step in range(20):
         ort.backbone(torch.ones(2, 1, dtype=torch.long), positions=torch.full((2, 1), 8 + step), cache=cache)
         seen.append(tuple(b.data_ptr() for b in cache._buffers))
-        holder = cache._buffers[cache._turn].data_ptr()
-        assert all(holder <= t.data_ptr() < holder + cache._buffers[cache._turn].nbytes
+        holder = next(b for b in cache._buffers if b.data_ptr() <= cache.keys[0].data_ptr() < b.data_ptr() + b.nbytes)
+        assert all(holder.data_ptr() <= t.data_ptr() < holder.data_ptr() + holder.nbytes
                    for t in (*cache.keys, *cache.values))
+        assert len({b.data_ptr() for b in cache._buffers}) == 2
     assert len(set(seen[-8:])) == 1  # grown to the generation's 40 slots, then reused
     assert cache.seq_len == 28 and cache.memory_bytes() == sum(b.nbytes for b in cache._buffers)
 

@@ -75,7 +75,6 @@ class OrtCache:
         self.values: list[torch.Tensor] = []
         self._spec: CacheSpec | None = None
         self._buffers: list[torch.Tensor] = [torch.empty(0), torch.empty(0)]
-        self._turn = 0  # the buffer the latest presents were written to
         self._max_len: int | None = None
 
     @property
@@ -96,7 +95,8 @@ class OrtCache:
     def _presents(self, shape: tuple[int, int, int, int], layers: int, dtype: torch.dtype,
                   device: torch.device) -> list[torch.Tensor]:
         """``2 * layers`` contiguous ``shape`` tensors in the buffer the past is not in (keys, values alternating)."""
-        turn = 1 - self._turn
+        # the buffer the past is not in (checked, not remembered: a failed run must not swap them)
+        turn = 1 if self.keys and _inside(self.keys[0], self._buffers[0]) else 0
         B, H, S, D = shape
         per_slot = 2 * layers * B * H * D
         buffer = self._buffers[turn]
@@ -104,7 +104,6 @@ class OrtCache:
             grown = 2 * (buffer.numel() // per_slot)  # double what it held, within the generation's max_len
             slots = max(S, min(grown, self._max_len or S))
             buffer = self._buffers[turn] = torch.empty(per_slot * slots, dtype=dtype, device=device)
-        self._turn = turn
         size = B * H * S * D
         return [buffer[i * size : (i + 1) * size].view(shape) for i in range(2 * layers)]
 
