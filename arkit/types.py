@@ -334,6 +334,16 @@ class ExtraInput:
         _check(self.dtype == "float32" or (isinstance(self.high, int) and self.high >= 1),
                f"ExtraInput {self.name!r}: an int64 input needs high (the exclusive upper bound of its values)")
 
+    def _random(self, batch: int, generator: Any) -> Any:
+        """Valid random values for ``batch`` rows (normal floats, integers below ``high``): what export
+        validation and the contract suite feed."""
+        import torch
+
+        shape = (batch, *self.shape[1:])
+        if self.dtype == "float32":
+            return torch.randn(shape, generator=generator)
+        return torch.randint(0, self.high, shape, generator=generator)  # type: ignore[arg-type]
+
 
 @attrs.frozen
 class Conditioned:

@@ -255,8 +255,7 @@ def _example(backbone: Any, vocab: int, dtype: torch.dtype, B: int, T: int, P: i
     mask = (slots[None, :] <= slots[P:, None]).expand(B, T, P + T).clone()
     if B > 1 and P + T > 1:
         mask[0, :, 0] = False  # a padded row: its first slot is hidden
-    extras = [torch.randn(B, *e.shape[1:], generator=g).to(dtype) if e.dtype == "float32"
-              else torch.randint(0, int(e.high or 1), (B, *e.shape[1:]), generator=g) for e in extra]
+    extras = [e._random(B, g).to(dtype) if e.dtype == "float32" else e._random(B, g) for e in extra]
     past = [torch.randn(B, spec.num_kv_heads, P, spec.head_dim, generator=g).to(dtype)
             for _ in range(2 * spec.num_layers)]
     return (ids, positions, mask, *extras, *past)

@@ -418,9 +418,7 @@ def _declared_extras(backbone: Any, batch: int) -> dict[str, torch.Tensor]:
     from ..registry import _extra_inputs
 
     g = torch.Generator().manual_seed(batch)
-    return {e.name: torch.randn(batch, *e.shape[1:], generator=g) if e.dtype == "float32"
-            else torch.randint(0, int(e.high or 1), (batch, *e.shape[1:]), generator=g)
-            for e in _extra_inputs(backbone) or ()}
+    return {e.name: e._random(batch, g) for e in _extra_inputs(backbone) or ()}
 
 
 def _inputs(vocab_size: int, batch: int, length: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

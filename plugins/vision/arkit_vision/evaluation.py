@@ -9,12 +9,11 @@ model. :func:`evaluate` measures the digits, :func:`evaluate_shapes` the 32 x 32
 from __future__ import annotations
 
 from collections.abc import Sequence
+import math
+import time
 from typing import Any
 
 import torch
-
-import math
-import time
 
 from .datasets import ImageSplit, load_digits, load_shapes
 from .generate import Samples, image_bits, sample_next_scale, sample_raster

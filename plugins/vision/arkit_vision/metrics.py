@@ -26,14 +26,8 @@ __all__ = ["DigitJudge", "ImageJudge", "frechet_distance", "independent_pixel_bi
            "nearest_distances", "shapes_judge"]
 
 
-def _matrix(images: Sequence[Image] | np.ndarray) -> np.ndarray:
-    if isinstance(images, np.ndarray):
-        return images.reshape(len(images), -1).astype(np.float64)
-    return np.stack([np.asarray(im.pixels, dtype=np.float64).reshape(-1) for im in images])
-
-
-def _pooled(images: Sequence[Image] | np.ndarray, pool: int) -> np.ndarray:
-    """``[N, H, W(, C)]`` pixels averaged over ``pool x pool`` blocks, flattened to ``[N, D]``."""
+def _matrix(images: Sequence[Image] | np.ndarray, pool: int = 1) -> np.ndarray:
+    """``[N, H, W(, C)]`` pixels (averaged over ``pool x pool`` blocks), flattened to float64 ``[N, D]``."""
     if isinstance(images, np.ndarray):
         x = images.astype(np.float64)
     else:
@@ -64,7 +58,7 @@ class ImageJudge:
             self.model.fit(self._inputs(images), labels)
 
     def _inputs(self, images: Sequence[Image] | np.ndarray) -> np.ndarray:
-        x = _pooled(images, self.pool) / self.max_value
+        x = _matrix(images, self.pool) / self.max_value
         trained_on = getattr(self.model, "n_features_in_", None)  # None while fitting
         if trained_on is not None and x.shape[1] != trained_on:
             raise arkit.InputError(f"the judge was trained on images of {trained_on} (pooled) values, "
