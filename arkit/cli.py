@@ -212,6 +212,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_targets(targets: list[dict[str, Any]]) -> None:
+    for t in targets:
+        ceiling = f"; ceiling {t['ceiling']}" if "ceiling" in t else ""
+        print(f"{'met ' if t['met'] else 'MISS'} {t['name']}: {t['value']} (target {t['target']}{ceiling})")
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     if args.which == "train":
         from ._bench.train import SHAPES, run as run_train
@@ -242,8 +248,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                 f"  {'faster' if r['faster_than_peer'] else 'SLOWER'} than {r['peer']}")
             print(f"{r['drafter']:22} batch {r['batch']} {r['mode']:8} x{r['speedup']:.2f} vs plain  "
                   f"{r['mean_accepted_per_call']:.2f} tokens/call{peer}")
-        for t in report["targets"]:
-            print(f"{'met ' if t['met'] else 'MISS'} {t['name']}: {t['value']} (target {t['target']})")
+        _print_targets(report["targets"])
         for note in report["notes"]:
             print(f"note: {note}")
         return 0
@@ -272,8 +277,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             if "ort_over_floor" in f:
                 print(f"{size:6} bandwidth floor {f['floor_ms_per_step']:.3f} ms/step: ORT x{f['ort_over_floor']}, "
                       f"torch x{f['torch_over_floor']}")
-        for t in report["targets"]:
-            print(f"{'met ' if t['met'] else 'MISS'} {t['name']}: {t['value']} (target {t['target']})")
+        _print_targets(report["targets"])
         return 0
     if args.which == "decode":
         from ._bench.decode import SIZES, run
@@ -290,8 +294,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         for r in report["results"]:
             print(f"{r['size']:6} batch {r['batch']}  {r['variant']:14} {r['tokens_per_s']:9.1f} tok/s  "
                   f"{r['ms_per_step']:7.3f} ms/step  x{r['ratio_to_transformers']:.2f} vs transformers")
-        for t in report["targets"]:
-            print(f"{'met ' if t['met'] else 'MISS'} {t['name']}: {t['value']} (target {t['target']})")
+        _print_targets(report["targets"])
     return 0
 
 

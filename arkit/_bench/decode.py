@@ -3,7 +3,10 @@
 For each size and batch: a 32-token prompt, 128 new tokens, greedy, for
 (a) arkit with the dynamic cache, (b) arkit with the static cache, (c)
 ``transformers`` ``LlamaForCausalLM.generate`` holding the very same weights
-(arkit's ``core/transformer`` is Llama-shaped; the arkit-hf plugin converts it).
+(arkit's ``core/transformer`` is Llama-shaped; the arkit-hf plugin converts it), and
+(d) a bare PyTorch greedy loop over the same weights with a preallocated cache
+(``_reference.py``): no pipeline, checks or sampler, so its ratio to (c) is the
+ceiling any eager loop reaches on this machine, reported next to each target.
 Variants run interleaved, round after round, and medians are reported with
 ratios to (c). Also measured: the memory-bandwidth floor (weight bytes per step
 divided by copy bandwidth), bytes the cache allocates per decode step, and the
@@ -21,6 +24,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import arkit
 
+from . import _reference
 from ._common import build_pipeline, interleaved, median, memory_bandwidth_gb_s, weight_bytes_per_token
 
 SIZES: dict[str, dict[str, int]] = {
@@ -32,10 +36,6 @@ TARGETS = {  # (size, batch): minimum tokens/s ratio of the best arkit variant t
     ("small", 8): 1.5,
     ("gpt2", 1): 1.2,
 }
-
-
-def _build(size: str, seed: int) -> arkit.Pipeline:
-    return build_pipeline(SIZES[size], seed)
 
 
 class _AllocationCounter(TorchDispatchMode):
@@ -122,8 +122,13 @@ def run(
     threads: int = 1,
     seed: int = 0,
     progress: Any = None,
+    _dims_override: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """Measure and return the benchmark's figures (see the module docstring)."""
+    """Measure and return the benchmark's figures (see the module docstring).
+
+    ``_dims_override`` (tests only) replaces every size's dimensions, so a smoke
+    test runs in seconds.
+    """
     try:
         from arkit_hf import to_llama
     except ImportError as exc:
@@ -143,7 +148,8 @@ def run(
         "targets": [],
     }
     for size in sizes:
-        pipe = _build(size, seed)
+        dims = dict(_dims_override) if _dims_override is not None else SIZES[size]
+        pipe = build_pipeline(dims, seed)
         dynamic = pipe.replace(cache=arkit.create("cache", "core/dynamic"))
         static = pipe.replace(cache=arkit.create("cache", "core/static"))
         with warnings.catch_warnings():
@@ -160,7 +166,7 @@ def run(
             if progress:
                 progress(f"decode: {size}, batch {batch}")
             generator = torch.Generator().manual_seed(seed + batch)
-            prompts = torch.randint(1, SIZES[size]["vocab_size"], (batch, prompt_tokens), generator=generator)
+            prompts = torch.randint(1, dims["vocab_size"], (batch, prompt_tokens), generator=generator)
             ids = prompts.tolist()
 
             def hf_generate() -> Any:
@@ -173,11 +179,13 @@ def run(
                 "arkit-dynamic": lambda: dynamic.generate(prompt_ids=ids, max_new_tokens=new_tokens, eos_token_ids=()),
                 "arkit-static": lambda: static.generate(prompt_ids=ids, max_new_tokens=new_tokens, eos_token_ids=()),
                 "transformers": hf_generate,
+                "reference-loop": lambda: _reference.greedy(pipe.backbone, pipe.head, prompts, new_tokens),
             }
-            # the same greedy tokens from all three, or the comparison would be meaningless
+            # the same greedy tokens from all four, or the comparison would be meaningless
             reference = hf_generate()[:, prompt_tokens:].tolist()
-            for name in ("arkit-dynamic", "arkit-static"):
-                got = [list(s) for s in variants[name]().sequences]
+            for name in ("arkit-dynamic", "arkit-static", "reference-loop"):
+                out = variants[name]()
+                got = out.tolist() if isinstance(out, torch.Tensor) else [list(s) for s in out.sequences]
                 if got != reference:
                     raise arkit.GenerationError(f"{name} and transformers disagree on greedy tokens ({size}, batch {batch})")
             times = interleaved(variants, repeats if size == "small" else max(2, repeats // 2))
@@ -196,16 +204,20 @@ def run(
                 report["targets"].append({
                     "name": f"{size} batch {batch}: arkit / transformers tokens/s",
                     "value": round(best, 3), "target": TARGETS[(size, batch)], "met": best >= TARGETS[(size, batch)],
+                    "ceiling": round(base / median(times["reference-loop"]), 3),  # the bare loop's ratio
                 })
             if batch == 1:
                 step_ms = median(times["arkit-static"]) / new_tokens * 1e3
                 report["floor"][size]["arkit_static_over_floor"] = round(step_ms / floor_ms, 2)
+                reference_ms = median(times["reference-loop"]) / new_tokens * 1e3
+                report["floor"][size]["reference_loop_over_floor"] = round(reference_ms / floor_ms, 2)
                 if size == "gpt2":
                     report["targets"].append({"name": "gpt2 batch 1: within 2x of the bandwidth floor",
                                               "value": round(step_ms / floor_ms, 2), "target": 2.0,
                                               "met": step_ms / floor_ms <= 2.0})
         if size == "small":
-            ids = torch.randint(1, 512, (1, prompt_tokens), generator=torch.Generator().manual_seed(seed)).tolist()
+            generator = torch.Generator().manual_seed(seed)
+            ids = torch.randint(1, dims["vocab_size"], (1, prompt_tokens), generator=generator).tolist()
             share = _outside_forward_share(static, ids, new_tokens)
             report["overhead"] = {"small_batch1_share_outside_forward": round(share, 3)}
             report["targets"].append({"name": "small batch 1: share of a step outside the forward",

@@ -20,8 +20,8 @@ import torch.nn.functional as F
 
 import arkit
 
-from ._common import interleaved, median
-from .decode import SIZES, _build
+from ._common import build_pipeline, interleaved, median
+from .decode import SIZES
 
 SHAPES = {"small": {"batch_size": 8, "seq_len": 256}, "gpt2": {"batch_size": 1, "seq_len": 128}}
 
@@ -60,7 +60,7 @@ def run(
                               "repeats": repeats, "torch": torch.__version__, "results": []}
     for size in sizes:
         shape = SHAPES[size]
-        pipe = _build(size, seed)
+        pipe = build_pipeline(SIZES[size], seed)
         docs = _documents(SIZES[size]["vocab_size"], 64, seed)
         stream = torch.tensor([t for d in docs for t in d])
         config = arkit.TrainConfig(steps=steps, lr=1e-4, warmup_steps=0, progress=False, threads=threads, **shape)
