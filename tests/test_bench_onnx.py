@@ -40,6 +40,8 @@ def test_bench_onnx_reports_speed_parity_and_identical_tokens() -> None:
     floor = report["floor"]["small"]
     assert floor["weight_bytes_per_step"] > 0 and floor["ort_over_floor"] > 0
     assert [t["name"] for t in report["targets"]] == ["small batch 1: OrtPipeline / torch tokens/s"]
+    session = report["session"]["small batch 1"]
+    assert session["ms_per_step"] > 0 and 0 < session["share_of_ort_step"] < 1
     assert all(isinstance(t["met"], bool) for t in report["targets"])
     assert not set(Path(tempfile.gettempdir()).glob("arkit-bench-onnx-*")) - before  # temp folders deleted
 

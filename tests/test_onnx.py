@@ -61,6 +61,46 @@ def test_greedy_through_onnxruntime_equals_torch(exported: Any) -> None:
         assert a.sequences == b.sequences
 
 
+def test_tensors_are_bound_through_the_fast_path_or_the_public_methods(exported: Any) -> None:
+    """The binding's pybind methods when this onnxruntime has them; the documented ones otherwise."""
+    from arkit.onnx.runtime import _binders
+
+    pipe, out, _ = exported
+    ort = OrtPipeline.from_pretrained(out)
+    binding = ort.backbone._binding
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the public bind method was called")
+
+    binding.bind_input = binding.bind_output = refuse  # the fast path must not need them
+    fast_input, fast_output = _binders(binding, torch.device("cpu"), "input_ids", "logits")
+    fast_input("input_ids", torch.ones(1, 1, dtype=torch.long))
+    fast_output("logits", torch.empty(1, 1, 259))
+
+    class PublicOnly:  # an onnxruntime without the private binding object
+        def __init__(self) -> None:
+            self.calls: list[tuple[Any, ...]] = []
+
+        def bind_input(self, *args: Any) -> None:
+            self.calls.append(("input", *args))
+
+        def bind_output(self, *args: Any) -> None:
+            self.calls.append(("output", *args))
+
+    public = PublicOnly()
+    bind_input, bind_output = _binders(public, torch.device("cpu"), "input_ids", "logits")
+    ids, logits = torch.ones(2, 3, dtype=torch.long), torch.empty(2, 3, 259)
+    bind_input("input_ids", ids)
+    bind_output("logits", logits)
+    import numpy as np
+
+    assert public.calls == [("input", "input_ids", "cpu", 0, np.int64, (2, 3), ids.data_ptr()),
+                            ("output", "logits", "cpu", 0, np.float32, (2, 3, 259), logits.data_ptr())]
+    # and generation through the fast path still equals torch
+    assert (OrtPipeline.from_pretrained(out).generate(PROMPTS, max_new_tokens=8, eos_token_ids=()).sequences
+            == pipe.generate(PROMPTS, max_new_tokens=8, eos_token_ids=()).sequences)
+
+
 def test_decode_steps_write_presents_into_two_reused_buffers(exported: Any) -> None:
     """Each call's presents go to the buffer the past is not in; after growth, steps allocate no new buffers."""
     _, out, _ = exported

@@ -138,24 +138,26 @@ def decode(
 
         # 4. Record each live row's token, then decide whether the row stops here.
         chosen = next_ids.tolist()
-        finished_now = [False] * B
+        everyone = all(live)
+        if everyone:  # one write for the whole batch; rows that finished keep their placeholder
+            history[:B, t] = next_ids
         for row in range(B):
             if not live[row]:
                 continue
             token = chosen[row]
             if constraint is not None and not bool(torch.isfinite(scores[row, token])):
                 raise GenerationError(f"the sampler chose token {token} outside its support for row {row}")
-            history[row, t] = token
+            if not everyone:
+                history[row, t] = token
             produced[row] += 1
-            reason = finish_reason(token, history[row, :t + 1], produced[row], prep.lengths[row], config, eos, stops,
-                                   prep.context)
+            reason = finish_reason(token, history[row, :t + 1] if stops else (), produced[row], prep.lengths[row],
+                                   config, eos, stops, prep.context)
             if constraint is not None and reason is None:
                 states[row] = constraint.advance(states[row], token)
                 if constraint_done(constraint, states[row]):
                     reason = "constraint"
             if reason is not None:
                 live[row] = False
-                finished_now[row] = True
             lp = None if logprobs is None else float(logprobs[row])
             yield GenerationEvent(row=row, index=produced[row] - 1, token_id=token, finish_reason=reason), lp
         if not any(live):

@@ -9,9 +9,9 @@ from ..errors import GenerationError
 
 def check_support(scores: torch.Tensor) -> None:
     """Raise :class:`GenerationError` when processing left some row without any token."""
-    empty = ~torch.isfinite(scores).any(dim=-1)
-    if bool(empty.any()):
-        row = int(empty.nonzero()[0, 0])
+    supported = torch.isfinite(scores).any(dim=-1)
+    if not bool(supported.all()):  # one check per step; which row only when it fails
+        row = int((~supported).nonzero()[0, 0])
         raise GenerationError(
             f"the sampler's processing left no token for row {row} (every id is banned or truncated); "
             f"loosen the truncation, penalties or bans"
