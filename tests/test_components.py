@@ -125,3 +125,16 @@ def test_deprecated_helper_warns_and_expires() -> None:
         assert old_thing() == 1
     with pytest.raises(RuntimeError, match="remove it"):
         arkit.deprecated(since="0.0.1", remove_in="0.1.0")(lambda: None)
+
+
+@given(rows=st.lists(st.lists(st.sampled_from([-1.0, 0.0, 2.0, float("-inf")]), min_size=5, max_size=5),
+                     min_size=1, max_size=4))
+def test_greedy_picks_the_first_maximum_and_refuses_a_row_without_support(rows: list[list[float]]) -> None:
+    sampler = arkit.create("sampler", "core/greedy")
+    scores = torch.tensor(rows)
+    empty = [i for i, row in enumerate(rows) if all(v == float("-inf") for v in row)]
+    if empty:
+        with pytest.raises(arkit.GenerationError, match=f"no token for row {empty[0]}"):
+            sampler.select(scores, None)
+    else:
+        assert sampler.select(scores, None).tolist() == [row.index(max(row)) for row in rows]
