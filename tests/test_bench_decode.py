@@ -21,7 +21,8 @@ def test_bench_decode_reports_every_variant_the_ceiling_and_the_cache_figures() 
     assert {(r["batch"], r["variant"]) for r in report["results"]} == {(b, v) for b in (1, 2) for v in variants}
     for r in report["results"]:
         assert r["tokens_per_s"] > 0 and r["ms_per_step"] > 0 and len(r["samples_s"]) == 1
-        assert (r["ratio_to_transformers"] == 1.0) == (r["variant"] == "transformers")
+        if r["variant"] == "transformers":  # the baseline; the others' ratios are timings, whatever they are
+            assert r["ratio_to_transformers"] == 1.0
     small_b1 = next(t for t in report["targets"] if t["name"].startswith("small batch 1: arkit"))
     assert small_b1["ceiling"] > 0 and small_b1["met"] == (small_b1["value"] >= 2.0)
     assert report["floor"]["small"]["reference_loop_over_floor"] > 0
