@@ -6,7 +6,8 @@
     arkit presets [--json]
     arkit generate PIPELINE_DIR --prompt TEXT [--prompt TEXT ...] [--max-new-tokens N] [--seed S] [--json]
     arkit generate --onnx EXPORT_DIR --prompt TEXT ...
-    arkit export PIPELINE_DIR OUT_DIR [--opset N] [--dtype float32|float16|int8] [--no-validate] [--json]
+    arkit export PIPELINE_DIR OUT_DIR [--opset N] [--dtype float32|float16|int8] [--[no-]decode-graph]
+                 [--no-validate] [--json]
     arkit demo [--steps N] [--out DIR] [--threads N] [--seed S] [--json]
     arkit train CONFIG [--resume] [--json]
     arkit bench decode [--json] [--sizes small,gpt2] [--repeats N]
@@ -102,8 +103,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)
     report = export(Pipeline.from_pretrained(args.pipeline), args.out, opset=args.opset, dtype=args.dtype,
-                    validate=not args.no_validate)
+                    validate=not args.no_validate, decode_graph=args.decode_graph)
     summary = {"directory": str(report.directory), "opset": report.opset, "dtype": report.dtype,
+               "decode_graph": report.decode_graph,
                "export_s": report.export_s, "max_abs_logit_diff": report.max_abs_logit_diff,
                "cases": list(report.cases)}
     if args.json:
@@ -111,7 +113,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         return 0
     parity = ("not validated" if report.max_abs_logit_diff is None
               else f"max |logit difference| vs torch {report.max_abs_logit_diff:.2e} over {len(report.cases)} cases")
-    print(f"exported to {report.directory} (opset {report.opset}, {report.dtype}, {report.export_s:.1f} s); {parity}")
+    graphs = "step and decode graphs" if report.decode_graph else "step graph"
+    print(f"exported to {report.directory} ({graphs}, opset {report.opset}, {report.dtype}, "
+          f"{report.export_s:.1f} s); {parity}")
     return 0
 
 
@@ -266,13 +270,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             _print_json(report)
             return 0
         for size, e in report["export"].items():
+            graphs = "step+decode" if e["decode_graph"] else "step"
             print(f"{size:6} export {e['export_s']:6.1f} s  {e['parameters']:>12,} params  opset {e['opset']}  "
-                  f"max |logit diff| {e['max_abs_logit_diff']:.2e}  provider {report['providers'][size]}")
+                  f"{graphs} graphs  max |logit diff| {e['max_abs_logit_diff']:.2e}  "
+                  f"provider {report['providers'][size]}")
         for r in report["results"]:
             print(f"{r['size']:6} batch {r['batch']}  {r['variant']:14} {r['tokens_per_s']:9.1f} tok/s  "
                   f"{r['ms_per_step']:7.3f} ms/step  x{r['ratio_to_best_torch']:.2f} vs best torch")
         for case, same in report["identical_tokens"].items():
-            print(f"{case}: greedy tokens {'identical' if same else 'DIFFER'} (torch static, dynamic, ORT)")
+            print(f"{case}: greedy tokens {'identical' if same else 'DIFFER'} (every variant)")
         for size, f in report["floor"].items():
             if "ort_over_floor" in f:
                 print(f"{size:6} bandwidth floor {f['floor_ms_per_step']:.3f} ms/step: ORT x{f['ort_over_floor']}, "
@@ -336,6 +342,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
     p.add_argument("--dtype", choices=("float32", "float16", "int8"), default="float32",
                    help="float16 for GPUs; int8 (dynamic weight quantisation) for CPUs; parity is reported")
+    p.add_argument("--decode-graph", action=argparse.BooleanOptionalAction, default=None,
+                   help="add (or leave out) the fused single-position decode graph; default: added for float32 "
+                        "and int8 exports of core/transformer")
     p.add_argument("--no-validate", action="store_true", help="skip the onnxruntime-vs-torch parity check")
     p.add_argument("--json", action="store_true", help="print the export report as JSON")
     p.set_defaults(run=_cmd_export)

@@ -69,7 +69,11 @@ class _Attention(nn.Module):
         layer: int,
     ) -> torch.Tensor:
         B, T, _ = x.shape
-        qkv = F.linear(x, self.qkv_proj.weight).view(B, T, self.n_heads + 2 * self.n_kv_heads, self.head_dim)
+        qkv = F.linear(x, self.qkv_proj.weight)
+        attend = getattr(cache, "attend", None)
+        if attend is not None and mask is not None:  # an ONNX decode graph: onnxruntime's fused attention
+            return F.linear(attend(layer, qkv, mask), self.o_proj.weight)
+        qkv = qkv.view(B, T, self.n_heads + 2 * self.n_kv_heads, self.head_dim)
         qk, v = qkv.transpose(1, 2).split([self.n_heads + self.n_kv_heads, self.n_kv_heads], dim=1)
         q, k = _apply_rope(qk, cos, sin).split([self.n_heads, self.n_kv_heads], dim=1)  # rotate q and k at once
         if cache is not None:

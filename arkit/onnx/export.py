@@ -29,6 +29,7 @@ import torch
 
 from .._serialization import replace_folder, save_pipeline
 from .._version import __version__
+from ..backbones.transformer import TransformerBackbone
 from ..errors import ConfigError, ExportError, PipelineFormatError
 from ..pipeline import Pipeline
 from ..types import ExtraInput
@@ -40,6 +41,7 @@ from .runtime import FORMAT_VERSION, MANIFEST, OrtCache, OrtPipeline
 __all__ = ["ExportReport", "export"]
 
 GRAPH = "model.onnx"
+DECODE_GRAPH = "decode.onnx"
 TOLERANCE: dict[str, float | None] = {"float32": 1e-4, "float16": 5e-2, "int8": None}
 """Largest max |logit difference| to the float32 torch pipeline that export accepts (int8: reported, not enforced)."""
 _EXTERNAL_DATA_BYTES = 1 << 30  # weights beyond this go to model.onnx.data (protobuf caps files at 2 GiB)
@@ -57,11 +59,13 @@ class ExportReport:
     max_abs_logit_diff: float | None
     """Largest logit difference between onnxruntime and torch over the validation cases (``None``: not validated)."""
     cases: tuple[dict[str, Any], ...] = ()
-    """Each validation case: batch, new positions, past length and its max abs logit difference."""
+    """Each validation case: the graph, batch, new positions, past length and its max abs logit difference."""
+    decode_graph: bool = False
+    """Whether the folder holds the fused single-position decode graph (``decode.onnx``)."""
 
 
 def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | None = None,
-           dtype: str = "float32", validate: bool = True) -> ExportReport:
+           dtype: str = "float32", validate: bool = True, decode_graph: bool | None = None) -> ExportReport:
     """Export ``pipeline``'s backbone and head as one ONNX step graph into ``out_dir``.
 
     The folder also holds the tokenizer, sampler, drafter and acceptance rule
@@ -79,6 +83,17 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
     with the float32 torch pipeline, and the difference is reported in the
     :class:`ExportReport` and ``onnx.json``. float16 must stay within 5e-2.
     int8 has no tolerance: check its reported figure before you deploy it.
+
+    ``decode_graph`` adds ``decode.onnx``, a second graph for single-position
+    steps in which each layer's attention is onnxruntime's fused
+    ``GroupQueryAttention`` (rotary embedding included) writing the KV cache in
+    place; :class:`OrtPipeline` runs decode steps through it and everything else
+    (prefill, speculative verification) through the step graph. It needs the
+    built-in transformer backbone. ``None`` (the default) adds it for float32
+    and int8 exports of that backbone; float16 needs ``decode_graph=True``,
+    because onnxruntime's CUDA kernel for the op is float16-only and has not
+    been checked on a GPU by this release. The second graph holds its own copy
+    of the weights: the folder, and a loaded pipeline's memory, double.
     """
     if dtype not in TOLERANCE:  # float32, float16, int8
         raise ConfigError(f"dtype must be one of {sorted(TOLERANCE)}, got {dtype!r}")
@@ -99,6 +114,11 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
         raise ExportError("a continuous head needs a backbone over real vectors (core/transformer with input_dim)")
     spec = backbone.cache_spec()
     extra = _declared_inputs(backbone, _describe(pipeline))
+    unfusable = _unfusable(backbone, _describe(pipeline))
+    if decode_graph and unfusable:
+        raise ExportError(f"decode_graph=True: {unfusable}; export it with decode_graph=None (the step graph alone)")
+    if decode_graph is None:
+        decode_graph = unfusable is None and dtype != "float16"
     target = Path(out_dir)
     if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).is_file():
         raise PipelineFormatError(f"refusing to export into {target}: the folder is not empty and holds no {MANIFEST}")
@@ -118,8 +138,17 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
         weight_bytes = sum(p.numel() * p.element_size() for p in graph.parameters())
         program.save(str(tmp / GRAPH), external_data=weight_bytes > _EXTERNAL_DATA_BYTES)
         _check(tmp / GRAPH)
+        if decode_graph:
+            decoder = StepGraph(backbone, head, medusa, [e.name for e in extra], fused=True).eval()
+            started = time.perf_counter()
+            program = _trace(_half_copy(decoder) if dtype == "float16" else decoder, spec, extra,
+                             _describe(pipeline), opset, decode=True)
+            export_s += time.perf_counter() - started
+            program.save(str(tmp / DECODE_GRAPH), external_data=weight_bytes > _EXTERNAL_DATA_BYTES)
+            _check(tmp / DECODE_GRAPH)
         if dtype == "int8":
-            _quantize(tmp / GRAPH)
+            for name in (GRAPH, DECODE_GRAPH) if decode_graph else (GRAPH,):
+                _quantize(tmp / name)
         manifest = {
             "format_version": FORMAT_VERSION,
             "arkit_version": __version__,
@@ -141,6 +170,8 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
             manifest["tokenizer_graphs"] = {}
             for name, declared in graphs.items():
                 manifest["tokenizer_graphs"][name] = export_graph(name, declared, tmp, opset)
+        if decode_graph:
+            manifest["decode_graph"] = DECODE_GRAPH
         if medusa is not None:  # the runtime drafts from the graph's medusa_tokens output
             manifest["medusa"] = {"num_heads": medusa.num_heads}
         if continuous:  # what the runtime needs to rebuild the distribution from the graph's params
@@ -166,7 +197,17 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return ExportReport(directory=target, opset=manifest["opset"], dtype=dtype, export_s=round(export_s, 2),
-                        max_abs_logit_diff=worst, cases=tuple(cases))
+                        max_abs_logit_diff=worst, cases=tuple(cases), decode_graph=bool(decode_graph))
+
+
+def _unfusable(backbone: Any, what: str) -> str | None:
+    """Why the backbone gets no decode graph, or ``None`` when it can have one."""
+    if type(backbone) is not TransformerBackbone:
+        return f"the fused decode graph needs the built-in transformer backbone (core/transformer), not the {what}"
+    if backbone.head_dim % 16:
+        return (f"onnxruntime's fused attention needs a head size that is a multiple of 16; this transformer's is "
+                f"{backbone.head_dim} (d_model / n_heads)")
+    return None
 
 
 def _require(*modules: str) -> None:
@@ -190,8 +231,14 @@ def _quantize(path: Path) -> None:
     """Dynamic int8 quantisation of the weights, in place (activations stay float32)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantized = path.with_name("model.int8.onnx")
-    quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8)
+    quantized = path.with_name(path.stem + ".int8.onnx")
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantizer logs advice about pre-processing image models on the root logger
+    try:
+        quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
     for old in path.parent.glob(path.name + "*"):
         old.unlink()
     quantized.rename(path)
@@ -261,14 +308,21 @@ def _example(backbone: Any, vocab: int, dtype: torch.dtype, B: int, T: int, P: i
     return (ids, positions, mask, *extras, *past)
 
 
-def _trace(graph: StepGraph, spec: Any, extra: Sequence[ExtraInput], what: str, opset: int | None) -> Any:
+def _trace(graph: StepGraph, spec: Any, extra: Sequence[ExtraInput], what: str, opset: int | None,
+           decode: bool = False) -> Any:
+    """The step graph traced with batch 2, 3 new positions and a past of 4; the decode graph with 1 new position
+    (which the exporter then fixes) and the fused attention's translation."""
+    from ._fused import TRANSLATIONS
+
     dtype = next(graph.parameters()).dtype
-    example = _example(graph.backbone, graph.head.vocab_size, dtype, B=2, T=3, P=4, seed=0, extra=extra)
+    example = _example(graph.backbone, graph.head.vocab_size, dtype, B=2, T=1 if decode else 3, P=4, seed=0,
+                       extra=extra)
     batch, seq, past = torch.export.Dim("batch"), torch.export.Dim("seq"), torch.export.Dim("past")
+    per_position = {0: batch} if decode else {0: batch, 1: seq}
     dynamic = {
-        "input_ids": {0: batch, 1: seq},
-        "positions": {0: batch, 1: seq},
-        "attention_mask": {0: batch, 1: seq, 2: torch.export.Dim("total")},
+        "input_ids": per_position,
+        "positions": per_position,
+        "attention_mask": {**per_position, 2: torch.export.Dim("total")},
         "rest": tuple({0: batch} for _ in extra) + tuple({0: batch, 2: past} for _ in range(2 * spec.num_layers)),
     }
     quiet = logging.getLogger("torch.onnx")
@@ -282,7 +336,8 @@ def _trace(graph: StepGraph, spec: Any, extra: Sequence[ExtraInput], what: str, 
                                                              extra=graph.extra),
                                      output_names=output_names(spec.num_layers, continuous=graph.continuous,
                                                                medusa=graph.medusa is not None),
-                                     opset_version=opset, dynamo=True, verbose=False)
+                                     opset_version=opset, dynamo=True, verbose=False,
+                                     custom_translation_table=TRANSLATIONS if decode else None)
     except Exception as exc:  # torch.export / onnxscript errors: name the component, keep the first line
         first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
         raise ExportError(f"cannot export the {what}: {first[:400]}") from exc
@@ -307,19 +362,32 @@ def _opset_of(path: Path) -> int:
 
 
 def _validate(graph: StepGraph, directory: Path, backbone: Any, extra: Sequence[ExtraInput]) -> list[dict[str, Any]]:
-    """onnxruntime vs torch on random inputs: prefill and decode with a past, batch 1 and 3."""
+    """onnxruntime vs torch on random inputs: prefill and decode with a past, batch 1 and 3; single positions
+    through the decode graph too, when there is one."""
     session = OrtPipeline.from_pretrained(directory, providers=["CPUExecutionProvider"]).backbone
+    runs = [(B, T, P, "step") for B, T, P in ((1, 5, 0), (3, 4, 0), (1, 1, 6), (3, 1, 6), (3, 3, 5))]
+    if session.decode_session is not None:
+        runs += [(B, 1, P, "decode") for B, P in ((1, 0), (1, 6), (3, 6))]
     cases = []
-    for B, T, P in ((1, 5, 0), (3, 4, 0), (1, 1, 6), (3, 1, 6), (3, 3, 5)):
+    for B, T, P, kind in runs:
         ids, positions, mask, *rest = _example(backbone, graph.head.vocab_size, torch.float32, B, T, P,
                                                seed=B * 100 + T * 10 + P, extra=extra)
+        if kind == "decode" and B > 1:  # the padded row's position lags its slot by one
+            positions[0] -= 1
         extras, past = dict(zip(graph.extra, rest[: len(extra)])), rest[len(extra):]
         with torch.inference_mode():
             expected = graph(ids, positions, mask, *rest)[0].float()
         cache = OrtCache()
         cache.keys, cache.values = [p.to(session.dtype) for p in past[0::2]], [p.to(session.dtype) for p in past[1::2]]
-        got = session(ids, positions=positions, cache=cache, attention_mask=mask, **extras).float().cpu()
-        case = {"batch": B, "new": T, "past": P, "max_abs_logit_diff": float((got - expected).abs().max())}
+        session.use_decode_graph = kind == "decode"
+        try:
+            got = session(ids, positions=positions, cache=cache, attention_mask=mask, **extras).float().cpu()
+        except RuntimeError as exc:  # onnxruntime refused to run the graph on these inputs
+            first = str(exc).strip().splitlines()[0][:300]
+            raise ExportError(f"onnxruntime cannot run the exported {kind} graph (batch {B}, {T} new, past {P}): "
+                              f"{first}") from None
+        case = {"graph": kind, "batch": B, "new": T, "past": P,
+                "max_abs_logit_diff": float((got - expected).abs().max())}
         if graph.medusa is not None:  # guesses may differ only where torch's top two are within rounding
             with torch.inference_mode():
                 hidden = graph.backbone(ids, positions=positions, cache=_TensorCache(tuple(past)),

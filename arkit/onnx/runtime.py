@@ -63,11 +63,16 @@ def default_providers() -> list[str]:
 
 
 class OrtCache:
-    """The step graph's ``present`` tensors, kept as torch tensors between calls (the Cache protocol).
+    """The KV cache between calls of the exported graphs, as torch tensors (the Cache protocol).
 
-    The graph writes each call's presents into one of two flat buffers, the one
-    that does not hold the past it reads, so a decode step allocates nothing once
-    the buffers are large enough (they grow by doubling, up to ``max_len`` slots).
+    It holds the past in one of two forms. For the general step graph, ``keys``
+    and ``values`` are one contiguous tensor per layer: the graph writes each
+    call's presents into one of two flat buffers, the one that does not hold the
+    past it reads, so a call allocates nothing once the buffers are large enough
+    (they grow by doubling, up to ``max_len`` slots). For the decode graph (one new
+    position, fused attention), every layer's keys and values live in one buffer
+    of ``max_len`` slots that onnxruntime writes in place. The cache moves the
+    past between the two forms when the graph changes (one copy).
     """
 
     def __init__(self) -> None:
@@ -76,6 +81,9 @@ class OrtCache:
         self._spec: CacheSpec | None = None
         self._buffers: list[torch.Tensor] = [torch.empty(0), torch.empty(0)]
         self._max_len: int | None = None
+        self._slots = torch.empty(0)  # [2 * layers, B, H, slots, D] for the decode graph: keys, values alternating
+        self._in_slots = False  # the past is in _slots (its first _filled positions), not in keys/values
+        self._filled = 0
 
     @property
     def config(self) -> Mapping[str, Any]:
@@ -83,11 +91,13 @@ class OrtCache:
 
     @property
     def seq_len(self) -> int:
+        if self._in_slots:
+            return self._filled
         return self.keys[0].shape[2] if self.keys else 0
 
     def allocate(self, spec: CacheSpec, *, batch_size: int, max_len: int, dtype: torch.dtype,
                  device: torch.device | str) -> None:
-        self._spec, self._max_len = spec, max_len
+        self._spec, self._max_len, self._in_slots, self._filled = spec, max_len, False, 0
         empty = torch.zeros(batch_size, spec.num_kv_heads, 0, spec.head_dim, dtype=dtype, device=device)
         self.keys = [empty] * spec.num_layers
         self.values = [empty] * spec.num_layers
@@ -106,7 +116,41 @@ class OrtCache:
             buffer = self._buffers[turn] = torch.empty(per_slot * slots, dtype=dtype, device=device)
         return list(buffer[: per_slot * S].view(2 * layers, *shape).unbind(0))
 
+    def _slot_buffers(self, shape: tuple[int, int, int, int], layers: int, dtype: torch.dtype,
+                      device: torch.device) -> torch.Tensor:
+        """The decode graph's ``[2 * layers, B, H, slots, D]`` buffer holding the past, for one more position.
+
+        ``shape`` is ``(B, H, past + 1, D)``. The past moves in from ``keys``/``values``
+        if it is there; the buffer is made (or grown) to ``max_len`` slots.
+        """
+        B, H, needed, D = shape
+        buffer = self._slots
+        if (buffer.dim() != 5 or buffer.shape[1:3] != (B, H) or buffer.shape[3] < needed or buffer.dtype != dtype
+                or buffer.device != device):
+            slots = max(needed, self._max_len or needed)
+            if buffer.dim() == 5 and buffer.shape[3] < needed:
+                slots = max(slots, 2 * buffer.shape[3])
+            grown = torch.empty(2 * layers, B, H, slots, D, dtype=dtype, device=device)
+            if self._in_slots:
+                grown[:, :, :, : self._filled] = buffer[:, :, :, : self._filled]
+            self._slots = buffer = grown
+        if not self._in_slots:
+            past = needed - 1
+            for i, (k, v) in enumerate(zip(self.keys, self.values)):
+                buffer[2 * i, :, :, :past] = k
+                buffer[2 * i + 1, :, :, :past] = v
+            self._in_slots, self._filled, self.keys, self.values = True, past, [], []
+        return buffer
+
+    def _leave_slots(self) -> None:
+        """Move the past out of the decode graph's buffer into contiguous ``keys``/``values``."""
+        if self._in_slots:
+            n = self._filled
+            past = [t[:, :, :n].clone() for t in self._slots.unbind(0)]
+            self.keys, self.values, self._in_slots = past[0::2], past[1::2], False
+
     def update(self, layer: int, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self._leave_slots()
         if not 0 <= layer < len(self.keys):
             raise InputError(f"cache has {len(self.keys)} layers (allocate it first), got layer {layer}")
         self.keys[layer] = torch.cat([self.keys[layer], key], 2)
@@ -116,17 +160,22 @@ class OrtCache:
     def crop(self, n: int) -> None:
         if not 0 <= n <= self.seq_len:
             raise InputError(f"cannot crop a cache of {self.seq_len} positions to {n}")
+        if self._in_slots:  # slots past n are ignored and overwritten
+            self._filled = n
+            return
         self.keys = [k[:, :, :n] for k in self.keys]
         self.values = [v[:, :, :n] for v in self.values]
 
     def reorder(self, indices: torch.Tensor) -> None:
-        if self.keys:
+        if self._in_slots:
+            self._slots = self._slots.index_select(1, indices.to(self._slots.device))
+        elif self.keys:
             indices = indices.to(self.keys[0].device)
             self.keys = [k.index_select(0, indices) for k in self.keys]
             self.values = [v.index_select(0, indices) for v in self.values]
 
     def memory_bytes(self) -> int:
-        held = sum(b.numel() * b.element_size() for b in self._buffers)
+        held = sum(b.numel() * b.element_size() for b in (*self._buffers, self._slots))
         loose = sum(t.numel() * t.element_size() for t in (*self.keys, *self.values)
                     if not any(_inside(t, b) for b in self._buffers))
         return held + loose
@@ -167,13 +216,18 @@ class OrtBackbone(nn.Module):
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        providers = list(providers or default_providers())
         path = self.directory / manifest["graph"]
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=list(providers or default_providers()))
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ExportError(f"onnxruntime cannot load {path}: {str(exc).strip().splitlines()[0][:300]}") from None
+        self.session = _session(ort, path, options, providers)
         self.providers = self.session.get_providers()
         self.device = torch.device("cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu")
+        # The single-position decode graph (fused attention, cache written in place), when exported. onnxruntime's
+        # CUDA kernel for the fused attention is float16-only, so a float32 graph on CUDA uses the step graph.
+        decode = manifest.get("decode_graph")
+        if decode and (self.device.type == "cpu" or self.dtype == torch.float16):
+            self.decode_session = _session(ort, self.directory / decode, options, providers)
+        else:
+            self.decode_session = None
         self.medusa_heads = int(manifest.get("medusa", {}).get("num_heads", 0))
         self.medusa_tokens: torch.Tensor | None = None  # [B, T, heads] of the last call, when the graph has them
         try:
@@ -193,6 +247,16 @@ class OrtBackbone(nn.Module):
                                       f"expected {self._inputs[:5]}... ({self.n_layers} layers); export it again")
         self._binding = self.session.io_binding()
         self._bind_input, self._bind_output = _binders(self._binding, self.device, self._inputs[0], self._outputs[0])
+        if self.decode_session is not None:
+            found = [i.name for i in self.decode_session.get_inputs()]
+            if found != self._inputs:
+                raise PipelineFormatError(f"{self.directory / decode} does not match its {MANIFEST}: graph inputs "
+                                          f"{found[:5]}..., expected {self._inputs[:5]}...; export it again")
+            self._decode_binding = self.decode_session.io_binding()
+            self._decode_binders = _binders(self._decode_binding, self.device, self._inputs[0], self._outputs[0])
+        self._bound_slots: tuple[int, tuple[int, ...]] | None = None  # the slot buffer the decode binding holds
+        self.use_decode_graph = self.decode_session is not None
+        """Run single-position calls through the decode graph (when there is one); ``False`` uses the step graph."""
         self._all_true = torch.ones(0, dtype=torch.bool, device=self.device)
         self._anchor = nn.Parameter(torch.zeros(0, dtype=self.dtype, device=self.device), requires_grad=False)
 
@@ -234,26 +298,51 @@ class OrtBackbone(nn.Module):
         first = input_ids.to(device, self.dtype) if self.continuous else input_ids.to(device, torch.long)
         feeds = [first, positions.to(device, torch.long), attention_mask.to(device, torch.bool)]
         feeds += self._extra_feeds(extra_inputs, B)
-        for k, v in zip(cache.keys, cache.values):
-            feeds += [k, v]
         logits = torch.empty(B, T, self.d_model, dtype=self._out_dtype if self.continuous else self.dtype,
                              device=device)
-        presents = cache._presents((B, self.n_kv_heads, past + T, self.head_dim), self.n_layers, self.dtype, device)
-        # bound by pointer: keep them alive until the run is over
+        outputs = [logits]
+        if self.medusa_heads:
+            self.medusa_tokens = torch.empty(B, T, self.medusa_heads, dtype=torch.long, device=device)
+            outputs.append(self.medusa_tokens)
+        shape = (B, self.n_kv_heads, past + T, self.head_dim)
+        if T == 1 and self.use_decode_graph:
+            self._decode(cache, shape, feeds, outputs)
+            return logits
+        cache._leave_slots()
+        for k, v in zip(cache.keys, cache.values):
+            feeds += [k, v]
+        # bound by pointer: keep them alive until the run is over (a cropped past is not contiguous)
         feeds = [t if t.is_contiguous() else t.contiguous() for t in feeds]
+        presents = cache._presents(shape, self.n_layers, self.dtype, device)
         # one binding, every input and output rebound each call (binding a name again replaces it)
         bind_input, bind_output = self._bind_input, self._bind_output
         for name, tensor in zip(self._inputs, feeds):
             bind_input(name, tensor)
-        outputs = [logits, *presents]
-        if self.medusa_heads:
-            self.medusa_tokens = torch.empty(B, T, self.medusa_heads, dtype=torch.long, device=device)
-            outputs.insert(1, self.medusa_tokens)
-        for name, tensor in zip(self._outputs, outputs):
+        for name, tensor in zip(self._outputs, outputs + presents):
             bind_output(name, tensor)
         self.session.run_with_iobinding(self._binding)
         cache.keys, cache.values = presents[0::2], presents[1::2]
         return logits
+
+    def _decode(self, cache: OrtCache, shape: tuple[int, int, int, int], feeds: list[torch.Tensor],
+                outputs: list[torch.Tensor]) -> None:
+        """One position through the decode graph: past and present are the same slot buffer, written in place."""
+        slots = cache._slot_buffers(shape, self.n_layers, self.dtype, self.device)
+        feeds = [t if t.is_contiguous() else t.contiguous() for t in feeds]  # bound by pointer
+        bind_input, bind_output = self._decode_binders
+        n = len(feeds)
+        for name, tensor in zip(self._inputs, feeds):
+            bind_input(name, tensor)
+        for name, tensor in zip(self._outputs, outputs):
+            bind_output(name, tensor)
+        held = (slots.data_ptr(), tuple(slots.shape))
+        if self._bound_slots != held:  # a new buffer: bind it (bindings persist between runs)
+            for i, layer in enumerate(slots.unbind(0)):
+                bind_input(self._inputs[n + i], layer)
+                bind_output(self._outputs[len(outputs) + i], layer)
+            self._bound_slots = held
+        self.decode_session.run_with_iobinding(self._decode_binding)
+        cache._filled += 1
 
 
     def _extra_feeds(self, given: Mapping[str, torch.Tensor], batch: int) -> list[torch.Tensor]:
@@ -270,6 +359,13 @@ class OrtBackbone(nn.Module):
                                  f"{list(getattr(value, 'shape', ()))}")
             feeds.append(value.to(self.device, self.dtype if spec.dtype == "float32" else torch.long))
         return feeds
+
+
+def _session(ort: Any, path: Path, options: Any, providers: list[Any]) -> Any:
+    try:
+        return ort.InferenceSession(str(path), options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise ExportError(f"onnxruntime cannot load {path}: {str(exc).strip().splitlines()[0][:300]}") from None
 
 
 _NUMPY = {torch.float32: np.float32, torch.float16: np.float16, torch.int64: np.int64, torch.bool: np.bool_}
@@ -414,8 +510,9 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         raise PipelineFormatError(f"{path} is corrupt ({exc}): export the pipeline again") from None
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise PipelineFormatError(f"{path} has export format {version!r}; this arkit reads {FORMAT_VERSION}: upgrade")
-    if not (directory / graph).is_file():
-        raise PipelineFormatError(f"{directory / graph} is missing: copy the whole exported folder")
+    for name in (graph, manifest.get("decode_graph")):
+        if name is not None and not (directory / str(name)).is_file():
+            raise PipelineFormatError(f"{directory / str(name)} is missing: copy the whole exported folder")
     if not isinstance(geometry, dict):
         raise PipelineFormatError(f"{path}: 'geometry' must be an object; export the pipeline again")
     return manifest

