@@ -125,8 +125,12 @@ def test_decode_steps_write_presents_into_two_reused_buffers(exported: Any) -> N
 def test_decode_steps_run_the_fused_graph_and_write_the_cache_in_place(exported: Any) -> None:
     """One position per call runs decode.onnx (GroupQueryAttention, one slot buffer written in place) and gives
     the step graph's logits; crop and a multi-position call move between the two forms of the cache."""
-    _, out, report = exported
-    assert report.decode_graph and json.loads((out / "onnx.json").read_text())["decode_graph"] == "decode.onnx"
+    pipe, out, report = exported
+    manifest = json.loads((out / "onnx.json").read_text())
+    assert report.decode_graph and manifest["decode_graph"] == "decode.onnx"
+    # the two graphs read one copy of the weights
+    parameters = sum(p.numel() * p.element_size() for p in (*pipe.backbone.parameters(), *pipe.head.parameters()))
+    assert parameters < (out / manifest["weights"]).stat().st_size < 1.25 * parameters
     graph = onnx.load(str(out / "decode.onnx"), load_external_data=False)
     fused = [n for n in graph.graph.node if n.op_type == "GroupQueryAttention"]
     assert len(fused) == 2 and {n.domain for n in fused} == {"com.microsoft"}  # one node per layer
@@ -187,6 +191,22 @@ def test_the_fused_attention_op_equals_the_backbones_attention_in_torch(batch: i
     assert len(plain) == len(fused) == 5
     for a, b in zip(plain, fused):
         assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5)
+
+
+def test_graphs_over_the_external_data_size_share_one_weights_file(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Graphs the exporter saves with external data (above 1 GiB of weights) end up reading one weights file."""
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("arkit.onnx.export"), "_EXTERNAL_DATA_BYTES", 0)
+    pipe = tiny_pipeline()
+    report = export(pipe, tmp_path / "big")
+    assert report.decode_graph
+    assert sorted(p.name for p in (tmp_path / "big").glob("*.onnx*")) == ["decode.onnx", "model.onnx",
+                                                                       "weights.onnx.data"]
+    ort = OrtPipeline.from_pretrained(tmp_path / "big")
+    assert (ort.generate(PROMPTS, max_new_tokens=8, eos_token_ids=()).sequences
+            == pipe.generate(PROMPTS, max_new_tokens=8, eos_token_ids=()).sequences)
 
 
 def test_sampling_beams_streaming_and_drafters_run_the_same_loop(exported: Any) -> None:
@@ -330,6 +350,10 @@ def test_corrupt_or_mismatched_folders_are_named(exported: Any, tmp_path: Path) 
     with pytest.raises(arkit.PipelineFormatError, match="corrupt"):
         OrtPipeline.from_pretrained(copy)
     (copy / "onnx.json").write_text(json.dumps(manifest))
+    (copy / "weights.onnx.data").rename(copy / "elsewhere")
+    with pytest.raises(arkit.PipelineFormatError, match="weights.onnx.data is missing"):
+        OrtPipeline.from_pretrained(copy)
+    (copy / "elsewhere").rename(copy / "weights.onnx.data")
     for graph in ("decode.onnx", "model.onnx"):  # a corrupt graph, then a missing one, each named
         (copy / graph).write_bytes(b"garbage")
         with pytest.raises(arkit.ExportError, match=f"cannot load .*{graph}"):

@@ -140,7 +140,7 @@ def run(
                 "opset": exported.opset,
                 "dtype": exported.dtype,
                 "parameters": pipe.num_parameters,
-                "graph_bytes": sum(p.stat().st_size for pattern in ("model.onnx*", "decode.onnx*")
+                "graph_bytes": sum(p.stat().st_size for pattern in ("model.onnx*", "decode.onnx*", "weights.onnx.data")
                                    for p in exported.directory.glob(pattern)),
                 "decode_graph": fused,
                 "max_abs_logit_diff": exported.max_abs_logit_diff,

@@ -42,6 +42,8 @@ __all__ = ["ExportReport", "export"]
 
 GRAPH = "model.onnx"
 DECODE_GRAPH = "decode.onnx"
+SHARED_WEIGHTS = "weights.onnx.data"
+"""With a decode graph, the weights both graphs read, stored once."""
 TOLERANCE: dict[str, float | None] = {"float32": 1e-4, "float16": 5e-2, "int8": None}
 """Largest max |logit difference| to the float32 torch pipeline that export accepts (int8: reported, not enforced)."""
 _EXTERNAL_DATA_BYTES = 1 << 30  # weights beyond this go to model.onnx.data (protobuf caps files at 2 GiB)
@@ -92,8 +94,10 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
     built-in transformer backbone. ``None`` (the default) adds it for float32
     and int8 exports of that backbone; float16 needs ``decode_graph=True``,
     because onnxruntime's CUDA kernel for the op is float16-only and has not
-    been checked on a GPU by this release. The second graph holds its own copy
-    of the weights: the folder, and a loaded pipeline's memory, double.
+    been checked on a GPU by this release. The two graphs then read their
+    weights from one file, ``weights.onnx.data``, so the folder does not grow;
+    a loaded pipeline holds about 1.4 times the memory (each onnxruntime
+    session keeps its own prepacked weights).
     """
     if dtype not in TOLERANCE:  # float32, float16, int8
         raise ConfigError(f"dtype must be one of {sorted(TOLERANCE)}, got {dtype!r}")
@@ -149,6 +153,8 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
         if dtype == "int8":
             for name in (GRAPH, DECODE_GRAPH) if decode_graph else (GRAPH,):
                 _quantize(tmp / name)
+        if decode_graph:
+            _share_weights(tmp, (GRAPH, DECODE_GRAPH), SHARED_WEIGHTS)
         manifest = {
             "format_version": FORMAT_VERSION,
             "arkit_version": __version__,
@@ -172,6 +178,7 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
                 manifest["tokenizer_graphs"][name] = export_graph(name, declared, tmp, opset)
         if decode_graph:
             manifest["decode_graph"] = DECODE_GRAPH
+            manifest["weights"] = SHARED_WEIGHTS
         if medusa is not None:  # the runtime drafts from the graph's medusa_tokens output
             manifest["medusa"] = {"num_heads": medusa.num_heads}
         if continuous:  # what the runtime needs to rebuild the distribution from the graph's params
@@ -242,6 +249,38 @@ def _quantize(path: Path) -> None:
     for old in path.parent.glob(path.name + "*"):
         old.unlink()
     quantized.rename(path)
+
+
+def _share_weights(directory: Path, graphs: Sequence[str], data: str) -> None:
+    """Store the graphs' weights once: every initializer of 1 KiB or more goes to the external file ``data``
+    (page-aligned), and an initializer with the same type, shape and bytes in another graph points at the same
+    bytes. The graphs' own ``.data`` files, if the exporter wrote them, are replaced."""
+    import hashlib
+
+    import onnx
+    from onnx.external_data_helper import set_external_data
+
+    models = {name: onnx.load(str(directory / name)) for name in graphs}  # external data read in
+    stored: dict[tuple[int, tuple[int, ...], bytes], tuple[int, int]] = {}
+    with open(directory / data, "wb") as out:
+        for model in models.values():
+            for tensor in model.graph.initializer:
+                if not tensor.HasField("raw_data") or len(tensor.raw_data) < 1024:
+                    continue  # small or typed-field tensors stay inside the graph
+                key = (tensor.data_type, tuple(tensor.dims), hashlib.sha256(tensor.raw_data).digest())
+                if key not in stored:
+                    offset = -out.tell() % 4096 + out.tell()  # page-aligned, so onnxruntime can map it
+                    out.seek(offset)
+                    out.write(tensor.raw_data)
+                    stored[key] = (offset, len(tensor.raw_data))
+                offset, length = stored[key]
+                set_external_data(tensor, data, offset, length)
+                tensor.ClearField("raw_data")
+                tensor.data_location = onnx.TensorProto.EXTERNAL
+    for name, model in models.items():
+        for old in directory.glob(name + ".data"):
+            old.unlink()
+        onnx.save_model(model, str(directory / name))
 
 
 def _half_copy(graph: StepGraph) -> StepGraph:

@@ -510,7 +510,7 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         raise PipelineFormatError(f"{path} is corrupt ({exc}): export the pipeline again") from None
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise PipelineFormatError(f"{path} has export format {version!r}; this arkit reads {FORMAT_VERSION}: upgrade")
-    for name in (graph, manifest.get("decode_graph")):
+    for name in (graph, manifest.get("decode_graph"), manifest.get("weights")):
         if name is not None and not (directory / str(name)).is_file():
             raise PipelineFormatError(f"{directory / str(name)} is missing: copy the whole exported folder")
     if not isinstance(geometry, dict):
