@@ -170,9 +170,10 @@ def test_decode_steps_run_the_fused_graph_and_write_the_cache_in_place(exported:
 
 @settings(max_examples=25, deadline=None)
 @given(batch=st.integers(1, 3), new=st.integers(1, 3), past=st.integers(0, 5), kv_heads=st.sampled_from([1, 2, 4]),
-       padded=st.booleans())
+       padded=st.booleans(), window=st.sampled_from([None, 2]))
 def test_the_fused_attention_op_equals_the_backbones_attention_in_torch(batch: int, new: int, past: int,
-                                                                        kv_heads: int, padded: bool) -> None:
+                                                                        kv_heads: int, padded: bool,
+                                                                        window: int | None) -> None:
     """The custom op the decode graph exports (rotary at the given positions, GQA under the mask) computes in
     eager torch what the step graph computes: the decode graph's reference semantics."""
     from arkit.onnx._graph import StepGraph
@@ -180,7 +181,7 @@ def test_the_fused_attention_op_equals_the_backbones_attention_in_torch(batch: i
 
     torch.manual_seed(kv_heads)
     backbone = arkit.create("backbone", "core/transformer", vocab_size=50, d_model=64, n_layers=2, n_heads=4,
-                            n_kv_heads=kv_heads, max_seq_len=32)
+                            n_kv_heads=kv_heads, max_seq_len=32, sliding_window=window)
     head = arkit.create("head", "core/categorical", d_model=64, vocab_size=50)
     ids, positions, mask, *rest = _example(backbone, 50, torch.float32, batch, new, past, seed=batch + new + past)
     if padded and batch > 1:  # row 0 lost its first slot: its positions lag by one
