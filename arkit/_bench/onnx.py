@@ -185,7 +185,7 @@ def run(
                 }
                 if fused:
                     variants["ort-step-graph"] = generate_ort_step_graph
-                # the same greedy tokens from all three, or the comparison would be meaningless
+                # the same greedy tokens from every variant, or the comparison would be meaningless
                 tokens = {name: [list(s) for s in fn().sequences] for name, fn in variants.items()}
                 same = all(t == tokens["torch-static"] for t in tokens.values())
                 report["identical_tokens"][f"{size} batch {batch}"] = same

@@ -143,10 +143,10 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
         program.save(str(tmp / GRAPH), external_data=weight_bytes > _EXTERNAL_DATA_BYTES)
         _check(tmp / GRAPH)
         if decode_graph:
-            decoder = StepGraph(backbone, head, medusa, [e.name for e in extra], fused=True).eval()
+            # the same modules as the step graph (already halved for float16), with the fused attention
+            decoder = StepGraph(graph.backbone, graph.head, graph.medusa, graph.extra, fused=True).eval()
             started = time.perf_counter()
-            program = _trace(_half_copy(decoder) if dtype == "float16" else decoder, spec, extra,
-                             _describe(pipeline), opset, decode=True)
+            program = _trace(decoder, spec, extra, _describe(pipeline), opset, decode=True)
             export_s += time.perf_counter() - started
             program.save(str(tmp / DECODE_GRAPH), external_data=weight_bytes > _EXTERNAL_DATA_BYTES)
             _check(tmp / DECODE_GRAPH)
@@ -269,7 +269,8 @@ def _share_weights(directory: Path, graphs: Sequence[str], data: str) -> None:
                     continue  # small or typed-field tensors stay inside the graph
                 key = (tensor.data_type, tuple(tensor.dims), hashlib.sha256(tensor.raw_data).digest())
                 if key not in stored:
-                    offset = -out.tell() % 4096 + out.tell()  # page-aligned, so onnxruntime can map it
+                    end = out.tell()
+                    offset = end + -end % 4096  # page-aligned, so onnxruntime can map it
                     out.seek(offset)
                     out.write(tensor.raw_data)
                     stored[key] = (offset, len(tensor.raw_data))

@@ -298,6 +298,7 @@ class OrtBackbone(nn.Module):
         first = input_ids.to(device, self.dtype) if self.continuous else input_ids.to(device, torch.long)
         feeds = [first, positions.to(device, torch.long), attention_mask.to(device, torch.bool)]
         feeds += self._extra_feeds(extra_inputs, B)
+        feeds = [t if t.is_contiguous() else t.contiguous() for t in feeds]  # bound by pointer: kept alive until run
         logits = torch.empty(B, T, self.d_model, dtype=self._out_dtype if self.continuous else self.dtype,
                              device=device)
         outputs = [logits]
@@ -310,9 +311,7 @@ class OrtBackbone(nn.Module):
             return logits
         cache._leave_slots()
         for k, v in zip(cache.keys, cache.values):
-            feeds += [k, v]
-        # bound by pointer: keep them alive until the run is over (a cropped past is not contiguous)
-        feeds = [t if t.is_contiguous() else t.contiguous() for t in feeds]
+            feeds += [k.contiguous(), v.contiguous()]  # a cropped past is not contiguous
         presents = cache._presents(shape, self.n_layers, self.dtype, device)
         # one binding, every input and output rebound each call (binding a name again replaces it)
         bind_input, bind_output = self._bind_input, self._bind_output
@@ -328,7 +327,6 @@ class OrtBackbone(nn.Module):
                 outputs: list[torch.Tensor]) -> None:
         """One position through the decode graph: past and present are the same slot buffer, written in place."""
         slots = cache._slot_buffers(shape, self.n_layers, self.dtype, self.device)
-        feeds = [t if t.is_contiguous() else t.contiguous() for t in feeds]  # bound by pointer
         bind_input, bind_output = self._decode_binders
         n = len(feeds)
         for name, tensor in zip(self._inputs, feeds):
@@ -343,7 +341,6 @@ class OrtBackbone(nn.Module):
             self._bound_slots = held
         self.decode_session.run_with_iobinding(self._decode_binding)
         cache._filled += 1
-
 
     def _extra_feeds(self, given: Mapping[str, torch.Tensor], batch: int) -> list[torch.Tensor]:
         """The graph's extra inputs, in its order, checked and on the session's device."""
