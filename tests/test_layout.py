@@ -13,3 +13,19 @@ def test_test_module_names_are_unique_across_core_and_plugins() -> None:
     names = Counter(p.name for folder in ("tests", "plugins") for p in (ROOT / folder).rglob("test_*.py")
                     if ".venv" not in p.parts)
     assert not [n for n, c in names.items() if c > 1], "name plugin tests test_<domain>_*.py"
+
+
+def test_arkit_imports_from_a_folder_that_holds_a_clone_named_arkit(tmp_path: Path) -> None:
+    """The src layout: a folder named ``arkit`` in the working directory (the clone itself, seen
+    from its parent) must not shadow the installed package as a namespace package."""
+    import subprocess
+    import sys
+
+    clone = tmp_path / "arkit"
+    (clone / "src").mkdir(parents=True)
+    (clone / "README.md").write_text("a clone of the repository\n")
+    for cwd in (tmp_path, ROOT.parent):
+        done = subprocess.run([sys.executable, "-c", "import arkit.testing, arkit; print(arkit.__file__)"],
+                              cwd=cwd, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().endswith("__init__.py")

@@ -404,7 +404,7 @@ def _copy_projects(tmp_path: Path) -> list[Path]:
     *.egg-info folders in the repository, and the in-process tests would find that metadata."""
     ignore = shutil.ignore_patterns("*.egg-info", "build", "__pycache__", ".hypothesis")
     arkit_copy = tmp_path / "arkit-src"
-    shutil.copytree(ROOT / "arkit", arkit_copy / "arkit", ignore=ignore)
+    shutil.copytree(ROOT / "src" / "arkit", arkit_copy / "src" / "arkit", ignore=ignore)
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, arkit_copy / name)
     sources = (EXAMPLE, FIXTURES / "broken_import_plugin", FIXTURES / "bad_component_plugin")

@@ -10,7 +10,7 @@ windows (``arkit_timeseries.training.TrainingWindows``). One torch thread.
     python plugins/timeseries/scripts/pretrain.py --out-dir runs/chronos-mini --export-only
 
 The pipeline is written (atomically) to
-``plugins/timeseries/arkit_timeseries/checkpoints/chronos-mini``, which
+``plugins/timeseries/src/arkit_timeseries/checkpoints/chronos-mini``, which
 ``arkit_timeseries.pretrained()`` and ``arkit timeseries eval`` load.
 """
 
