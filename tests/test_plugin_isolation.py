@@ -105,11 +105,13 @@ class FakeSite:
         (info / "entry_points.txt").write_text(f"[{plugins.ENTRY_POINT_GROUP}]\n{lines}")
         importlib.invalidate_caches()
 
-    def install_argmax_plugin(self, distribution: str, entry_point: str, names: Sequence[str]) -> None:
-        """A plugin registering the valid :class:`Argmax` sampler under each of ``names``."""
+    def install_argmax_plugin(self, distribution: str, entry_point: str, names: Sequence[str],
+                              extends: Sequence[str] = ()) -> None:
+        """A plugin registering the valid :class:`Argmax` sampler under each of ``names`` (``extends``: other
+        namespaces it declares)."""
         module = f"{distribution.replace('-', '_')}_isolation_plugin"
         self.install(distribution, {entry_point: module},
-                     modules={module: f"NAMES = {list(names)!r}\n{ARGMAX_PLUGIN}"})
+                     modules={module: f"NAMES = {list(names)!r}\narkit_extends = {list(extends)!r}\n{ARGMAX_PLUGIN}"})
 
 
 @pytest.fixture()
@@ -214,8 +216,8 @@ def test_an_exception_inside_a_hook_fails_only_that_plugin(clean_plugins: None) 
 
 def test_a_duplicate_name_across_two_plugins_names_both(site: FakeSite) -> None:
     # entry points load in name order: "alpha" registers first and keeps the name
-    site.install_argmax_plugin("arkit-alpha", "alpha", ["shared/argmax"])
-    site.install_argmax_plugin("arkit-beta", "beta", ["beta/argmax", "shared/argmax"])
+    site.install_argmax_plugin("arkit-alpha", "alpha", ["shared/argmax"], extends=["shared"])
+    site.install_argmax_plugin("arkit-beta", "beta", ["beta/argmax", "shared/argmax"], extends=["shared"])
     with pytest.warns(arkit.ArkitPluginWarning, match="registered twice"):
         plugins_now = listed()
     error = error_of(plugins_now["beta"])
@@ -229,15 +231,15 @@ def test_a_duplicate_name_across_two_plugins_names_both(site: FakeSite) -> None:
 
 def test_two_distributions_with_one_entry_point_name_keep_the_first(site: FakeSite) -> None:
     # which one comes first depends on the folder's listing order: the checks hold either way
-    site.install_argmax_plugin("arkit-one", "same", ["one/argmax"])
-    site.install_argmax_plugin("arkit-two", "same", ["two/argmax"])
+    site.install_argmax_plugin("arkit-one", "same", ["same/one"])
+    site.install_argmax_plugin("arkit-two", "same", ["same/two"])
     with pytest.warns(arkit.ArkitPluginWarning, match="plugin name 'same' is already used by arkit-"):
         plugins_now = listed()
     kept = plugins_now["same"]
     refused = next(p for name, p in plugins_now.items() if name.startswith("same ["))
     assert kept.error is None and {kept.distribution, refused.distribution} == {"arkit-one", "arkit-two"}
     assert f"already used by {kept.distribution}" in error_of(refused)
-    kept_name, refused_name = (f"{str(p.distribution).removeprefix('arkit-')}/argmax" for p in (kept, refused))
+    kept_name, refused_name = (f"same/{str(p.distribution).removeprefix('arkit-')}" for p in (kept, refused))
     assert kept.components == (f"sampler:{kept_name}",)
     with pytest.raises(arkit.UnknownComponentError):
         arkit.get_component("sampler", refused_name)
@@ -245,6 +247,8 @@ def test_two_distributions_with_one_entry_point_name_keep_the_first(site: FakeSi
 
 def test_a_plugin_cannot_take_a_builtin_name(clean_plugins: None) -> None:
     class Impostor:
+        arkit_extends = ["core"]  # even a plugin that extends the core cannot displace its components
+
         @arkit.hookimpl
         def arkit_register_samplers(self, register: Any) -> None:
             register("core/greedy", Argmax)
@@ -253,6 +257,48 @@ def test_a_plugin_cannot_take_a_builtin_name(clean_plugins: None) -> None:
         with pytest.warns(arkit.ArkitPluginWarning, match="'core'.*'impostor'"):
             assert "registered twice" in error_of(listed()["impostor"])
         assert arkit.get_component("sampler", "core/greedy").plugin == "core"
+
+
+# -- namespaces ------------------------------------------------------------------------
+def test_a_component_outside_the_plugins_namespace_is_refused(site: FakeSite) -> None:
+    site.install_argmax_plugin("arkit-squat", "squat", ["squat/argmax", "timeseries/eps"])
+    with pytest.warns(arkit.ArkitPluginWarning, match="outside the namespace of plugin 'squat'"):
+        error = error_of(listed()["squat"])
+    assert "'timeseries/eps'" in error and "'squat/eps'" in error and "arkit_extends = ['timeseries']" in error
+    with pytest.raises(arkit.UnknownComponentError):  # all or nothing: the plugin's own name is rolled back too
+        arkit.get_component("sampler", "squat/argmax")
+
+
+def test_a_plugin_that_declares_it_extends_another_may_register_there(site: FakeSite) -> None:
+    site.install_argmax_plugin("arkit-timeseries-extra", "tsextra", ["timeseries/eps", "tsextra/argmax"],
+                               extends=["timeseries"])
+    info = arkit.get_component("sampler", "timeseries/eps")
+    assert (info.plugin, info.distribution) == ("tsextra", "arkit-timeseries-extra")
+    assert listed()["tsextra"].error is None
+
+
+def test_presets_are_namespaced_too(clean_plugins: None) -> None:
+    class Squatter:
+        @arkit.hookimpl
+        def arkit_register_pipeline_presets(self, register: Any) -> None:
+            register("core/tiny", {"tokenizer": ("core/byte", {})})
+
+    with plugins._registered_plugin(Squatter(), "squatter"):
+        with pytest.warns(arkit.ArkitPluginWarning, match="preset 'core/tiny' is outside the namespace"):
+            error_of(listed()["squatter"])
+
+
+def test_a_malformed_extends_declaration_fails_the_plugin(clean_plugins: None) -> None:
+    class Sloppy:
+        arkit_extends = "timeseries"  # a string, not a list
+
+        @arkit.hookimpl
+        def arkit_register_samplers(self, register: Any) -> None:
+            register("sloppy/argmax", Argmax)
+
+    with plugins._registered_plugin(Sloppy(), "sloppy"):
+        with pytest.warns(arkit.ArkitPluginWarning, match="arkit_extends must be a list"):
+            error_of(listed()["sloppy"])
 
 
 # -- strict mode -------------------------------------------------------------------------
@@ -346,6 +392,26 @@ def test_disabled_plugins_are_neither_imported_nor_listed(
     assert not {"broken-import", "bad-component"} & set(plugins_now)
     assert not [m for m in messages if "broken-import" in m or "bad-component" in m]
     assert not set(FIXTURE_MODULES) & set(sys.modules)
+
+
+@pytest.mark.parametrize("disabled", ["healthy", "arkit-healthy", "Arkit_Healthy"])
+def test_a_pipeline_needing_a_disabled_plugin_says_it_is_disabled_not_missing(
+    site: FakeSite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, disabled: str
+) -> None:
+    from tests.helpers import tiny_pipeline
+
+    site.install_argmax_plugin("arkit-healthy", "healthy", ["healthy/argmax"])
+    saved = tiny_pipeline().replace(sampler=arkit.create("sampler", "healthy/argmax")).save_pretrained(tmp_path / "p")
+    monkeypatch.setenv("ARKIT_DISABLE_PLUGINS", f"other,{disabled}")
+    plugins._reset_plugins()
+    with pytest.raises(arkit.MissingPluginError) as info:
+        arkit.Pipeline.from_pretrained(saved)
+    message = str(info.value)
+    assert "installed (version 0.0.1) but disabled by ARKIT_DISABLE_PLUGINS=" in message and disabled in message
+    assert "not installed" not in message
+    monkeypatch.delenv("ARKIT_DISABLE_PLUGINS")
+    plugins._reset_plugins()
+    assert arkit.Pipeline.from_pretrained(saved).sampler.deterministic
 
 
 def test_disabling_one_plugin_leaves_the_others_failing_loudly(site: FakeSite, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -54,7 +54,10 @@ def test_train_command_writes_a_pipeline_metrics_and_checkpoints(tmp_path: Path,
     assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 6 + 2
     config.write_text(CONFIG.format(steps=9))
     assert main(["train", str(config), "--resume", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["resumed_from"] == 6
+    resumed = json.loads(capsys.readouterr().out)
+    assert resumed["resumed_from"] == 6
+    # throughput of the 3 steps this run trained (not the 9 of the whole run over this run's time)
+    assert 0 < resumed["tokens_per_s"] < resumed["tokens"] / resumed["elapsed_s"]
 
 
 @pytest.mark.parametrize(("text", "message"), [

@@ -17,6 +17,10 @@ from .registry import create
 from .types import TrainConfig
 
 PROMPTS = ("The interpreter", "A function", "When an exception")
+HELD_OUT_EVERY = 10
+"""Every tenth document of the corpus is held out: the model never trains on it."""
+LOSS_WINDOW = 10
+"""The summary's first and last training losses are means over this many steps."""
 
 
 def run_demo(
@@ -36,11 +40,14 @@ def run_demo(
     torch.manual_seed(seed)
     out = Path(out_dir)
     corpus = tiny_corpus()
+    held_out, train = corpus[::HELD_OUT_EVERY], [d for i, d in enumerate(corpus) if i % HELD_OUT_EVERY]
     pipe = Pipeline.from_preset("core/tiny-byte")
-    log(f"corpus: {len(corpus)} documents, {sum(map(len, corpus)):,} characters (CPython help topics)")
+    log(f"corpus: {len(corpus)} documents, {sum(map(len, corpus)):,} characters (CPython help topics); "
+        f"{len(held_out)} of them held out")
     log(f"model: core/tiny-byte, {pipe.num_parameters:,} parameters; training {steps} steps on {threads} thread(s)")
-    result = pipe.fit(corpus, TrainConfig(steps=steps, seq_len=seq_len, batch_size=batch_size, seed=seed,
-                                          threads=threads, progress=progress, warmup_steps=min(30, steps // 10)))
+    result = pipe.fit(train, TrainConfig(steps=steps, seq_len=seq_len, batch_size=batch_size, seed=seed,
+                                         threads=threads, progress=progress, warmup_steps=min(30, steps // 10),
+                                         eval_every=max(1, steps // 10), eval_batches=4), eval_data=held_out)
     samples = pipe.generate(list(PROMPTS), max_new_tokens=max_new_tokens, seed=seed)
 
     # Speculative decoding: greedy with and without a drafter gives the same tokens, in fewer target passes.
@@ -60,8 +67,9 @@ def run_demo(
     reloaded = Pipeline.from_pretrained(path)
     again = reloaded.generate(list(PROMPTS), max_new_tokens=max_new_tokens, seed=seed)
     identical = again.sequences == samples.sequences
-    head = sum(result.losses[: min(10, steps)]) / min(10, steps)
-    tail = sum(result.losses[-min(10, steps):]) / min(10, steps)
+    window = min(LOSS_WINDOW, steps)
+    head = sum(result.losses[:window]) / window
+    tail = sum(result.losses[-window:]) / window
     summary = {
         "preset": "core/tiny-byte",
         "parameters": pipe.num_parameters,
@@ -69,6 +77,10 @@ def run_demo(
         "threads": threads,
         "loss_first": round(head, 4),
         "loss_last": round(tail, 4),
+        "loss_window": window,
+        "loss_step_1": round(result.losses[0], 4),
+        "held_out_documents": len(held_out),
+        "eval_losses": [[step, round(value, 4)] for step, value in result.eval_losses],
         "train_tokens_per_s": round(result.tokens / result.elapsed_s, 1),
         "train_seconds": round(result.elapsed_s, 2),
         "samples": {p: p + d for p, d in zip(PROMPTS, samples.decoded)},
@@ -83,6 +95,7 @@ def run_demo(
             "mean_accepted_per_call": round(fast_out.speculative.mean_accepted_per_call, 3),
             "plain_seconds": round(plain_out.elapsed_s, 3),
             "speculative_seconds": round(fast_out.elapsed_s, 3),
+            **_drafter_economics(plain_out, fast_out),
         },
         "onnx": {
             "directory": str(report.directory),
@@ -91,14 +104,32 @@ def run_demo(
             "identical_to_torch_greedy": ort_out.sequences == plain_out.sequences,
             "onnxruntime_seconds": round(ort_out.elapsed_s, 3),
         },
-        "loss_curve": _plot_losses(result.losses, out / "loss.png"),
+        "loss_curve": _plot_losses(result.losses, result.eval_losses, out / "loss.png"),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-def _plot_losses(losses: tuple[float, ...], path: Path) -> str | None:
-    """Write the training loss curve as a PNG; ``None`` (and nothing written) without matplotlib."""
+def _drafter_economics(plain: Any, fast: Any) -> dict[str, Any]:
+    """When drafting pays off: the tokens a target pass must yield to beat plain decoding, and what it yielded.
+
+    A speculative pass verifies several drafted positions and costs more than a plain
+    step; it pays off when the tokens it keeps per pass exceed that cost ratio.
+    """
+    plain_pass = plain.elapsed_s / max(plain.num_steps, 1)
+    fast_pass = fast.elapsed_s / max(fast.num_steps, 1)
+    break_even = fast_pass / plain_pass if plain_pass > 0 else float("inf")
+    kept = fast.speculative.mean_accepted_per_call
+    return {
+        "plain_ms_per_pass": round(1000 * plain_pass, 3),
+        "speculative_ms_per_pass": round(1000 * fast_pass, 3),
+        "break_even_tokens_per_pass": round(break_even, 3),
+        "pays_off": kept > break_even,
+    }
+
+
+def _plot_losses(losses: tuple[float, ...], eval_losses: tuple[tuple[int, float], ...], path: Path) -> str | None:
+    """Training loss per step and held-out loss as a PNG; ``None`` (and nothing written) without matplotlib."""
     try:
         import matplotlib
 
@@ -107,9 +138,13 @@ def _plot_losses(losses: tuple[float, ...], path: Path) -> str | None:
     except ImportError:
         return None
     figure, axes = plt.subplots(figsize=(6, 3.5))
-    axes.plot(range(1, len(losses) + 1), losses, linewidth=1)
-    axes.set(xlabel="step", ylabel="training loss (nats/token)", title="arkit demo: core/tiny-byte")
+    axes.plot(range(1, len(losses) + 1), losses, linewidth=0.8, alpha=0.6, label="training loss (each step)")
+    if eval_losses:
+        axes.plot([s for s, _ in eval_losses], [v for _, v in eval_losses], "o-", markersize=3,
+                  label="held-out loss (documents never trained on)")
+    axes.set(xlabel="optimiser step", ylabel="cross-entropy (nats/token)", title="arkit demo: core/tiny-byte")
     axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
     figure.tight_layout()
     tmp = path.with_suffix(".tmp.png")
     figure.savefig(tmp, dpi=120)

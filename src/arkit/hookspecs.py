@@ -8,9 +8,12 @@ decorated with :data:`arkit.hookimpl`, exposed through an entry point in the
     mydomain = "arkit_mydomain.plugin"
 
 Every ``register`` callback has the signature ``register(name, factory, *,
-description="", examples=())``. ``name`` is ``"domain/name"``; a name without a
-``/`` is put under the plugin's entry-point name. ``factory(**config)`` builds
-the component. arkit knows which plugin called ``register``: it binds the
+description="", examples=())``. ``name`` is ``"domain/name"``, where ``domain``
+is the plugin's entry-point name (its namespace); a name without a ``/`` is put
+under it, and a name in another namespace fails the plugin unless its module
+declares ``arkit_extends = ["other"]``. ``factory(**config)`` builds the
+component; a tokenizer's ``examples`` are items it must encode (the contract
+suite and ``arkit plugins --check`` check them). arkit knows which plugin called ``register``: it binds the
 plugin's name into the callback, so a duplicate name is reported with both
 plugins. A plugin may implement any subset of the hooks; each hook is called
 once per plugin, the first time the registry is used.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Mapping, Sequence
+import os
 from typing import Any, Protocol
 
 import pluggy
@@ -32,9 +36,11 @@ __all__ = [
     "ComponentRegister",
     "ExportSpecRegister",
     "PresetRegister",
+    "arkit_register_acceptances",
     "arkit_register_backbones",
     "arkit_register_caches",
     "arkit_register_commands",
+    "arkit_register_constraints",
     "arkit_register_drafters",
     "arkit_register_export_specs",
     "arkit_register_heads",
@@ -60,7 +66,8 @@ class PresetRegister(Protocol):
     """The ``register`` callback :func:`arkit_register_pipeline_presets` receives."""
 
     def __call__(
-        self, name: str, components: Mapping[str, tuple[str, Mapping[str, Any]]], *, description: str = ""
+        self, name: str, components: Mapping[str, tuple[str, Mapping[str, Any]]], *, description: str = "",
+        weights: str | os.PathLike[str] | None = None,
     ) -> None: ...
 
 
@@ -143,12 +150,36 @@ def arkit_register_caches(register: ComponentRegister) -> None:
 
 
 @hookspec
+def arkit_register_constraints(register: ComponentRegister) -> None:
+    """Register :class:`~arkit.protocols.Constraint` factories (which tokens a row may produce next).
+
+    A registered constraint can be listed (``arkit components --kind constraint``),
+    built by name (``arkit.create("constraint", "mydomain/valence", ...)``), held by a
+    pipeline (``Pipeline(..., constraint=...)``, used by ``generate`` and ``stream``
+    when no ``constraint=`` argument is given) and saved with it in ``pipeline.json``.
+    For that its ``config`` must be JSON and rebuild an equivalent constraint, like any
+    component's. Check it with :class:`arkit.testing.ConstraintContract`::
+
+        @arkit.hookimpl
+        def arkit_register_constraints(register):
+            register("mydomain/balanced", BalancedBrackets)
+
+    .. versionadded:: 0.2.0
+    """
+
+
+@hookspec
 def arkit_register_pipeline_presets(register: PresetRegister) -> None:
-    """Register named pipelines: ``register(name, components, *, description="")``.
+    """Register named pipelines: ``register(name, components, *, description="", weights=None)``.
 
     ``components`` maps roles (``"tokenizer"``, ``"backbone"``, ``"head"``,
-    ``"sampler"``, ``"cache"``, optionally ``"drafter"``) to ``(component_name,
-    config)`` pairs. :meth:`arkit.Pipeline.from_preset` builds them.
+    ``"sampler"``, ``"cache"``, optionally ``"drafter"``, ``"acceptance"`` and
+    ``"constraint"``) to ``(component_name, config)`` pairs. :meth:`arkit.Pipeline.from_preset` builds them.
+    ``weights`` names a folder written by :meth:`arkit.Pipeline.save_pretrained` (shipped
+    inside the plugin's package) whose trained weights ``from_preset`` loads into the
+    preset's modules, unless called with ``pretrained=False``.
+
+    .. versionchanged:: 0.2.0 ``weights``.
 
     .. versionadded:: 0.1.0
     """

@@ -1,7 +1,7 @@
 """Pipeline: a named set of components, and what users do with it.
 
 A pipeline holds one tokenizer, backbone, head, sampler and cache (and
-optionally a drafter). It generates, streams, trains, and saves itself as a
+optionally a drafter, an acceptance rule and a constraint). It generates, streams, trains, and saves itself as a
 folder any arkit with the same plugins can load. It is immutable: swap a
 component with :meth:`Pipeline.replace`.
 """
@@ -19,7 +19,7 @@ import attrs
 import torch
 
 from . import _serialization
-from .errors import ConfigError, InputError, PipelineFormatError
+from .errors import ArkitError, ConfigError, InputError, PipelineFormatError
 from .generation.loop import DecodeStats
 from .registry import check_conforms, create, get_preset
 from .protocols import Constraint
@@ -56,6 +56,9 @@ class Pipeline:
     drafter: Any = None
     acceptance: Any = None
     """How drafts are accepted; ``None`` with a drafter means ``core/exact`` (lossless)."""
+    constraint: Any = None
+    """The :class:`~arkit.protocols.Constraint` that ``generate`` and ``stream`` apply when a call
+    passes none (``constraint=`` on a call replaces it for that call); saved with the pipeline."""
 
     def __attrs_post_init__(self) -> None:
         for role, obj in self.components.items():
@@ -94,10 +97,16 @@ class Pipeline:
         return attrs.evolve(self, **components)
 
     @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> Pipeline:
+    def from_preset(cls, name: str, *, pretrained: bool = True, **overrides: Any) -> Pipeline:
         """Build a registered preset. Each override is a component object, or a dict of
-        config values merged into the preset's config for that role (``backbone={"n_layers": 2}``)."""
+        config values merged into the preset's config for that role (``backbone={"n_layers": 2}``).
+
+        A preset that ships weights (``arkit presets`` lists them) loads them into its
+        modules; ``pretrained=False`` gives fresh, randomly initialised ones. An override
+        that changes a pretrained module's shapes raises :class:`arkit.ConfigError`.
+        """
         preset = get_preset(name)
+        trained = cls.from_pretrained(Path(preset.weights)) if preset.weights is not None and pretrained else None
         components: dict[str, Any] = {}
         # a fixed order (KINDS, then anything unknown by name), so the same torch seed gives the same weights
         roles = [k for k in KINDS if k in preset.components or k in overrides]
@@ -108,8 +117,19 @@ class Pipeline:
                 continue
             if role not in preset.components:
                 raise ConfigError(f"preset {preset.name!r} has no {role}; pass a component object for it")
+            module = getattr(trained, role, None) if trained is not None else None
+            if isinstance(module, torch.nn.Module) and not override:
+                components[role] = module  # the shipped component, weights and all
+                continue
             ref, config = preset.components[role]
             components[role] = create(role, ref, **{**config, **(override or {})})  # type: ignore[arg-type]
+            if isinstance(module, torch.nn.Module):
+                try:
+                    components[role].load_state_dict(module.state_dict())
+                except RuntimeError as exc:
+                    raise ConfigError(f"preset {preset.name!r} ships weights for its {role}, which the override "
+                                      f"{dict(override or {})} does not fit ({str(exc).splitlines()[0]}); pass "
+                                      f"pretrained=False for a freshly initialised model") from None
         return cls(**components)
 
     @property
@@ -137,7 +157,9 @@ class Pipeline:
         if (prompts is None) == (prompt_ids is None):
             raise InputError("pass either prompts (items to encode) or prompt_ids (token ids), not both or neither")
         if prompt_ids is not None:
-            return [[int(t) for t in row] for row in prompt_ids]
+            from .generation._setup import token_rows
+
+            return token_rows(prompt_ids)
         if isinstance(prompts, (str, bytes)):
             prompts = [prompts]
         if not isinstance(prompts, Sequence):
@@ -164,7 +186,8 @@ class Pipeline:
         - ``config`` / ``overrides``: a :class:`GenerationConfig`, or its fields as
           keywords (``max_new_tokens=64, seed=0, num_beams=4``). ``stop_sequences``
           may hold items, which are encoded with the tokenizer.
-        - ``constraint``: an :class:`arkit.protocols.Constraint` every row obeys.
+        - ``constraint``: an :class:`arkit.protocols.Constraint` every row obeys; ``None``
+          uses the pipeline's own (:attr:`constraint`), if it has one.
         - ``negative_prompts`` / ``negative_prompt_ids``: the unconditional prompt of
           each row for classifier-free guidance (``guidance_scale != 1``); by default
           each row's unconditional prompt is the tokenizer's ``bos`` token alone.
@@ -178,6 +201,7 @@ class Pipeline:
         ids = self._prompt_ids(prompts, prompt_ids)
         config = self._config(config, overrides)
         extras = self._extra_inputs(extra_inputs, len(ids))
+        constraint = constraint if constraint is not None else self.constraint
         start = time.perf_counter()
         stats = DecodeStats()
         if config.num_beams > 1:
@@ -247,6 +271,7 @@ class Pipeline:
         ids = self._prompt_ids(prompts, prompt_ids)
         config = self._config(config, overrides)
         extras = self._extra_inputs(extra_inputs, len(ids))
+        constraint = constraint if constraint is not None else self.constraint
         if config.num_beams > 1:
             raise ConfigError("beam search cannot stream: its best sequence is known only at the end; use generate")
         for event, _ in self._events(ids, config, constraint, negative_prompts, negative_prompt_ids, DecodeStats(),
@@ -266,14 +291,23 @@ class Pipeline:
             if unknown:
                 raise ConfigError(f"unknown generation option(s) {sorted(unknown)}; options are {sorted(fields)}")
             if "stop_sequences" in overrides:
-                overrides = {**overrides, "stop_sequences": [self._stop_ids(s) for s in overrides["stop_sequences"]]}
+                stops = overrides["stop_sequences"]
+                if isinstance(stops, (str, bytes)) or not isinstance(stops, Iterable):
+                    raise ConfigError(f"stop_sequences must be a list of items or token-id lists, got {stops!r}")
+                overrides = {**overrides, "stop_sequences": [self._stop_ids(s) for s in stops]}
             config = attrs.evolve(config, **overrides)
         return config
 
-    def _stop_ids(self, stop: Any) -> list[int]:
+    def _stop_ids(self, stop: Any) -> Any:
         if isinstance(stop, Sequence) and not isinstance(stop, (str, bytes)) and all(isinstance(t, int) for t in stop):
             return list(stop)
-        return list(self.tokenizer.encode(stop))
+        try:
+            return list(self.tokenizer.encode(stop))
+        except ArkitError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the user's item met the tokenizer: say which item
+            raise InputError(f"the stop sequence {stop!r} is neither a list of token ids nor an item the tokenizer "
+                             f"can encode ({type(exc).__name__}: {exc})") from None
 
     def _check_categorical(self) -> None:
         if self.head.vocab_size == 0:
@@ -332,7 +366,9 @@ class Pipeline:
         (optional) is held-out data for periodic evaluation. With ``schedule`` (an
         :class:`arkit.NextScaleSchedule`) items are ``(prompt, maps)`` pairs and the
         model learns next-scale prediction: every token of a scale at once, block-causal
-        over scales. Items wrapped as :class:`arkit.Conditioned` carry the backbone's
+        over scales. With an :class:`arkit.BlockSchedule`, items are ``(prompt, blocks)``
+        pairs and every block is learned at once, as :func:`arkit.generate_blocks`
+        generates them. Items wrapped as :class:`arkit.Conditioned` carry the backbone's
         extra inputs (a conditioning vector per item); such items are not packed
         together. A learned tokenizer (one with ``fit`` and ``fitted = False``) is
         fitted on ``data`` first. See docs/training.md.
@@ -362,13 +398,27 @@ class Pipeline:
     ) -> Pipeline:
         """Load a pipeline saved by :meth:`save_pretrained`, from a folder or a Hugging Face Hub repo.
 
-        A folder path is read directly; anything else is fetched with
-        ``huggingface_hub.snapshot_download(repo_id, revision=revision)``.
+        A folder path is read directly. Anything that looks like a path never goes to the
+        network: a ``Path``, a string that starts with ``.``, ``/`` or ``~``, ends with a
+        separator, or has a separator and an existing parent folder; a missing one raises
+        :class:`arkit.PipelineFormatError` naming the folder tried. Anything else is a Hub repo
+        id, fetched with ``huggingface_hub.snapshot_download(repo_id, revision=revision)``,
+        or read from the local Hub cache alone when ``HF_HUB_OFFLINE`` is set.
         Components are rebuilt from the installed plugins; no code is loaded from the artifact.
         """
-        path = Path(path_or_repo_id)
-        if not path.is_dir():
+        path = Path(path_or_repo_id).expanduser() if isinstance(path_or_repo_id, (str, os.PathLike)) else None
+        if path is None:
+            raise PipelineFormatError(f"from_pretrained takes a folder path or a Hub repo id (a string), got "
+                                      f"{type(path_or_repo_id).__name__}")
+        if not path.is_dir() and not _serialization.recover_folder(path):  # a save killed mid-swap
+            if _looks_like_path(path_or_repo_id):
+                what = "is a file, not a saved pipeline folder" if path.exists() else "does not exist"
+                raise PipelineFormatError(f"no saved pipeline at {str(path_or_repo_id)!r}: {path.absolute()} {what}. "
+                                          f"A path is never fetched from the Hub; for a Hub repo pass its id "
+                                          f"('org/name')")
             path = Path(_download(str(path_or_repo_id), revision=revision, token=token))
+            # a Hub snapshot's files are links into its repo's blobs/: the repo folder is what they must stay in
+            return cls(**_serialization.load_components(path, root=path.parent.parent))
         return cls(**_serialization.load_components(path))
 
     def push_to_hub(
@@ -392,17 +442,38 @@ class Pipeline:
             )
 
 
+def _looks_like_path(value: str | os.PathLike[str]) -> bool:
+    """Whether ``from_pretrained``'s argument names a local path rather than a Hub repo id."""
+    if not isinstance(value, str):
+        return True  # a Path or other os.PathLike
+    separators = tuple({"/", os.sep, *([os.altsep] if os.altsep else [])})
+    if value.startswith((".", "~", *separators)) or value.endswith(separators) or Path(value).is_absolute():
+        return True
+    return any(sep in value for sep in separators) and Path(value).expanduser().parent.is_dir()
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
 def _download(repo_id: str, *, revision: str | None, token: str | None) -> str:
     import huggingface_hub
     from huggingface_hub.errors import HFValidationError
 
+    offline = _hub_offline()
     try:
-        return huggingface_hub.snapshot_download(repo_id, revision=revision, token=token)
+        cache_only = {"local_files_only": True} if offline else {}
+        return huggingface_hub.snapshot_download(repo_id, revision=revision, token=token, **cache_only)
     except HFValidationError:
         raise PipelineFormatError(
             f"{repo_id!r} is neither a folder nor a valid Hub repo id ('org/name')"
         ) from None
     except Exception as exc:  # noqa: BLE001 - network, auth, missing repo: say which and why
+        if offline:
+            raise PipelineFormatError(
+                f"{repo_id!r} is not a local folder, and HF_HUB_OFFLINE is set, so it was looked up in the local "
+                f"Hub cache only, where it is not (revision {revision or 'main'}); unset HF_HUB_OFFLINE to fetch it"
+            ) from None
         raise PipelineFormatError(
             f"could not fetch {repo_id!r} (revision {revision or 'main'}) from the Hugging Face Hub: "
             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

@@ -62,6 +62,12 @@ def _disabled() -> set[str]:
     return {_normalize(n.strip()) for n in os.environ.get("ARKIT_DISABLE_PLUGINS", "").split(",") if n.strip()}
 
 
+def _is_disabled(*names: object) -> bool:
+    """Whether ``ARKIT_DISABLE_PLUGINS`` blocks any of these entry-point or distribution names."""
+    disabled = _disabled()
+    return any(isinstance(n, str) and n and _normalize(n) in disabled for n in names)
+
+
 class _PluginHost:
     """Owns the plugin manager and the record of every plugin, loaded or failed."""
 
@@ -95,7 +101,9 @@ class _PluginHost:
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:  # noqa: BLE001 - any import failure is isolated
+            except BaseException as exc:  # noqa: BLE001 - any import failure is isolated, sys.exit() included
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
                 self.fail(ep.name, dist, version, f"import of {ep.value!r} raised {type(exc).__name__}: {exc}")
                 continue
             self.add(plugin, ep.name, dist, version, builtin=False)
@@ -104,8 +112,8 @@ class _PluginHost:
         try:
             self.pm.register(plugin, name=name)
             self.pm.check_pending()
-        except Exception as exc:  # noqa: BLE001 - pluggy validation errors, misspelled hooks
-            if builtin:
+        except BaseException as exc:  # noqa: BLE001 - pluggy validation errors, misspelled hooks, sys.exit()
+            if builtin or isinstance(exc, KeyboardInterrupt):
                 raise
             self.fail(name, distribution, version, f"{type(exc).__name__}: {exc}", plugin=plugin)
             return

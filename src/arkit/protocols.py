@@ -25,7 +25,8 @@ import torch
 
 from .types import CacheSpec, Draft
 
-__all__ = ["AcceptanceRule", "Backbone", "Cache", "Constraint", "Drafter", "Head", "Sampler", "Tokenizer"]
+__all__ = ["AcceptanceRule", "Backbone", "Cache", "Constraint", "Drafter", "FusedAttentionBackbone", "Head",
+           "Sampler", "Tokenizer"]
 
 
 @runtime_checkable
@@ -49,6 +50,12 @@ class Tokenizer(Protocol):
     ``fitted`` flag: :meth:`arkit.Pipeline.fit` calls ``fit`` on the training
     data first while ``fitted`` is false. Their learned state belongs in
     ``config`` or ``state_dict()`` so that it saves with the pipeline.
+
+    A tokenizer whose encode or decode is a network may add ``onnx_graphs()``,
+    a mapping from a short name to an :class:`arkit.onnx.TokenizerGraph`:
+    :func:`arkit.onnx.export` writes each as its own graph next to the step
+    graph. Such graphs belong to their tokenizer (saved with it), so they are
+    not registered on their own.
     """
 
     vocab_size: int
@@ -177,6 +184,17 @@ class Drafter(Protocol):
       per-generation state; ``pipe`` is the target pipeline). A drafter that
       samples may take a keyword ``generator``: a ``torch.Generator`` seeded from
       the generation's own, so ``generate(seed=...)`` is reproducible.
+    - ``uses_generator``: whether the drafter draws its sampled tokens from that
+      ``generator`` (assumed true for a drafter whose ``start`` takes one).
+
+    **Only drafts drawn from the generation's generator are random.** An acceptance
+    rule may treat a draft as a draw from ``Draft.probs`` only when the drafter drew
+    it from the ``generator`` given to ``start``. A drafter that reseeds a stream of
+    its own (per generation, from a fixed seed) makes its "samples" a fixed function
+    of the context, and exact acceptance of such drafts is biased. The loop enforces
+    the rule: a draft from a drafter whose ``start`` takes no ``generator``, or whose
+    ``uses_generator`` is false, reaches the acceptance rule without ``probs``, as a
+    fixed guess (still lossless under ``core/exact``, accepted less often).
     - ``observe(verification)``: after the prefill and after each verification
       pass, with the target's tokens, hidden states, logits and decisions
       (:class:`~arkit.Verification`). Drafters that read the target's hidden
@@ -208,7 +226,12 @@ class AcceptanceRule(Protocol):
     ``lossless`` is true when the emitted tokens are distributed exactly as plain
     decoding with the target would emit them (exact speculative sampling; greedy
     match under a deterministic sampler). Lossy rules trade that for longer
-    acceptance and must say so.
+    acceptance and must say so. A rule may treat ``draft.tokens`` as random draws
+    from ``draft.probs`` only because the loop passes ``probs`` solely for drafts
+    drawn from the generation's generator (see :class:`Drafter`); with ``probs``
+    ``None`` the draft is a fixed guess, and a lossless rule must stay lossless
+    for any guess. Every rule that claims ``lossless`` is held to it by
+    :func:`arkit.testing.lossless.check_lossless` (every registered drafter).
 
     Optional: ``accept_tree(draft, target_probs, generator) -> (paths, next_tokens)``
     for tree drafts (``Draft.parents`` set; ``target_probs`` then has one row per
@@ -274,10 +297,13 @@ class Cache(Protocol):
 
 @runtime_checkable
 class Constraint(Protocol):
-    """Which tokens a row may produce next: a generation-time rule, not a pipeline component.
+    """Which tokens a row may produce next: a state machine over the generated tokens.
 
-    Passed to ``Pipeline.generate(..., constraint=...)``. A constraint is a
-    state machine over generated tokens (the prompt is not fed to it):
+    Pass one per call (``Pipeline.generate(..., constraint=...)``), or give it to the
+    pipeline (``Pipeline(..., constraint=...)``), which then uses it whenever a call
+    passes none and saves it with the rest. Plugins register constraints with
+    :func:`arkit.hookspecs.arkit_register_constraints` (``arkit.create("constraint",
+    "core/trie", sequences=...)``). The prompt is not fed to the constraint:
 
     - ``start()`` returns the state before the first generated token.
     - ``allowed(state)`` returns the ids allowed next: a sequence of ints or a
@@ -291,8 +317,14 @@ class Constraint(Protocol):
     - ``complete(state)``: whether the tokens so far form a full, valid output.
 
     Every generated token satisfies the constraint, under greedy decoding,
-    sampling and beam search alike: disallowed ids are masked before the sampler
-    sees the logits.
+    sampling, beam search and speculative decoding alike: disallowed ids are masked
+    before the sampler sees the logits.
+
+    Optional member: ``config``, a JSON mapping of keyword arguments that rebuilds
+    the constraint from its registered factory, as every component has. A
+    constraint needs it (and a registered name) to be saved with a pipeline; one
+    passed per call needs neither. :class:`arkit.testing.ConstraintContract` checks
+    all of the above.
     """
 
     def start(self) -> Any: ...
@@ -302,3 +334,37 @@ class Constraint(Protocol):
     def advance(self, state: Any, token: int) -> Any: ...
 
     def complete(self, state: Any) -> bool: ...
+
+
+@runtime_checkable
+class FusedAttentionBackbone(Protocol):
+    """A :class:`Backbone` whose attention can run as onnxruntime's fused ``GroupQueryAttention``.
+
+    Optional: a backbone that has these members gets the exports that need the
+    fused op (the decode graph of :func:`arkit.onnx.export`, and
+    :func:`arkit.onnx.export_genai` for onnxruntime-genai), whatever its class.
+
+    - ``d_model``, ``head_dim``, ``n_kv_heads``: queries have ``d_model // head_dim``
+      heads, keys and values ``n_kv_heads``, each ``head_dim`` wide (a multiple of 16
+      for onnxruntime's kernel).
+    - ``rope_cos``, ``rope_sin``: ``Tensor[max_seq_len, head_dim]`` rotary tables in
+      Llama's rotate-half layout, ``cos`` repeated over both halves and ``sin`` with its
+      first half negated (``x * cos + roll(x, head_dim / 2) * sin`` rotates ``x``).
+    - ``forward``: when the ``cache`` it is given has a method ``attend(layer, qkv,
+      mask)``, every layer calls it instead of its own attention, with the packed
+      projection ``qkv: Tensor[B, T, (H + 2 Hkv) * head_dim]`` (queries, keys, values,
+      before rotation) and the additive mask ``Tensor[B, 1, T, S]`` (0 where a query
+      may attend, the dtype's minimum where not), and uses the ``Tensor[B, T, H *
+      head_dim]`` it returns as the attention output, before the output projection.
+      The cache rotates queries and keys at the call's ``positions`` and stores keys
+      and values itself.
+    """
+
+    d_model: int
+    head_dim: int
+    n_kv_heads: int
+    max_seq_len: int
+    rope_cos: torch.Tensor
+    rope_sin: torch.Tensor
+
+    def cache_spec(self) -> CacheSpec: ...

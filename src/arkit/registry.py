@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 import fnmatch
 import inspect
+import os
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -38,6 +40,7 @@ PROTOCOLS: dict[str, type] = {
     "drafter": protocols.Drafter,
     "acceptance": protocols.AcceptanceRule,
     "cache": protocols.Cache,
+    "constraint": protocols.Constraint,
 }
 _HOOKS = {kind: f"arkit_register_{kind}s" for kind in KINDS}
 _COMPONENT_ATTR = "_arkit_component"  # set on created objects: (kind, name)
@@ -95,13 +98,38 @@ class _Registry:
 def _namespaced(name: str, plugin: str) -> str:
     if not isinstance(name, str) or not name or name.count("/") > 1 or name.startswith("/") or name.endswith("/"):
         raise ConfigError(f"invalid component name {name!r}: use 'domain/name'")
-    return name if "/" in name else f"{plugin.split('.')[-1]}/{name}"
+    return name if "/" in name else f"{_namespace(plugin)}/{name}"
+
+
+def _namespace(plugin: str) -> str:
+    """A plugin's own namespace: its (entry-point) name."""
+    return plugin.split(".")[-1]
+
+
+def _extends(plugin: Any) -> frozenset[str]:
+    """The other namespaces a plugin declares it extends (its module's ``arkit_extends``)."""
+    declared = getattr(plugin, "arkit_extends", ())
+    if isinstance(declared, str) or not all(isinstance(n, str) and n and "/" not in n for n in declared):
+        raise ConfigError(f"arkit_extends must be a list of plugin names (namespaces), got {declared!r}")
+    return frozenset(declared)
+
+
+def _check_namespace(what: str, full: str, plugin_name: str, extends: frozenset[str]) -> None:
+    """Refuse a name outside the plugin's namespace, unless the plugin declared that it extends that namespace."""
+    namespace, own = full.split("/", 1)[0], _namespace(plugin_name)
+    if namespace != own and namespace not in extends:
+        raise ConfigError(
+            f"{what} {full!r} is outside the namespace of plugin {plugin_name!r}: its names start with {own + '/'!r} "
+            f"(the entry-point name). Register it as {own + '/' + full.split('/', 1)[1]!r}, or, if the plugin extends "
+            f"plugin {namespace!r}, declare it in the plugin module: arkit_extends = [{namespace!r}]"
+        )
 
 
 def _collect_plugin(host: _PluginHost, plugin_name: str, registry: _Registry) -> None:
     """Call one plugin's hooks and commit its registrations, all or nothing."""
     record = host.records[plugin_name]
     staged: list[ComponentInfo] = []
+    extends: frozenset[str] = frozenset()
     staged_presets: list[PipelinePreset] = []
 
     def make_register(kind: Kind) -> Callable[..., None]:
@@ -109,6 +137,7 @@ def _collect_plugin(host: _PluginHost, plugin_name: str, registry: _Registry) ->
             name: str, factory: Callable[..., Any], *, description: str = "", examples: tuple[Any, ...] = ()
         ) -> None:
             full = _namespaced(name, plugin_name)
+            _check_namespace(kind, full, plugin_name, extends)
             _check_factory(kind, full, factory)
             existing = registry.components[kind].get(full) or next(
                 (c for c in staged if c.kind == kind and c.name == full), None
@@ -133,8 +162,13 @@ def _collect_plugin(host: _PluginHost, plugin_name: str, registry: _Registry) ->
 
         return register
 
-    def register_preset(name: str, components: Mapping[str, tuple[str, Mapping[str, Any]]], *, description: str = "") -> None:
+    def register_preset(name: str, components: Mapping[str, tuple[str, Mapping[str, Any]]], *, description: str = "",
+                        weights: str | os.PathLike[str] | None = None) -> None:
         full = _namespaced(name, plugin_name)
+        _check_namespace("preset", full, plugin_name, extends)
+        if weights is not None and not (Path(weights) / "pipeline.json").is_file():
+            raise ConfigError(f"preset {full!r}: its weights folder {str(weights)!r} holds no pipeline.json "
+                              f"(write it with Pipeline.save_pretrained)")
         if full in registry.presets or any(p.name == full for p in staged_presets):
             other = registry.presets[full].plugin if full in registry.presets else plugin_name
             raise DuplicateComponentError(
@@ -149,6 +183,7 @@ def _collect_plugin(host: _PluginHost, plugin_name: str, registry: _Registry) ->
                 components={role: (ref, dict(cfg)) for role, (ref, cfg) in components.items()},
                 description=description,
                 plugin=plugin_name,
+                weights=None if weights is None else str(Path(weights).resolve()),
             )
         )
 
@@ -164,12 +199,13 @@ def _collect_plugin(host: _PluginHost, plugin_name: str, registry: _Registry) ->
         staged_specs[full] = extra_inputs
 
     try:
+        extends = _extends(record.plugin)
         for kind in KINDS:
             _call_impls(host, plugin_name, _HOOKS[kind], make_register(kind))
         _call_impls(host, plugin_name, "arkit_register_pipeline_presets", register_preset)
         _call_impls(host, plugin_name, "arkit_register_export_specs", register_export_spec)
-    except Exception as exc:  # noqa: BLE001 - isolate the plugin, keep everything else
-        if record.builtin:
+    except BaseException as exc:  # noqa: BLE001 - isolate the plugin (sys.exit() too), keep everything else
+        if record.builtin or isinstance(exc, KeyboardInterrupt):
             raise
         host.fail(plugin_name, record.distribution, record.version, f"{type(exc).__name__}: {exc}", plugin=record.plugin)
         return
@@ -307,6 +343,36 @@ def _extra_inputs(backbone: Any) -> tuple[ExtraInput, ...] | None:
             raise ConfigError(f"the export spec of backbone {name!r} must return arkit.ExtraInput objects, "
                               f"got {type(item).__name__}")
     return declared
+
+
+def _example_errors() -> dict[str, str]:
+    """Plugin -> why a tokenizer it registered rejects one of its own ``examples`` (``arkit plugins --check``).
+
+    Each tokenizer with examples is built with its default config (one that needs
+    arguments, or whose defaults do not build, is left to the contract suite, which
+    builds it with the author's config)."""
+    errors: dict[str, str] = {}
+    for info in _get_registry().components["tokenizer"].values():
+        if not info.examples or info.plugin in errors:
+            continue
+        try:
+            inspect.signature(info.factory).bind()
+        except TypeError:
+            continue  # needs arguments
+        except ValueError:
+            pass  # no signature to check: try to build it
+        try:
+            tokenizer = info.factory()
+        except Exception:  # noqa: BLE001 - its defaults are not a working config: the contract suite checks it
+            continue
+        for example in info.examples:
+            try:
+                tokenizer.encode(example)
+            except Exception as exc:  # noqa: BLE001 - report whatever the plugin's code raised
+                errors[info.plugin] = (f"tokenizer {info.name!r} rejects its registered example {example!r}: "
+                                       f"{type(exc).__name__}: {exc}")
+                break
+    return errors
 
 
 def list_presets(pattern: str = "*") -> list[PipelinePreset]:

@@ -34,9 +34,11 @@ __all__ = [
     "TrainResult",
 ]
 
-Kind = Literal["tokenizer", "backbone", "head", "sampler", "drafter", "acceptance", "cache"]
-#: The component kinds, in the order a pipeline uses them.
-KINDS: tuple[Kind, ...] = ("tokenizer", "backbone", "head", "sampler", "drafter", "acceptance", "cache")
+Kind = Literal["tokenizer", "backbone", "head", "sampler", "drafter", "acceptance", "cache", "constraint"]
+#: The component kinds: the roles of a pipeline, in the order it uses them (``constraint`` came last, in 0.3).
+KINDS: tuple[Kind, ...] = (
+    "tokenizer", "backbone", "head", "sampler", "drafter", "acceptance", "cache", "constraint",
+)
 
 FinishReason = Literal["eos", "stop_sequence", "length", "max_length", "constraint"]
 
@@ -47,30 +49,83 @@ def _check(condition: bool, message: str) -> None:
 
 
 def _at_least(minimum: float, *, optional: bool = False) -> Callable[[Any, attrs.Attribute, Any], None]:
+    """A finite number (not a bool) ``>= minimum``; ``None`` too when ``optional``."""
     def validate(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         if value is None and optional:
             return
         _check(
-            isinstance(value, (int, float)) and not isinstance(value, bool) and value >= minimum,
-            f"{type(instance).__name__}.{attribute.name} must be a number >= {minimum}, got {value!r}",
+            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and value >= minimum,
+            f"{type(instance).__name__}.{attribute.name} must be a finite number >= {minimum}, got {value!r}",
         )
 
     return validate
 
 
+def _int_at_least(minimum: int, *, optional: bool = False) -> Callable[[Any, attrs.Attribute, Any], None]:
+    """An integer (not a bool, not a float such as 1.5 or 2.0) ``>= minimum``; ``None`` too when ``optional``."""
+    def validate(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+        if value is None and optional:
+            return
+        _check(
+            _is_int(value) and value >= minimum,
+            f"{type(instance).__name__}.{attribute.name} must be an integer >= {minimum}, got {value!r}",
+        )
+
+    return validate
+
+
+def _is_int(value: Any) -> bool:
+    """A Python or numpy integer, not a bool."""
+    import numbers
+
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _finite(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    _check(isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
+           f"{type(instance).__name__}.{attribute.name} must be a finite number, got {value!r}")
+
+
+def _boolean(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    _check(isinstance(value, bool), f"{type(instance).__name__}.{attribute.name} must be true or false, got {value!r}")
+
+
+_SEED_RANGE = (-(2**63), 2**64 - 1)  # what torch.Generator.manual_seed accepts
+
+
+def _seed(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is None:
+        return
+    _check(_is_int(value) and _SEED_RANGE[0] <= value <= _SEED_RANGE[1],
+           f"{type(instance).__name__}.{attribute.name} must be an integer in [-2**63, 2**64) or None, got {value!r}")
+
+
+def _token_id(value: Any, what: str) -> int:
+    if not _is_int(value) or value < 0:
+        raise ConfigError(f"{what} must hold token ids (integers >= 0), got {value!r}")
+    return int(value)
+
+
 def _token_ids(value: Any) -> tuple[int, ...] | None:
     if value is None:
         return None
-    if isinstance(value, int):
-        return (value,)
-    return tuple(int(v) for v in value)
+    if _is_int(value):
+        return (_token_id(value, "eos_token_ids"),)
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ConfigError(f"eos_token_ids must be a token id, a list of token ids or None, got {value!r}")
+    return tuple(_token_id(v, "eos_token_ids") for v in value)
 
 
 def _sequences(value: Any) -> tuple[tuple[int, ...], ...]:
-    try:
-        return tuple(tuple(int(t) for t in seq) for seq in value)
-    except TypeError:
-        raise ConfigError(f"stop_sequences must be a list of token-id lists, got {value!r}") from None
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ConfigError(f"stop_sequences must be a list of token-id lists, got {value!r}")
+    out = []
+    for seq in value:
+        if isinstance(seq, (str, bytes)) or not hasattr(seq, "__iter__"):
+            raise ConfigError(f"stop_sequences must be a list of token-id lists, got {value!r}")
+        out.append(tuple(_token_id(t, "stop_sequences") for t in seq))
+    return tuple(out)
 
 
 def _stop_sequences(instance: Any, attribute: attrs.Attribute, value: tuple[tuple[int, ...], ...]) -> None:
@@ -86,32 +141,32 @@ class GenerationConfig:
     go on, when to stop and how to search.
     """
 
-    max_new_tokens: int = attrs.field(default=32, validator=_at_least(0))
+    max_new_tokens: int = attrs.field(default=32, validator=_int_at_least(0))
     """Upper bound on generated tokens per row."""
-    min_new_tokens: int = attrs.field(default=0, validator=_at_least(0))
+    min_new_tokens: int = attrs.field(default=0, validator=_int_at_least(0))
     """End-of-sequence tokens are suppressed until a row has this many tokens."""
-    max_length: int | None = attrs.field(default=None, validator=_at_least(1, optional=True))
+    max_length: int | None = attrs.field(default=None, validator=_int_at_least(1, optional=True))
     """Upper bound on prompt plus generated tokens per row (defaults to the backbone's context)."""
     eos_token_ids: tuple[int, ...] | None = attrs.field(default=None, converter=_token_ids)
     """Tokens that end a row; ``None`` uses the tokenizer's ``eos`` special token, ``()`` never stops early."""
     stop_sequences: tuple[tuple[int, ...], ...] = attrs.field(default=(), converter=_sequences, validator=_stop_sequences)
     """Token-id sequences that end a row once generated (they stay in the output).
     ``Pipeline.generate`` also accepts items here and encodes them with the tokenizer."""
-    seed: int | None = None
+    seed: int | None = attrs.field(default=None, validator=_seed)
     """Seed of the ``torch.Generator`` used for sampling; ``None`` draws a fresh seed."""
-    output_logprobs: bool = False
+    output_logprobs: bool = attrs.field(default=False, validator=_boolean)
     """Also return the log-probability of each generated token under the sampler's distribution."""
-    num_beams: int = attrs.field(default=1, validator=_at_least(1))
+    num_beams: int = attrs.field(default=1, validator=_int_at_least(1))
     """Beam search with this many beams when > 1 (uses the sampler's processed scores, deterministic)."""
-    length_penalty: float = 1.0
+    length_penalty: float = attrs.field(default=1.0, validator=_finite)
     """Beam search ranks finished hypotheses by ``sum logprob / length ** length_penalty``."""
-    early_stopping: bool = False
+    early_stopping: bool = attrs.field(default=False, validator=_boolean)
     """Beam search stops a prompt once it has ``num_beams`` finished hypotheses."""
-    num_return_sequences: int = attrs.field(default=1, validator=_at_least(1))
+    num_return_sequences: int = attrs.field(default=1, validator=_int_at_least(1))
     """Beam search: how many of the best hypotheses to return per prompt (at most ``num_beams``)."""
-    guidance_scale: float = 1.0
+    guidance_scale: float = attrs.field(default=1.0, validator=_finite)
     """Classifier-free guidance: ``uncond + scale * (cond - uncond)`` on the logits when != 1."""
-    num_draft_tokens: int = attrs.field(default=4, validator=_at_least(1))
+    num_draft_tokens: int = attrs.field(default=4, validator=_int_at_least(1))
     """Speculative decoding (a pipeline with a drafter): most tokens the drafter proposes per target call."""
     draft_schedule: Literal["adaptive", "constant"] = "adaptive"
     """``"adaptive"``: ask for one more draft token after a pass that kept every draft, one fewer after
@@ -225,6 +280,16 @@ def _optional_positive_int(instance: Any, attribute: attrs.Attribute, value: Any
         _positive_int(instance, attribute, value)
 
 
+def _train_seed(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    _check(_is_int(value) and _SEED_RANGE[0] <= value <= _SEED_RANGE[1],
+           f"TrainConfig.seed must be an integer in [-2**63, 2**64), got {value!r}")
+
+
+def _optional_str(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    _check(value is None or isinstance(value, str),
+           f"{type(instance).__name__}.{attribute.name} must be a string or None, got {value!r}")
+
+
 def _optional_path(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -247,15 +312,15 @@ class TrainConfig:
     """Positions per packed row; documents are packed into rows of this length."""
     lr: float = attrs.field(default=3e-3, validator=_at_least(0.0))
     weight_decay: float = attrs.field(default=0.1, validator=_at_least(0.0))
-    warmup_steps: int = attrs.field(default=20, validator=_at_least(0))
+    warmup_steps: int = attrs.field(default=20, validator=_int_at_least(0))
     """Linear warm-up, then cosine decay to ``min_lr_ratio * lr``."""
     min_lr_ratio: float = attrs.field(default=0.1, validator=_at_least(0.0))
     grad_clip: float | None = attrs.field(default=1.0, validator=_at_least(0.0, optional=True))
-    seed: int = 0
+    seed: int = attrs.field(default=0, validator=_train_seed)
     """Seeds the data order (a new seeded permutation each epoch) and which items are held out."""
-    threads: int | None = attrs.field(default=None, validator=_at_least(1, optional=True))
+    threads: int | None = attrs.field(default=None, validator=_int_at_least(1, optional=True))
     """torch intra-op threads while training; ``None`` keeps the process setting."""
-    progress: bool = True
+    progress: bool = attrs.field(default=True, validator=_boolean)
     """Show a progress bar with loss, tokens/s and the time left (rank 0 only)."""
     grad_accum_steps: int = attrs.field(default=1, validator=_positive_int)
     """Micro-batches whose gradients add up to one optimiser step."""
@@ -266,7 +331,7 @@ class TrainConfig:
     """Documents that do not fit a row: ``"split"`` cuts them where rows end (no padding, nothing
     dropped); ``"truncate"`` keeps the first ``seq_len + 1`` tokens and never cuts a document;
     ``"error"`` raises on documents longer than that."""
-    shuffle: bool = True
+    shuffle: bool = attrs.field(default=True, validator=_boolean)
     """Visit documents in a seeded random order, a new one each epoch."""
     shuffle_buffer: int = attrs.field(default=10_000, validator=_positive_int)
     """Streaming (iterable) data is shuffled through a buffer of this many items."""
@@ -295,7 +360,7 @@ class TrainConfig:
     (starting afresh when there is none, which suits preemptible jobs)."""
     parallel: Literal["ddp", "fsdp"] = attrs.field(default="ddp", validator=_one_of("ddp", "fsdp"))
     """Under ``torchrun``: replicate the model (``"ddp"``) or shard it (``"fsdp"``, FSDP2)."""
-    device: str | None = None
+    device: str | None = attrs.field(default=None, validator=_optional_str)
     """Train on this device; ``None`` keeps the pipeline where it is (under ``torchrun`` with
     CUDA: ``cuda:LOCAL_RANK``)."""
 
@@ -463,6 +528,10 @@ class PipelinePreset:
     components: Mapping[str, tuple[str, Mapping[str, Any]]]
     description: str = ""
     plugin: str = ""
+    weights: str | None = None
+    """A folder written by :meth:`arkit.Pipeline.save_pretrained` whose trained weights
+    :meth:`arkit.Pipeline.from_preset` loads into the preset's modules (``pretrained=False``
+    skips it); ``None`` for presets without shipped weights."""
 
 
 
@@ -485,3 +554,6 @@ class TrainResult:
     """The step a resumed run started from (0 for a fresh run); ``losses`` covers every step."""
     checkpoint: str | None = None
     """The last checkpoint written, if any."""
+    run_tokens: int = 0
+    """Target tokens this call trained on: ``tokens`` less those of the steps a resumed run
+    started from. ``run_tokens / elapsed_s`` is the run's throughput."""

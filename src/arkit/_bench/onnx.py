@@ -22,13 +22,31 @@ are deleted at the end.
 
 The comparison runs on the CPU: torch on the CPU, onnxruntime with its CPU
 execution provider, both with ``threads`` intra-op threads.
+
+With ``peers`` (the default) and onnxruntime-genai installed, the same weights
+also run in onnxruntime-genai's own ``Generator`` (its loop, its KV cache, the
+same ``threads``), interleaved with the variants above and under ``peers`` in the
+report: (a) ``genai-arkit-export``, the folder :func:`arkit.onnx.export_genai`
+writes, and (b) ``genai-builder``, onnxruntime-genai's model builder run on a
+Hugging Face Llama folder that ``arkit_hf.save_llama`` writes from the weights
+(fp32, CPU; skipped, with the reason, when arkit-hf or the builder fails). Each peer's
+greedy tokens are compared with torch's, and for (a) and (b) the targets compare
+``ort`` with the peer; ``where_time_goes`` splits an ``ort`` step into the time
+inside onnxruntime's session and the rest (binding and arkit's loop).
+``ort-prompt-lookup`` adds speculative decoding with ``core/prompt-lookup``
+through the same OrtPipeline (its tokens must be torch's too). onnxruntime-genai
+stops only at an eos id, which must be a valid id: it is set to an id that neither
+the prompts nor torch's tokens contain, so every run generates ``new_tokens``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+import json
 from pathlib import Path
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from typing import Any
@@ -46,6 +64,8 @@ TARGETS = {  # (size, batch): minimum tokens/s ratio of OrtPipeline to the faste
     ("small", 8): 1.1,
 }
 FLOOR_TARGET = ("gpt2", 1, 1.5)  # size, batch, most ORT ms/step over the bandwidth floor
+PEER_TARGETS = {("small", 1): 1.0, ("small", 8): 1.0}  # minimum tokens/s ratio of OrtPipeline to onnxruntime-genai
+PEERS = ("genai-arkit-export", "genai-builder")
 PROVIDERS = ["CPUExecutionProvider"]
 
 
@@ -78,6 +98,7 @@ def run(
     repeats: int = 5,
     threads: int = 1,
     seed: int = 0,
+    peers: bool = True,
     progress: Any = None,
     _dims_override: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
@@ -115,6 +136,12 @@ def run(
         "floor": {},
         "targets": [],
     }
+    genai = _genai_version() if peers else None
+    if peers:
+        report["peers"] = {"onnxruntime_genai": genai, "build": {}, "results": [], "identical_tokens": {},
+                           "targets": [], "where_time_goes": {}, "skipped": {}}
+        if genai is None:
+            report["peers"]["skipped"]["all"] = "onnxruntime-genai is not installed: " + _genai_install()
     workdir = Path(tempfile.mkdtemp(prefix="arkit-bench-onnx-"))
     try:
         for size in sizes:
@@ -153,6 +180,8 @@ def run(
                 "floor_ms_per_step": round(floor_ms, 3),
             }
             rounds = repeats if size == "small" else max(2, repeats // 2)
+            peer_dirs = _build_peers(pipe, workdir / f"{size}-peers", report["peers"], size, progress) \
+                if peers and genai is not None else {}
             for batch in batches:
                 if progress:
                     progress(f"onnx: {size}, batch {batch}")
@@ -192,13 +221,27 @@ def run(
                 if not same:
                     raise arkit.GenerationError(
                         f"OrtPipeline and the torch pipeline disagree on greedy tokens ({size}, batch {batch})")
-                times = interleaved(variants, rounds)
+                peer_variants = _peer_variants(peer_dirs, ids, tokens["torch-static"], new_tokens, threads,
+                                               report["peers"], f"{size} batch {batch}") if peer_dirs else {}
+                if peer_dirs:  # speculative decoding through the same OrtPipeline, against the peers' plain decoding
+                    lookup = ort.replace(drafter=arkit.create("drafter", "core/prompt-lookup", max_ngram=3,
+                                                              min_ngram=1))
+                    peer_variants["ort-prompt-lookup"] = lambda: generate(lookup)
+                    looked = [list(s) for s in peer_variants["ort-prompt-lookup"]().sequences]
+                    report["peers"]["identical_tokens"][f"{size} batch {batch} ort-prompt-lookup"] = (
+                        looked == tokens["torch-static"])
+                    if looked != tokens["torch-static"]:
+                        raise arkit.GenerationError(f"OrtPipeline with prompt lookup is not lossless under greedy "
+                                                    f"decoding ({size}, batch {batch})")
+                times = interleaved({**variants, **peer_variants}, rounds)
                 best_torch = min(median(times["torch-static"]), median(times["torch-dynamic"]))
                 for name, samples in times.items():
                     seconds = median(samples)
-                    report["results"].append({
+                    peer = name in peer_variants
+                    (report["peers"]["results"] if peer else report["results"]).append({
                         "size": size, "batch": batch, "variant": name,
-                        "provider": provider if name.startswith("ort") else "torch-cpu",
+                        "provider": ("onnxruntime-genai-cpu" if name.startswith("genai") else
+                                     provider if name.startswith("ort") else "torch-cpu"),
                         "tokens_per_s": round(batch * new_tokens / seconds, 1),
                         "ms_per_step": round(seconds / new_tokens * 1e3, 3),
                         "ratio_to_best_torch": round(best_torch / seconds, 3),
@@ -210,6 +253,8 @@ def run(
                     "ms_per_step": round(session_s / new_tokens * 1e3, 3),
                     "share_of_ort_step": round(session_s / median(times["ort"]), 3),
                 }
+                if peer_variants:
+                    _peer_targets(report["peers"], times, size, batch, session_s, new_tokens)
                 if (size, batch) in TARGETS:
                     target = TARGETS[(size, batch)]
                     report["targets"].append({
@@ -229,6 +274,111 @@ def run(
                         })
             del ort, timed, pipe, static, dynamic
             shutil.rmtree(workdir / size, ignore_errors=True)
+            shutil.rmtree(workdir / f"{size}-peers", ignore_errors=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return report
+
+
+def _genai_version() -> str | None:
+    try:
+        import onnxruntime_genai
+    except ImportError:
+        return None
+    return str(getattr(onnxruntime_genai, "__version__", "unknown"))
+
+
+def _genai_install() -> str:
+    from arkit.onnx.genai import INSTALL
+
+    return INSTALL
+
+
+def _build_peers(pipe: arkit.Pipeline, workdir: Path, peers: dict[str, Any], size: str,
+                 progress: Any) -> dict[str, Path]:
+    """The peers' model folders from ``pipe``'s weights: (a) arkit's genai export, (b) onnxruntime-genai's builder
+    on a Hugging Face Llama folder. A peer that cannot be built is skipped, with the reason in the report."""
+    from arkit.onnx import export_genai
+
+    found: dict[str, Path] = {}
+    build: dict[str, Any] = peers["build"].setdefault(size, {})
+    if progress:
+        progress(f"onnx: {size}, onnxruntime-genai peers")
+    started = time.perf_counter()
+    try:  # validated by the benchmark's own token comparison below, on its own prompts
+        export_genai(pipe, workdir / "arkit-export", validate=False)
+        found["genai-arkit-export"] = workdir / "arkit-export"
+        build["genai-arkit-export"] = {"export_s": round(time.perf_counter() - started, 2)}
+    except arkit.ArkitError as exc:
+        peers["skipped"][f"{size} genai-arkit-export"] = str(exc)
+    try:
+        build["genai-builder"] = {"build_s": _run_builder(pipe, workdir)}
+        found["genai-builder"] = workdir / "builder"
+    except (ImportError, arkit.ArkitError, OSError, subprocess.SubprocessError) as exc:
+        peers["skipped"][f"{size} genai-builder"] = f"{type(exc).__name__}: {exc}"[:500]
+    return found
+
+
+def _run_builder(pipe: arkit.Pipeline, workdir: Path) -> float:
+    """Write the weights as a Hugging Face Llama folder with ``arkit_hf.save_llama`` (``to_llama`` plus a word-level
+    tokenizer, which the builder needs) and run ``python -m onnxruntime_genai.models.builder`` on it (fp32, CPU)
+    into ``workdir/builder``; its wall time."""
+    import contextlib
+    import io
+
+    from arkit_hf import save_llama
+
+    hf = workdir / "hf"
+    with contextlib.redirect_stderr(io.StringIO()):  # transformers' progress bars
+        save_llama(pipe.backbone, pipe.head, hf, tokenizer=pipe.tokenizer)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "onnxruntime_genai.models.builder", "-m", "llama", "-i", str(hf),
+                           "-o", str(workdir / "builder"), "-p", "fp32", "-e", "cpu", "-c", str(workdir / "cache")],
+                          capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        raise arkit.ExportError(f"onnxruntime-genai's builder failed: {' | '.join(tail)[:400]}")
+    return round(time.perf_counter() - started, 2)
+
+
+def _peer_variants(dirs: Mapping[str, Path], ids: list[list[int]], expected: list[list[int]], new_tokens: int,
+                   threads: int, peers: dict[str, Any], key: str) -> dict[str, Any]:
+    """A timed callable per peer that generates the same continuations; each peer's tokens are compared with
+    torch's first (recorded, not enforced: a peer that disagrees is reported and timed all the same)."""
+    from arkit.onnx.genai import genai_greedy, load_model, unused_token
+
+    variants = {}
+    for name, directory in dirs.items():
+        vocab = json.loads((directory / "genai_config.json").read_text())["model"]["vocab_size"]
+        stop = unused_token(vocab, *ids, *expected)  # an id this generation never reaches: full length
+        model = load_model(directory, threads=threads, overlay={"model": {"eos_token_id": 0 if stop is None else stop}})
+
+        def run(model: Any = model) -> list[list[int]]:
+            return genai_greedy(model, ids, new_tokens, pad=0)
+
+        peers["identical_tokens"][f"{key} {name}"] = run() == expected
+        variants[name] = run
+    return variants
+
+
+def _peer_targets(peers: dict[str, Any], times: Mapping[str, list[float]], size: str, batch: int,
+                  session_s: float, new_tokens: int) -> None:
+    """OrtPipeline against each peer, and where an OrtPipeline step's time goes."""
+    ort_s = median(times["ort"])
+    per_step = {"ort_ms_per_step": round(ort_s / new_tokens * 1e3, 3),
+                "ort_session_ms_per_step": round(session_s / new_tokens * 1e3, 3),
+                "ort_loop_ms_per_step": round((ort_s - session_s) / new_tokens * 1e3, 3)}
+    for name in PEERS:
+        if name in times:
+            per_step[f"{name}_ms_per_step"] = round(median(times[name]) / new_tokens * 1e3, 3)
+            ratio = median(times[name]) / ort_s
+            if (size, batch) in PEER_TARGETS:
+                peers["targets"].append({"name": f"{size} batch {batch}: OrtPipeline / {name} tokens/s",
+                                         "value": round(ratio, 3), "target": PEER_TARGETS[(size, batch)],
+                                         "met": ratio >= PEER_TARGETS[(size, batch)]})
+    if "ort-prompt-lookup" in times:
+        for name in PEERS:
+            if name in times:
+                per_step[f"ort_prompt_lookup_over_{name}"] = round(median(times[name]) /
+                                                                   median(times["ort-prompt-lookup"]), 3)
+    peers["where_time_goes"][f"{size} batch {batch}"] = per_step

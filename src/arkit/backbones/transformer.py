@@ -10,6 +10,8 @@ top-left, which is wrong as soon as there is a past in the cache.
 from __future__ import annotations
 
 from collections.abc import Mapping
+import math
+import os
 from typing import Any
 
 import torch
@@ -122,6 +124,22 @@ class _Block(nn.Module):
         return x + self.mlp.forward(_rms_norm(x, self.mlp_norm))
 
 
+def _check_memory(vocab: int, d: int, layers: int, heads: int, kv_heads: int, ffn: int, context: int, cond: int) -> None:
+    """Refuse, before allocating anything, a model whose float32 weights exceed the machine's memory."""
+    head = d // heads
+    per_layer = d * (heads + 2 * kv_heads) * head + heads * head * d + 3 * d * ffn + 2 * d
+    parameters = vocab * d + cond * d + layers * per_layer + d + context * head  # + the rope tables
+    need = 4 * parameters
+    try:
+        have = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system: no check
+        return
+    if need > have:
+        raise ConfigError(f"this transformer has {parameters:,} parameters: {need / 2**30:,.1f} GiB of float32 "
+                          f"weights, more than this machine's {have / 2**30:,.1f} GiB of memory; check its config "
+                          f"(n_layers={layers}, d_model={d}, vocab_size={vocab}, max_seq_len={context})")
+
+
 class TransformerBackbone(nn.Module):
     """Decoder-only transformer (Llama-style) over token ids.
 
@@ -176,6 +194,17 @@ class TransformerBackbone(nn.Module):
                 raise ConfigError(f"{key} must be a positive integer or None, got {value!r}")
         if (d_model // n_heads) % 2:
             raise ConfigError(f"the head size d_model / n_heads = {d_model // n_heads} must be even for RoPE")
+        if sliding_window is not None and sliding_window > max_seq_len:
+            raise ConfigError(f"sliding_window ({sliding_window}) exceeds max_seq_len ({max_seq_len}): a window "
+                              f"longer than the context limits nothing; use None")
+        for key, value, smallest in (("rope_theta", rope_theta, 1.0), ("norm_eps", norm_eps, 0.0),
+                                     ("init_std", init_std, 0.0)):
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not number or not math.isfinite(value) or value < smallest or (key == "norm_eps" and value == 0):
+                bound = "> 0" if key == "norm_eps" else f">= {smallest:g}"
+                raise ConfigError(f"transformer {key} must be a finite number {bound}, got {value!r}")
+        _check_memory(vocab_size if input_dim is None else input_dim, d_model, n_layers, n_heads, n_kv_heads,
+                      ffn_hidden, max_seq_len, cond_dim or 0)
         self._config = dict(
             vocab_size=vocab_size, d_model=d_model, n_layers=n_layers, n_heads=n_heads,
             n_kv_heads=n_kv_heads, ffn_hidden=ffn_hidden, max_seq_len=max_seq_len,

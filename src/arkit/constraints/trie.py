@@ -24,13 +24,21 @@ class TrieConstraint:
     """
 
     def __init__(self, sequences: Iterable[Sequence[int]], *, eos_token_id: int | None = None) -> None:
+        if isinstance(sequences, (str, bytes)) or not isinstance(sequences, Iterable):
+            raise ConfigError(f"sequences must be a list of token-id lists, got {type(sequences).__name__}")
+        if eos_token_id is not None and (not isinstance(eos_token_id, int) or isinstance(eos_token_id, bool)
+                                         or eos_token_id < 0):
+            raise ConfigError(f"eos_token_id must be a token id (an int >= 0) or None, got {eos_token_id!r}")
         self.children: list[dict[int, int]] = [{}]
         self.terminal: list[bool] = [False]
         self.eos_token_id = eos_token_id
         count = 0
         for seq in sequences:
             node = 0
-            ids = [int(t) for t in seq]
+            try:
+                ids = [int(t) for t in seq]
+            except (TypeError, ValueError):
+                raise ConfigError(f"each sequence must be a list of token ids (ints), got {seq!r}") from None
             if not ids:
                 raise ConfigError("a trie constraint sequence must not be empty")
             if eos_token_id is not None and eos_token_id in ids:
@@ -49,7 +57,25 @@ class TrieConstraint:
             count += 1
         if count == 0:
             raise ConfigError("a trie constraint needs at least one sequence")
-        self.num_sequences = count
+        self.num_sequences = sum(self.terminal)
+        """Distinct sequences held."""
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """``sequences`` (each distinct sequence once, in trie order) and ``eos_token_id``: JSON, rebuilds this trie."""
+        return {"sequences": self.sequences(), "eos_token_id": self.eos_token_id}
+
+    def sequences(self) -> list[list[int]]:
+        """The distinct sequences the trie holds, depth first in insertion order of each node's children."""
+        found: list[list[int]] = []
+        stack: list[tuple[int, list[int]]] = [(0, [])]
+        while stack:
+            node, prefix = stack.pop()
+            if self.terminal[node]:
+                found.append(prefix)
+            # reversed, so that the first-inserted child is popped (and listed) first
+            stack.extend((child, [*prefix, token]) for token, child in reversed(self.children[node].items()))
+        return found
 
     def start(self) -> int:
         return 0

@@ -153,6 +153,11 @@ class DraftModel(nn.Module):
         return {**parts, "temperature": self.temperature, "cache": self.cache_name, "seed": self.seed}
 
     # -- the loop's hooks -----------------------------------------------------------
+    @property
+    def uses_generator(self) -> bool:
+        """Whether sampled drafts come from the generator :meth:`start` receives (no ``seed`` of its own)."""
+        return self.seed is None
+
     def start(self, pipe: Pipeline, batch_size: int, *, generator: torch.Generator | None = None) -> None:
         """Check the target shares the draft model's tokenizer; forget the previous generation's cache.
 
@@ -194,8 +199,9 @@ class DraftModel(nn.Module):
     def _draft(self, tokens: torch.Tensor, k: int, inner: Any) -> Draft:
         B, device = tokens.shape[0], tokens.device
         param = next(self.backbone.parameters())
-        counts = (tokens >= 0).sum(1).tolist()
-        context = [row[len(row) - n :] for row, n in zip(tokens.tolist(), counts)]
+        # each row's real tokens, in order: -1 marks padding and holes wherever they sit
+        context = [[t for t in row if t >= 0] for row in tokens.tolist()]
+        counts = [len(row) for row in context]
         kk = min(k, self.max_seq_len - max(counts))
         if kk < 1 or min(counts) < 1:
             return Draft(tokens=torch.zeros(B, k, dtype=torch.long, device=device),

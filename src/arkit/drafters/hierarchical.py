@@ -73,6 +73,11 @@ class HierarchicalDrafter(nn.Module):
                               f"so the hierarchical drafter cannot describe itself for saving")
         return {"drafter": {"name": "core/draft-model", "config": dict(self.drafter.config)}, "inner": inner}
 
+    @property
+    def uses_generator(self) -> bool:
+        """Whether sampled drafts come from the generator :meth:`start` receives (the draft model's)."""
+        return self.drafter.uses_generator
+
     def start(self, pipe: Pipeline, batch_size: int, *, generator: torch.Generator | None = None) -> None:
         self.drafter.start(pipe, batch_size, generator=generator)
         if hasattr(self.inner, "start"):

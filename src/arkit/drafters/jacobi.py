@@ -23,6 +23,16 @@ continuation is predictable.
   rejection, so sampling stays lossless: **SJD = ``core/jacobi``
   (``probabilistic=True``) + ``core/exact``** (no separate rule is needed).
 
+SJD's guesses are random draws, so they must come from the generation's own
+generator (the ``generator`` the loop passes to :meth:`start`, derived from
+``generate(seed=...)``): that is what lets ``core/exact`` treat them as draws
+from ``probs``. With ``seed=None`` (the default) they do. A fixed ``seed`` gives
+the drafter a generator of its own, seeded once when it is built; its guesses
+are then not the generation's draws, so the loop hands them to the acceptance
+rule without ``probs`` (as fixed guesses: still lossless, accepted less often).
+Reseeding per generation from a fixed seed made the guesses a fixed function of
+the context, which exact acceptance cannot correct for (a biased output).
+
 Per-row state lives between :meth:`start` and the end of a generation; a fresh
 drafter (nothing observed) proposes the repeated pending token.
 """
@@ -47,29 +57,37 @@ class JacobiDrafter:
     """Draft the target's own predictions from the previous pass (Jacobi iteration; SJD when probabilistic)."""
 
     def __init__(self, *, probabilistic: bool = False, temperature: float = 1.0, init: str = "repeat",
-                 seed: int = 0) -> None:
+                 seed: int | None = None) -> None:
         if not isinstance(probabilistic, bool):
             raise ConfigError(f"jacobi probabilistic must be true or false, got {probabilistic!r}")
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
             raise ConfigError(f"jacobi temperature must be a positive number, got {temperature!r}")
         if init not in ("repeat", "none"):
             raise ConfigError(f"jacobi init must be 'repeat' or 'none', got {init!r}")
-        if not isinstance(seed, int) or isinstance(seed, bool):
-            raise ConfigError(f"jacobi seed must be an integer, got {seed!r}")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise ConfigError(f"jacobi seed must be an integer or None, got {seed!r}")
         self.probabilistic, self.temperature, self.init, self.seed = probabilistic, float(temperature), init, seed
         self._guesses: torch.Tensor | None = None  # [B, w]: the window after each row's pending token
         self._probs: torch.Tensor | None = None  # [B, w, V]: what each guess was drawn from (probabilistic)
         self._filled: torch.Tensor | None = None  # [B]: how many window slots hold a prediction
-        self._generator: torch.Generator | None = None
+        # a fixed seed: a stream of its own, seeded once (never per generation); else the generation's
+        self._generator: torch.Generator | None = torch.Generator().manual_seed(seed) if seed is not None else None
 
     @property
     def config(self) -> Mapping[str, Any]:
         return {"probabilistic": self.probabilistic, "temperature": self.temperature, "init": self.init,
                 "seed": self.seed}
 
-    def start(self, pipe: Pipeline, batch_size: int) -> None:
+    @property
+    def uses_generator(self) -> bool:
+        """Whether the guesses are drawn from the generator :meth:`start` receives (``seed`` is ``None``)."""
+        return self.seed is None
+
+    def start(self, pipe: Pipeline, batch_size: int, *, generator: torch.Generator | None = None) -> None:
+        """Forget the previous generation's window; draw SJD guesses from ``generator`` (the generation's)."""
         self._guesses = self._probs = self._filled = None
-        self._generator = None
+        if self.seed is None:
+            self._generator = generator
 
     def observe(self, verification: Verification) -> None:
         logits, accepted = verification.logits, verification.accepted.to(verification.logits.device)
@@ -79,12 +97,14 @@ class JacobiDrafter:
         filled = (n - 1 - accepted).clamp(min=0)
         window = logits.float().gather(1, offsets.clamp(max=n - 1)[..., None].expand(B, n - 1, V))
         if self.probabilistic:
-            if self._generator is None or self._generator.device != logits.device:
-                self._generator = torch.Generator(device=logits.device).manual_seed(self.seed)
             probs = (window / self.temperature).softmax(-1)
             guesses = offsets.new_zeros(B, n - 1)
             if n > 1:
-                guesses = torch.multinomial(probs.reshape(-1, V), 1, generator=self._generator).reshape(B, n - 1)
+                flat = probs.reshape(-1, V)
+                generator = self._generator
+                if generator is not None and generator.device != flat.device:
+                    flat = flat.to(generator.device)  # draw where the stream lives, never reseed one
+                guesses = torch.multinomial(flat, 1, generator=generator).reshape(B, n - 1).to(logits.device)
             self._probs = probs
         else:
             guesses = window.argmax(-1)

@@ -69,6 +69,43 @@ def prepare(pipe: Pipeline, prompts: Sequence[Sequence[int]], config: Generation
     return Prepared(history.to(device), lengths, L, total, context, frozenset(eos_ids), device, dtype)
 
 
+def token_rows(rows: Any, what: str = "prompt_ids") -> list[list[int]]:
+    """``rows`` as lists of ints: one sequence of integer token ids per row (lists, numpy or torch integers).
+
+    Raises :class:`arkit.InputError` for anything else: strings, floats (``1.5`` is not read as 1),
+    bools, nested lists, a flat list of ids.
+    """
+    import numbers
+
+    if isinstance(rows, torch.Tensor):
+        if rows.dim() != 2 or rows.is_floating_point() or rows.is_complex() or rows.dtype == torch.bool:
+            raise InputError(f"{what} as a tensor must be a 2-d integer tensor [rows, tokens], got "
+                             f"{rows.dtype} of shape {list(rows.shape)}")
+        return rows.tolist()
+    if isinstance(rows, (str, bytes)) or not isinstance(rows, Sequence) and not hasattr(rows, "__array__"):
+        raise InputError(f"{what} must be a list of token-id lists (one per row), got {type(rows).__name__}")
+    out = []
+    for r, row in enumerate(rows):
+        if isinstance(row, torch.Tensor) and row.dim() == 1 and not (row.is_floating_point() or row.is_complex()
+                                                                     or row.dtype == torch.bool):
+            out.append(row.tolist())
+            continue
+        if isinstance(row, (str, bytes)) or not (isinstance(row, Sequence) or hasattr(row, "__array__")):
+            raise InputError(f"{what}[{r}] must be a list of integer token ids, got {type(row).__name__}: "
+                             f"pass one list per row ([[1, 2, 3]], not [1, 2, 3])")
+        ids = []
+        for t in row:
+            if isinstance(t, torch.Tensor) and t.dim() == 0 and not (t.is_floating_point() or t.is_complex()
+                                                                      or t.dtype == torch.bool):
+                t = int(t)
+            if not isinstance(t, numbers.Integral) or isinstance(t, bool):
+                raise InputError(f"{what}[{r}] holds {t!r} ({type(t).__name__}), not an integer token id: token ids "
+                                 f"must be ints (encode text with the tokenizer, or pass prompts=)")
+            ids.append(int(t))
+        out.append(ids)
+    return out
+
+
 def make_generator(seed: int | None, device: torch.device) -> torch.Generator:
     generator = torch.Generator(device=device)
     generator.manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, (1,)).item()))

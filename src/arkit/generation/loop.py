@@ -34,6 +34,35 @@ class DecodeStats:
         self.prefill_s = 0.0
 
 
+def checked_allowed(constraint: Constraint, state: Any, vocab: int) -> torch.Tensor | list[int]:
+    """``constraint.allowed(state)`` as a ``[vocab]`` mask or a list of ids, checked against the vocabulary.
+
+    Raises :class:`ConstraintError` naming the id (or the mask's length) and the vocabulary
+    when the constraint allows a token the model does not have.
+    """
+    allowed = constraint.allowed(state)
+    name = type(constraint).__name__
+    if isinstance(allowed, torch.Tensor):
+        if allowed.dim() != 1 or allowed.shape[0] != vocab:
+            raise ConstraintError(f"the constraint {name} returned an allowed-mask of shape {list(allowed.shape)}; "
+                                  f"the model's vocabulary has {vocab} ids, so it must be a [{vocab}] mask")
+        return allowed
+    ids = list(allowed)
+    if not ids:
+        return ids
+    try:
+        tensor = torch.as_tensor(ids)
+    except (TypeError, ValueError, RuntimeError):
+        tensor = None
+    if tensor is None or tensor.dim() != 1 or tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool:
+        raise ConstraintError(f"the constraint {name} allowed {ids[:5]!r}..., not token ids (ints)")
+    outside = tensor[(tensor < 0) | (tensor >= vocab)]
+    if outside.numel():
+        raise ConstraintError(f"the constraint {name} allows token id {int(outside[0])}, outside the model's "
+                              f"vocabulary [0, {vocab}): build the constraint for this model's tokenizer")
+    return tensor.tolist()
+
+
 def constraint_mask(
     constraint: Constraint, states: list[Any], live: list[bool], vocab: int, step: int, device: torch.device
 ) -> tuple[torch.Tensor, list[bool]]:
@@ -47,14 +76,14 @@ def constraint_mask(
     for row, state in enumerate(states):
         if not live[row]:
             continue
-        allowed = constraint.allowed(state)
+        allowed = checked_allowed(constraint, state, vocab)
         if isinstance(allowed, torch.Tensor):
             mask[row] = allowed.to(device=device, dtype=torch.bool)
             empty = not bool(mask[row].any())
         else:
             mask[row] = False
             if len(allowed):
-                mask[row, list(allowed)] = True
+                mask[row, allowed] = True
             empty = len(allowed) == 0
         if empty:
             if not constraint.complete(state):

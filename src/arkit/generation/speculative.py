@@ -37,7 +37,7 @@ from ..acceptance._common import tree_ancestors, tree_depths
 from ..errors import ConfigError, ConstraintError, GenerationError
 from ..types import Draft, GenerationConfig, GenerationEvent, SpeculativeStats, Verification
 from ._setup import make_generator, prefill_inputs, prepare
-from .loop import DecodeStats, constraint_done, finish_reason, guide, twin_inputs
+from .loop import DecodeStats, checked_allowed, constraint_done, finish_reason, guide, twin_inputs
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -112,10 +112,15 @@ def decode_speculative(
     history = torch.cat([prep.history, prep.history.new_full((R, slots - prep.total), -1)], 1)
     generator = make_generator(config.seed, prep.device)
     cache.allocate(backbone.cache_spec(), batch_size=R, max_len=slots, dtype=prep.dtype, device=prep.device)
+    # The acceptance rule may treat a draft as random (use its ``probs``) only when it was drawn from
+    # the generation's generator: the drafter takes ``generator`` in ``start`` and says it draws from
+    # it (``uses_generator``, true when absent). Any other draft is handed over as a fixed guess.
+    random_drafts = False
     if hasattr(drafter, "start"):
         if "generator" in inspect.signature(drafter.start).parameters:  # its own stream, seeded from ours
             seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
             drafter.start(pipe, B, generator=torch.Generator(device=prep.device).manual_seed(seed))
+            random_drafts = bool(getattr(drafter, "uses_generator", True))
         else:
             drafter.start(pipe, B)
     stops = [list(s) for s in config.stop_sequences]
@@ -223,6 +228,8 @@ def decode_speculative(
                     for node in paths[row][: kept[row]]:
                         history[row, S + 1 + node] = draft.tokens[row, node]
                     holes = holes or kept[row] + 1 < keep
+                else:  # a finished row's slots stay -1 from here on: holes before its pending id
+                    holes = True
             if guided:
                 history[B:, S:S + keep] = history[:B, S:S + keep]
             cache.crop(S + keep)
@@ -253,6 +260,8 @@ def decode_speculative(
             draft = drafter.propose(torch.cat([_compact(history[:B, :S], holes), pending_ids[:, None]], 1), kk)
             counter.drafter_s += time.perf_counter() - began
             _check_draft(draft, B, kk, V)
+            if draft.probs is not None and not random_drafts:  # not the generation's draws: a fixed guess
+                draft = Draft(tokens=draft.tokens, lengths=draft.lengths, parents=draft.parents)
             if draft.parents is not None and not trees:
                 raise GenerationError(f"{type(drafter).__name__} returned a tree draft without declaring "
                                       f"tree_drafts = True (the loop reserves cache room for trees from it)")
@@ -420,12 +429,12 @@ def _tree_contexts(prefix: torch.Tensor, draft: Draft, parents: list[list[int]],
 
 
 def _allowed(constraint: Constraint, state: Any, V: int, device: torch.device) -> torch.Tensor:
-    allowed = constraint.allowed(state)
+    allowed = checked_allowed(constraint, state, V)
     if isinstance(allowed, torch.Tensor):
         return allowed.to(device=device, dtype=torch.bool)
     mask = torch.zeros(V, dtype=torch.bool, device=device)
     if len(allowed):
-        mask[list(allowed)] = True
+        mask[allowed] = True
     return mask
 
 

@@ -16,10 +16,9 @@ import inspect
 import io
 import json
 import logging
+import math
 import os
 from pathlib import Path
-import shutil
-import tempfile
 import time
 from typing import Any
 import warnings
@@ -27,11 +26,11 @@ import warnings
 import attrs
 import torch
 
-from .._serialization import replace_folder, save_pipeline
+from .._serialization import _discard, new_temporary, replace_folder, save_pipeline
 from .._version import __version__
-from ..backbones.transformer import TransformerBackbone
 from ..errors import ConfigError, ExportError, PipelineFormatError
 from ..pipeline import Pipeline
+from ..protocols import FusedAttentionBackbone
 from ..types import ExtraInput
 from ..drafters.medusa import MedusaHeads
 from ._graph import StepGraph, _TensorCache, input_names, output_names
@@ -90,8 +89,9 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
     steps in which each layer's attention is onnxruntime's fused
     ``GroupQueryAttention`` (rotary embedding included) writing the KV cache in
     place; :class:`OrtPipeline` runs decode steps through it and everything else
-    (prefill, speculative verification) through the step graph. It needs the
-    built-in transformer backbone. ``None`` (the default) adds it for float32
+    (prefill, speculative verification) through the step graph. It needs a
+    backbone with fused attention (:class:`arkit.protocols.FusedAttentionBackbone`,
+    as ``core/transformer`` has). ``None`` (the default) adds it for float32
     and int8 exports of that backbone; float16 needs ``decode_graph=True``,
     because onnxruntime's CUDA kernel for the op is float16-only and has not
     been checked on a GPU by this release. The two graphs then read their
@@ -124,10 +124,12 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
     if decode_graph is None:
         decode_graph = unfusable is None and dtype != "float16"
     target = Path(out_dir)
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise PipelineFormatError(f"refusing to export to {target}: it exists and is not a folder (a file or a link); "
+                                  f"export replaces only an earlier arkit export folder: choose a new path")
     if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).is_file():
         raise PipelineFormatError(f"refusing to export into {target}: the folder is not empty and holds no {MANIFEST}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp = new_temporary(target)  # after recovering and cleaning what a killed export left
     try:
         medusa = pipeline.drafter if isinstance(pipeline.drafter, MedusaHeads) else None
         inside = ("backbone", "head", "cache") + (("drafter",) if medusa is not None else ())
@@ -189,8 +191,14 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
         worst = None
         if validate:
             cases = _validate(reference, tmp, backbone, extra)
-            worst = max(c["max_abs_logit_diff"] for c in cases)
+            diffs = [c["max_abs_logit_diff"] for c in cases]
+            worst = next((d for d in diffs if not math.isfinite(d)), max(diffs))  # NaN never wins a max()
             limit = TOLERANCE[dtype]
+            if not math.isfinite(worst):
+                raise ExportError(
+                    f"the exported {_describe(pipeline)} failed validation: the difference between onnxruntime's and "
+                    f"torch's logits is {worst} (non-finite logits: NaN or infinite weights?); cases: {cases}"
+                )
             if limit is not None and worst > limit:
                 raise ExportError(
                     f"onnxruntime and torch disagree on the exported {_describe(pipeline)}: max |logit difference| "
@@ -201,7 +209,7 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         replace_folder(tmp, target)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _discard(tmp)
         raise
     return ExportReport(directory=target, opset=manifest["opset"], dtype=dtype, export_s=round(export_s, 2),
                         max_abs_logit_diff=worst, cases=tuple(cases), decode_graph=bool(decode_graph))
@@ -209,8 +217,9 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
 
 def _unfusable(backbone: Any, what: str) -> str | None:
     """Why the backbone gets no decode graph, or ``None`` when it can have one."""
-    if type(backbone) is not TransformerBackbone:
-        return f"the fused decode graph needs the built-in transformer backbone (core/transformer), not the {what}"
+    if not isinstance(backbone, FusedAttentionBackbone):
+        return (f"the fused decode graph needs the built-in transformer backbone (core/transformer) or another "
+                f"with fused attention (arkit.protocols.FusedAttentionBackbone); the {what} has none")
     if backbone.head_dim % 16:
         return (f"onnxruntime's fused attention needs a head size that is a multiple of 16; this transformer's is "
                 f"{backbone.head_dim} (d_model / n_heads)")

@@ -7,6 +7,7 @@ other processors or another order, compose them with ``core/chain``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+import math
 from typing import Any
 
 import torch
@@ -27,11 +28,11 @@ class MultinomialSampler:
     """
 
     def __init__(self, *, temperature: float = 1.0, top_k: int | None = None, top_p: float = 1.0) -> None:
-        if not isinstance(temperature, (int, float)) or temperature < 0:
-            raise ConfigError(f"temperature must be >= 0, got {temperature!r}")
-        if top_k is not None and (not isinstance(top_k, int) or top_k < 0):
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature < math.inf:
+            raise ConfigError(f"temperature must be a finite number >= 0 (0 is greedy), got {temperature!r}")
+        if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 0):
             raise ConfigError(f"top_k must be a non-negative integer or None, got {top_k!r}")
-        if not isinstance(top_p, (int, float)) or not 0.0 < top_p <= 1.0:
+        if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0.0 < top_p <= 1.0:
             raise ConfigError(f"top_p must lie in (0, 1], got {top_p!r}")
         self.temperature, self.top_k, self.top_p = float(temperature), top_k or None, float(top_p)
         self.deterministic = self.temperature == 0.0

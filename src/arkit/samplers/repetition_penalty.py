@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+import math
 from typing import Any
 
 import torch
@@ -18,8 +19,8 @@ class RepetitionPenalty(MultinomialSelect):
     """Make ids already in the row's context less likely: ``penalty > 1`` penalises, ``< 1`` encourages."""
 
     def __init__(self, *, penalty: float = 1.2) -> None:
-        if not isinstance(penalty, (int, float)) or not penalty > 0:
-            raise ConfigError(f"repetition penalty must be > 0, got {penalty!r}")
+        if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not 0 < penalty < math.inf:
+            raise ConfigError(f"repetition penalty must be a finite number > 0, got {penalty!r}")
         self.penalty = float(penalty)
 
     @property

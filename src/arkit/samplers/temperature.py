@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+import math
 from typing import Any
 
 import torch
@@ -18,8 +19,8 @@ class Temperature(MultinomialSelect):
     """Sharpen (``t < 1``) or flatten (``t > 1``) the distribution. ``t`` must be > 0; use greedy for 0."""
 
     def __init__(self, *, temperature: float = 1.0) -> None:
-        if not isinstance(temperature, (int, float)) or not temperature > 0:
-            raise ConfigError(f"temperature must be > 0 (use core/greedy for 0), got {temperature!r}")
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 < temperature < math.inf:
+            raise ConfigError(f"temperature must be a finite number > 0 (use core/greedy for 0), got {temperature!r}")
         self.temperature = float(temperature)
 
     @property

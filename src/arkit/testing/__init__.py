@@ -17,9 +17,14 @@
   plugin, :mod:`arkit.testing.pytest_plugin`) does the same for one test.
 - :mod:`arkit.testing.strategies`: hypothesis strategies for token ids, logits,
   contexts and prompt batches.
+- :mod:`arkit.testing.lossless`: :func:`~arkit.testing.lossless.assert_lossless` holds a
+  drafter (with an acceptance rule) to losslessness: its sampled sequences are compared
+  with the exactly enumerated distribution of plain decoding (docs/security.md).
 
 Importing this package is cheap: the contracts (which import hypothesis) and the
-strategies load on first access, so arkit's pytest plugin stays light.
+strategies load on first access, and torch with the registry when a plugin is
+registered, so arkit's pytest plugin (loaded by every pytest session in an
+environment with arkit) stays light.
 """
 
 from __future__ import annotations
@@ -32,13 +37,14 @@ import warnings
 
 from ..errors import ArkitPluginWarning, PluginLoadError
 from ..plugins import _get_host, _registered_plugin
-from ..registry import list_components
 
 if TYPE_CHECKING:
     from . import strategies
     from .contracts import (
+        AcceptanceContract,
         BackboneContract,
         CacheContract,
+        ConstraintContract,
         DrafterContract,
         HeadContract,
         SamplerContract,
@@ -49,24 +55,35 @@ __all__ = [
     "BackboneContract",
     "AcceptanceContract",
     "CacheContract",
+    "ConstraintContract",
     "DrafterContract",
     "HeadContract",
     "SamplerContract",
     "TokenizerContract",
+    "lossless",
     "register_plugin",
     "strategies",
 ]
 
 _CONTRACTS = frozenset(
-    {"AcceptanceContract", "BackboneContract", "CacheContract", "DrafterContract", "HeadContract", "SamplerContract", "TokenizerContract"}
+    {
+        "AcceptanceContract",
+        "BackboneContract",
+        "CacheContract",
+        "ConstraintContract",
+        "DrafterContract",
+        "HeadContract",
+        "SamplerContract",
+        "TokenizerContract",
+    }
 )
 
 
 def __getattr__(name: str) -> Any:
     if name in _CONTRACTS:
         return getattr(importlib.import_module(".contracts", __name__), name)
-    if name == "strategies":
-        return importlib.import_module(".strategies", __name__)
+    if name in ("strategies", "lossless"):
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -91,6 +108,8 @@ def register_plugin(plugin: Any, name: str) -> Iterator[Any]:
     a registration fails (a duplicate component name, an object that does not
     satisfy its protocol). Yields ``plugin``.
     """
+    from ..registry import list_components  # imports torch: not at import time (arkit's pytest plugin)
+
     host = _get_host()
     if name in host.records:
         raise ValueError(f"a plugin named {name!r} is already loaded; register yours under another name")

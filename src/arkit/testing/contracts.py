@@ -89,8 +89,10 @@ from arkit.types import Kind
 from . import register_plugin, strategies
 
 __all__ = [
+    "AcceptanceContract",
     "BackboneContract",
     "CacheContract",
+    "ConstraintContract",
     "DrafterContract",
     "HeadContract",
     "SamplerContract",
@@ -208,7 +210,8 @@ class _Contract:
         def hook(register: Any) -> None:
             register(name, factory)
 
-        plugin = types.SimpleNamespace(**{f"arkit_register_{self.kind}s": arkit.hookimpl(hook)})
+        plugin = types.SimpleNamespace(**{f"arkit_register_{self.kind}s": arkit.hookimpl(hook)},
+                                       arkit_extends=("testing",))
         with register_plugin(plugin, f"arkit-testing-{next(_PLUGIN_NUMBERS)}"):
             yield name
 
@@ -292,13 +295,22 @@ class TokenizerContract(_Contract):
     items: ClassVar[st.SearchStrategy[Any] | None] = None
     invalid_items: ClassVar[st.SearchStrategy[Any] | None] = None
 
+    def _examples(self) -> tuple[Any, ...]:
+        """The ``examples=`` the component was registered with (none for an unregistered one)."""
+        if self.component is None:
+            return ()
+        return arkit.get_component(self.kind, self.component).examples
+
     def _items_or_stop(self, tokenizer: Any) -> st.SearchStrategy[Any]:
-        """``items``; without it, fail for a lossless tokenizer and skip for a lossy one."""
+        """``items``, else the registered ``examples``; without either, fail for a lossless tokenizer, skip a lossy one."""
         if self.items is not None:
             return self.items
+        examples = self._examples()
+        if examples:
+            return st.sampled_from(examples)
         message = (
-            f"{type(self).__name__}: no items to encode. Set `items` to a hypothesis strategy of valid items "
-            f"(the registry-wide suite uses the `examples=` a component registered)"
+            f"{type(self).__name__}: no items to encode. Set `items` to a hypothesis strategy of valid items, "
+            f"or register the tokenizer with examples=(...)"
         )
         if tokenizer.lossless:
             pytest.fail(message + "; a lossless tokenizer must have its round trip checked", pytrace=False)
@@ -329,6 +341,24 @@ class TokenizerContract(_Contract):
             assert decoded == item, f"decode(encode({item!r})) = {decoded!r} (ids {ids})"
 
         round_trip()
+
+    def test_registered_examples_are_items_it_encodes(self) -> None:
+        """``examples=`` given at registration are valid items (docs and the registry-wide suite use them)
+        for the component as registered: built with its default config, not the test's ``config``."""
+        examples = self._examples()
+        if not examples:
+            pytest.skip("the component registered no examples")
+        try:
+            tokenizer = arkit.create(self.kind, self.component)
+        except (arkit.ConfigError, TypeError) as exc:
+            pytest.skip(f"examples are checked against the default config, which this component lacks ({exc})")
+        for example in examples:
+            try:
+                ids = tokenizer.encode(example)
+            except arkit.ArkitError as exc:
+                pytest.fail(f"{self.component!r} registered the example {example!r}, which it rejects: {exc}",
+                            pytrace=False)
+            assert isinstance(ids, list), f"encode({example!r}) must return a list, got {type(ids).__name__}"
 
     def test_encodes_to_ids_in_the_vocabulary(self) -> None:
         tokenizer = self.make()
@@ -1069,3 +1099,133 @@ def _cache_machine(contract: CacheContract) -> type[RuleBasedStateMachine]:
 
     CacheMachine.__name__ = CacheMachine.__qualname__ = f"{type(contract).__name__}Machine"
     return CacheMachine
+
+
+class ConstraintContract(_Contract):
+    """Constraints (:class:`arkit.protocols.Constraint`), checked by random walks.
+
+    A walk starts at ``start()`` and, for up to ``max_steps`` tokens, picks one of
+    the ``allowed`` ids at random (hypothesis draws the seed) and ``advance``\\ s
+    to it. Set ``vocab_size`` to the vocabulary the constraint is meant for: ids
+    must lie in ``[0, vocab_size)`` (``None`` checks only that they are ``>= 0``,
+    and skips the generation check below).
+
+    Checks, besides the shared ones (a registered name, a JSON ``config`` that
+    rebuilds it, saving and loading):
+
+    - ``allowed(state)`` is a sequence of int ids in range, or a ``BoolTensor[V]``
+      (``V == vocab_size`` when set); ``complete(state)`` is a bool;
+    - no dead ends: a state that allows nothing is complete;
+    - states are reusable values, as beam search and speculative decoding need:
+      ``advance`` does not change the state it is given (what it allows and
+      whether it is complete stay the same), advancing twice from one state gives
+      equivalent states, and ``start()`` gives an equivalent state each time;
+    - inside arkit's decode loop (a tiny random model over ``vocab_size`` ids,
+      sampling with a fixed seed), every row's tokens form a walk the constraint
+      allows, and a row that finishes for reason ``"constraint"`` is complete;
+    - saved and loaded: the same allowed ids and completeness along the same walks.
+    """
+
+    kind = "constraint"
+    vocab_size: ClassVar[int | None] = None
+    max_steps: ClassVar[int] = 32
+
+    def _allowed(self, constraint: Any, state: Any) -> list[int]:
+        """``allowed(state)`` as a sorted list of ids, after checking its type and range."""
+        allowed = constraint.allowed(state)
+        if isinstance(allowed, torch.Tensor):
+            assert allowed.dtype == torch.bool and allowed.dim() == 1, (
+                f"allowed() returned a {allowed.dtype} tensor of shape {list(allowed.shape)}; a tensor must be a "
+                f"1-D BoolTensor mask over the vocabulary")
+            if self.vocab_size is not None:
+                assert allowed.numel() == self.vocab_size, (
+                    f"allowed() returned a mask over {allowed.numel()} ids, not vocab_size ({self.vocab_size})")
+            return allowed.nonzero().flatten().tolist()
+        ids = list(allowed)
+        for token in ids:
+            assert isinstance(token, int) and not isinstance(token, bool), (
+                f"allowed() must return ints or a BoolTensor, got {token!r} ({type(token).__name__})")
+            assert token >= 0, f"allowed() returned a negative id {token}"
+            if self.vocab_size is not None:
+                assert token < self.vocab_size, f"allowed() returned id {token}, outside [0, {self.vocab_size})"
+        return sorted(set(ids))
+
+    def _view(self, constraint: Any, state: Any) -> tuple[list[int], bool]:
+        """What the loop can observe of a state: its allowed ids and whether it is complete."""
+        complete = constraint.complete(state)
+        assert isinstance(complete, bool), f"complete() must return a bool, got {complete!r}"
+        return self._allowed(constraint, state), complete
+
+    def _walk(self, constraint: Any, seed: int) -> list[int]:
+        """A random walk under ``constraint``, checking every state on the way; returns its tokens."""
+        import random
+
+        rng = random.Random(seed)
+        state = constraint.start()
+        assert self._view(constraint, constraint.start()) == self._view(constraint, state), (
+            "start() gave states that behave differently")
+        tokens: list[int] = []
+        for _ in range(self.max_steps):
+            allowed, complete = self._view(constraint, state)
+            if not allowed:
+                assert complete, f"dead end after {tokens}: nothing is allowed, and the state is not complete"
+                break
+            token = rng.choice(allowed)
+            before = self._view(constraint, state)
+            following = constraint.advance(state, token)
+            assert self._view(constraint, state) == before, (
+                f"advance(state, {token}) changed the state it was given (after {tokens}): states must be values "
+                f"that beam search and speculative decoding can keep and reuse")
+            again = constraint.advance(state, token)
+            assert self._view(constraint, again) == self._view(constraint, following), (
+                f"advancing twice by {token} from one state (after {tokens}) gave states that behave differently")
+            tokens.append(token)
+            state = following
+        return tokens
+
+    def test_random_walks_are_well_formed(self) -> None:
+        constraint = self.make()
+
+        @self._property(seed=st.integers(0, 2**32 - 1))
+        def walks(seed: int) -> None:
+            self._walk(constraint, seed)
+
+        walks()
+
+    def test_generation_obeys_the_constraint(self) -> None:
+        if self.vocab_size is None:
+            pytest.skip("set `vocab_size` to run the constraint inside the decode loop")
+        from arkit.tokenizers._ids import IdTokenizer
+
+        constraint = self.make()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            V = self.vocab_size
+            pipe = arkit.Pipeline(
+                tokenizer=IdTokenizer(V),
+                backbone=arkit.create("backbone", "core/transformer", vocab_size=V, d_model=32, n_layers=1,
+                                      n_heads=2, max_seq_len=self.max_steps + 8),
+                head=arkit.create("head", "core/categorical", d_model=32, vocab_size=V),
+                sampler=arkit.create("sampler", "core/multinomial"),
+                constraint=constraint,
+            )
+        out = pipe.generate(prompt_ids=[[0], [0, 0], [0]], max_new_tokens=self.max_steps, seed=0, eos_token_ids=())
+        for row, (tokens, reason) in enumerate(zip(out.sequences, out.finish_reasons)):
+            state = constraint.start()
+            for i, token in enumerate(tokens):
+                allowed = self._allowed(constraint, state)
+                assert token in allowed, f"row {row} generated {token} at position {i}, which the constraint forbids"
+                state = constraint.advance(state, token)
+            if reason == "constraint":
+                assert constraint.complete(state), f"row {row} finished for the constraint in an incomplete state"
+
+    def assert_equivalent(self, original: Any, loaded: Any) -> None:
+        super().assert_equivalent(original, loaded)
+        for seed in range(8):
+            tokens = self._walk(original, seed)
+            a, b = original.start(), loaded.start()
+            for i, token in enumerate(tokens):
+                assert self._view(loaded, b) == self._view(original, a), (
+                    f"the loaded constraint differs after {tokens[:i]}")
+                a, b = original.advance(a, token), loaded.advance(b, token)
+            assert self._view(loaded, b) == self._view(original, a), f"the loaded constraint differs after {tokens}"

@@ -32,6 +32,8 @@ class IdTokenizer:
 
 
 class _Plugin:
+    arkit_extends = ("ids",)  # registered under an owner's plugin name, into the shared "ids" namespace
+
     @hookimpl
     def arkit_register_tokenizers(self, register: Any) -> None:
         register(NAME, IdTokenizer, description="Token ids in, token ids out (benchmarks and tests only).")

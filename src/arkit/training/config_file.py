@@ -190,7 +190,7 @@ def run_config(path: str | os.PathLike[str], *, resume: bool = False, progress: 
         "loss_last": sum(new[-k:]) / k,
         "eval_losses": [list(x) for x in result.eval_losses],
         "tokens": result.tokens,
-        "tokens_per_s": round(result.tokens / max(result.elapsed_s, 1e-9), 1) if not result.resumed_from else None,
+        "tokens_per_s": round(result.run_tokens / max(result.elapsed_s, 1e-9), 1),
         "elapsed_s": round(result.elapsed_s, 2),
         "skipped_steps": list(result.skipped_steps),
         "checkpoint": result.checkpoint,

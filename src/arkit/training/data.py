@@ -45,6 +45,7 @@ __all__ = [
     "Batch",
     "Row",
     "attention_mask",
+    "block_rows",
     "collate",
     "is_map_style",
     "pack",
@@ -377,6 +378,48 @@ def scale_rows(
                   extras)
 
 
+def block_rows(
+    items: Iterable[tuple[int, Any]], encode: Callable[[Any], list[int]], schedule: Any, *, seq_len: int, pad_id: int
+) -> Iterator[Row]:
+    """One row per ``(prompt, blocks)`` item for block-wise training (:class:`arkit.BlockSchedule`).
+
+    ``prompt`` is encoded by the pipeline; ``blocks[k]`` holds block ``k``'s tokens. The
+    schedule rebuilds each block's inputs (:meth:`arkit.BlockSchedule.training_example`);
+    each block is one attention block. An :class:`arkit.Conditioned` pair carries its extra
+    inputs into its row.
+    """
+    names: list[tuple[str, ...]] = []
+    for index, item in items:
+        item, extras = _unwrap(item, index, names)
+        if not (isinstance(item, (tuple, list)) and len(item) == 2):
+            raise InputError(f"block-wise training item {index} must be a (prompt, blocks) pair, got "
+                             f"{type(item).__name__}")
+        prompt, blocks = item
+        try:
+            inputs, targets, block_ids = schedule.training_example(list(encode(prompt)), blocks, ignore_index=IGNORE)
+        except InputError as exc:
+            raise InputError(f"block-wise training item {index}: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"block-wise training item {index} is not a prompt and token blocks ({exc})") from None
+        n = len(inputs)
+        if n > seq_len:
+            raise InputError(f"block-wise training item {index} needs {n} positions but TrainConfig.seq_len is "
+                             f"{seq_len}: raise it")
+        pad = seq_len - n
+        yield Row(inputs + [pad_id] * pad, targets + [IGNORE] * pad, list(range(n)) + [0] * pad, [1] * n + [0] * pad,
+                  block_ids + list(range(seq_len, seq_len + pad)), extras)
+
+
+def schedule_rows(
+    items: Iterable[tuple[int, Any]], encode: Callable[[Any], list[int]], schedule: Any, *, seq_len: int, pad_id: int
+) -> Iterator[Row]:
+    """Rows for a next-scale or a block-wise schedule."""
+    from ..generation.blocks import BlockSchedule
+
+    rows = block_rows if isinstance(schedule, BlockSchedule) else scale_rows
+    return rows(items, encode, schedule, seq_len=seq_len, pad_id=pad_id)
+
+
 # -- the row stream ------------------------------------------------------------------
 class RowStream:
     """Packed rows epoch after epoch, from a fixed position: ``(epoch, offset)`` is all its state.
@@ -403,7 +446,7 @@ class RowStream:
     def _epoch_rows(self) -> Iterator[Row]:
         items = self.source.train_items(self.epoch)
         if self.schedule is not None:
-            rows = scale_rows(items, self.encode, self.schedule, seq_len=self.seq_len, pad_id=self.pad_id)
+            rows = schedule_rows(items, self.encode, self.schedule, seq_len=self.seq_len, pad_id=self.pad_id)
         else:
             rows = pack(documents(items, self.encode, self.eos), self.seq_len, overflow=self.overflow,
                         pad_id=self.pad_id)
@@ -448,7 +491,7 @@ def eval_rows(source: Source, encode: Callable[[Any], list[int]], eos: int | Non
     else:
         items = source.eval_items()
     if schedule is not None:
-        rows = list(scale_rows(items, encode, schedule, seq_len=seq_len, pad_id=pad_id))
+        rows = list(schedule_rows(items, encode, schedule, seq_len=seq_len, pad_id=pad_id))
     else:
         rows = list(pack(documents(items, encode, eos), seq_len, overflow=overflow, pad_id=pad_id))
     if not rows:

@@ -312,6 +312,7 @@ class _Trainer:
             skipped_steps=tuple(skipped),
             resumed_from=start_step,
             checkpoint=last_checkpoint,
+            run_tokens=run_tokens,
         )
 
     # -- evaluation ----------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -81,3 +83,41 @@ def to_llama(backbone: Any, head: Any) -> Any:
     if missing or unexpected:
         raise arkit.ConfigError(f"weight mapping to Llama failed: missing {missing}, unexpected {unexpected}")
     return model.eval()
+
+
+def save_llama(backbone: Any, head: Any, directory: str | Path, *, tokenizer: Any = None) -> Path:
+    """Write a Hugging Face Llama folder (``config.json``, ``model.safetensors``, tokenizer files) with the weights
+    of a ``core/transformer`` + head, for tools that read such folders (onnxruntime-genai's model builder).
+
+    The tokenizer files are ``tokenizer``'s own ``tokenizer.json`` when its config holds one (``hf/tokenizer``);
+    otherwise a word-level tokenizer whose token ``t{i}`` is id ``i`` over the head's vocabulary, which such tools
+    need to find but which only maps ids: feed them token ids. The bos, eos and pad ids are the tokenizer's special
+    tokens; those it does not declare keep ``LlamaConfig``'s defaults (bos 1, eos 2), which tools that stop at eos
+    then use. Nothing is downloaded.
+    """
+    from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    target = Path(directory)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise arkit.ConfigError(f"refusing to write a Llama folder into {target}: it exists and is not empty")
+    special = dict(getattr(tokenizer, "special_tokens", {}) or {})
+    content = dict(getattr(tokenizer, "config", {}) or {}).get("tokenizer_json")
+    if content is not None:
+        text = content if isinstance(content, str) else json.dumps(content)
+        words = Tokenizer.from_str(text)
+    else:
+        words = Tokenizer(models.WordLevel({f"t{i}": i for i in range(head.vocab_size)}, unk_token="t0"))
+    names = {f"{role}_token": words.id_to_token(special[role]) for role in ("bos", "eos", "pad", "unk")
+             if role in special and words.id_to_token(special[role]) is not None}
+    if content is None:
+        names.setdefault("unk_token", "t0")
+    model = to_llama(backbone, head)
+    for role in ("bos", "eos", "pad"):  # the model's config carries the tokenizer's special ids (else Llama's)
+        if role in special:
+            setattr(model.config, f"{role}_token_id", special[role])
+            if model.generation_config is not None:
+                setattr(model.generation_config, f"{role}_token_id", special[role])
+    model.save_pretrained(target)
+    PreTrainedTokenizerFast(tokenizer_object=words, **names).save_pretrained(target)
+    return target

@@ -43,7 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     be.add_argument("--seed", type=int, default=0)
     be.add_argument("--json", action="store_true", help="print the report as JSON")
     de = sub.add_parser("demo", help="train, write PNG grids per decoding method, print a table")
-    de.add_argument("--steps", type=int, default=600, help="training steps per model (default 600)")
+    de.add_argument("--steps", type=int, default=600,
+                    help="training steps per model (default 600); bounds every training loop of the demo: VQ "
+                         "tokenizers fit for min(steps, 400) steps, after min(steps, 800) warm-up steps (shapes)")
     de.add_argument("--per-class", type=int, default=8, help="digits per class in each grid (default 8)")
     de.add_argument("--guidance", type=float, default=1.25)
     de.add_argument("--out", default="vision-demo", help="folder for the PNG grids (default ./vision-demo)")

@@ -22,11 +22,19 @@ from .recipes import SHAPES_MODEL, ModelSize, shapes_tokenizer, train_draft, tra
 __all__ = ["demo"]
 
 
+#: Most steps a demo spends fitting a VQ tokenizer, and warming its autoencoder up (shapes), whatever ``steps``.
+TOKENIZER_STEPS, WARMUP_STEPS = 400, 800
+
+
 def demo(out_dir: str | os.PathLike[str] = "vision-demo", *, steps: int = 600, per_class: int = 8,
          guidance_scale: float = 1.25, delta: float = 0.2, seed: int = 0, progress: bool = True,
          datasets: Sequence[str] = ("digits", "shapes")) -> list[dict[str, Any]]:
     """Train (``steps`` per model), generate ``per_class`` images per class with each method, write
-    ``<method>.png`` grids under ``out_dir`` (shapes: ``shapes_<method>.png``); returns one row per method."""
+    ``<method>.png`` grids under ``out_dir`` (shapes: ``shapes_<method>.png``); returns one row per method.
+
+    ``steps`` bounds every training loop of the demo: each model trains ``steps`` steps, and each VQ
+    tokenizer fits for ``min(steps, 400)`` steps (the shapes autoencoders warm up for ``min(steps, 800)``).
+    """
     torch.set_num_threads(1)
     table: list[dict[str, Any]] = []
     if "digits" in datasets:
@@ -54,7 +62,7 @@ def _digits(out_dir: Path, steps: int, per_class: int, guidance_scale: float, de
     judge = DigitJudge(data.train, seed=seed)
     size = ModelSize(steps=steps, seed=seed)
     raster, _ = train_raster(data, size, progress=progress)
-    scales, _ = train_next_scale(data, size, progress=progress)
+    scales, _ = train_next_scale(data, size, tokenizer_steps=min(steps, TOKENIZER_STEPS), progress=progress)
     draft = train_draft(data, steps=steps, progress=progress)
     labels = [c for c in range(10) for _ in range(per_class)]
     schedule = scales.tokenizer.schedule
@@ -78,9 +86,12 @@ def _shapes(out_dir: Path, steps: int, per_class: int, guidance_scale: float, se
     data = load_shapes(seed=seed)
     judge = shapes_judge(data.train, seed=seed)
     size = attrs.evolve(SHAPES_MODEL, steps=steps, seed=seed)
-    raster, _ = train_vq_raster(data, shapes_tokenizer(data, seed=seed, progress=progress), size, progress=progress)
+    fitting = {"steps": min(steps, TOKENIZER_STEPS), "warmup_steps": min(steps, WARMUP_STEPS)}
+    raster, _ = train_vq_raster(data, shapes_tokenizer(data, seed=seed, progress=progress, **fitting), size,
+                                progress=progress)
     scales, _ = train_next_scale(data, size, tokenizer=shapes_tokenizer(data, multi_scale=True, seed=seed,
-                                                                        progress=progress), progress=progress)
+                                                                        progress=progress, **fitting),
+                                 progress=progress)
     labels = [c for c in range(len(SHAPES)) for _ in range(per_class)]
     schedule = scales.tokenizer.schedule
     runs: dict[str, tuple[str, Samples]] = {

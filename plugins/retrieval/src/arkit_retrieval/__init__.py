@@ -1,0 +1,21 @@
+"""arkit-retrieval: generative retrieval with identifiers that always exist, and a corpus-backed drafter."""
+
+from .bm25 import BM25
+from .corpus import Document, QuerySplit, pydoc_topics, sentences, split_queries, stdlib_docs, unicode_names
+from .datastore import DatastoreDrafter
+from .head import IdHead
+from .ids import AtomicIdTokenizer, SemanticIdTokenizer, TitleIdTokenizer
+from .metrics import hits_at, mrr_at
+from .presets import pretrained_retriever
+from .retriever import QueryTruncatedWarning, Retriever
+from .substring import SubstringConstraint, score_passages
+from .suffix_index import SuffixIndex
+from .training import build_pipeline, training_pairs
+from .trie import IdTrieConstraint
+
+__all__ = ["BM25", "AtomicIdTokenizer", "DatastoreDrafter", "Document", "IdHead", "IdTrieConstraint",
+           "QueryTruncatedWarning", "QuerySplit", "Retriever", "SemanticIdTokenizer", "SubstringConstraint",
+           "SuffixIndex", "TitleIdTokenizer", "build_pipeline", "hits_at", "mrr_at", "pretrained_retriever",
+           "pydoc_topics", "score_passages", "sentences", "split_queries", "stdlib_docs", "training_pairs",
+           "unicode_names"]
+__version__ = "0.1.0.dev0"

@@ -1,0 +1,59 @@
+"""The module the ``arkit`` entry point names: hook implementations only (cheap to import)."""
+
+from __future__ import annotations
+
+import arkit
+from arkit.hookspecs import CommandRegister, ComponentRegister
+
+_QUERIES = ("Return the number of days in a month.", "", "Ünïcödé query")
+
+
+@arkit.hookimpl
+def arkit_register_tokenizers(register: ComponentRegister) -> None:
+    """``retrieval/title-ids``, ``retrieval/semantic-ids``, ``retrieval/atomic-ids``; examples are queries."""
+    from .ids import AtomicIdTokenizer, SemanticIdTokenizer, TitleIdTokenizer
+
+    register("retrieval/title-ids", TitleIdTokenizer,
+             description="text -> a document's own dotted name, as segments or characters (GENRE)", examples=_QUERIES)
+    register("retrieval/semantic-ids", SemanticIdTokenizer,
+             description="text -> hierarchical k-means codes of TF-IDF+SVD document vectors (DSI, TIGER)",
+             examples=_QUERIES)
+    register("retrieval/atomic-ids", AtomicIdTokenizer,
+             description="text -> one token per document (small corpora, a baseline)", examples=_QUERIES)
+
+
+@arkit.hookimpl
+def arkit_register_heads(register: ComponentRegister) -> None:
+    """``retrieval/id-head``: logits, trained on the id part of each sequence."""
+    from .head import IdHead
+
+    register("retrieval/id-head", IdHead, description="categorical logits; training loss on the document-id positions")
+
+
+@arkit.hookimpl
+def arkit_register_constraints(register: ComponentRegister) -> None:
+    """``retrieval/id-trie`` (every valid id, marisa-trie) and ``retrieval/substring`` (any corpus n-gram, SEAL)."""
+    from .substring import SubstringConstraint
+    from .trie import IdTrieConstraint
+
+    register("retrieval/id-trie", IdTrieConstraint,
+             description="prefix trie over every valid id token sequence, stored in a marisa-trie (GENRE)")
+    register("retrieval/substring", SubstringConstraint,
+             description="any n-gram of a token corpus, from a suffix array (SEAL)")
+
+
+@arkit.hookimpl
+def arkit_register_drafters(register: ComponentRegister) -> None:
+    """``retrieval/datastore``: drafts looked up in a suffix array over a corpus (REST)."""
+    from .datastore import DatastoreDrafter
+
+    register("retrieval/datastore", DatastoreDrafter,
+             description="continuations of the context's longest suffix found in a corpus suffix array (REST)")
+
+
+@arkit.hookimpl
+def arkit_register_commands(register: CommandRegister) -> None:
+    """``arkit retrieval demo|eval|search|bench``."""
+    from . import cli  # argparse wiring only; the heavy imports happen when a command runs
+
+    register("retrieval", cli.run, help="generative retrieval: demo, eval, search, bench", arguments=cli.arguments)

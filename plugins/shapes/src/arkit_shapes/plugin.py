@@ -1,0 +1,64 @@
+"""The module the ``arkit`` entry point names: hook implementations only (cheap to import)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import arkit
+from arkit.hookspecs import ComponentRegister
+
+from .constraint import PolygenConstraint
+from .face_coords import FaceCoordsTokenizer
+from .octree import OctreeTokenizer, Voxels
+from .polygen import PolygenTokenizer
+
+
+def _grids() -> tuple[Voxels, ...]:
+    """Two 16^3 grids the octree round-trips: a labelled block and one unlabelled voxel."""
+    block = np.zeros((16, 16, 16), dtype=bool)
+    block[3:11, 5:9, 2:14] = True
+    single = np.zeros((16, 16, 16), dtype=bool)
+    single[15, 0, 7] = True
+    return Voxels(grid=block, label=0), Voxels(grid=single, label=None)
+
+
+@arkit.hookimpl
+def arkit_register_tokenizers(register: ComponentRegister) -> None:
+    """``shapes/polygen``, ``shapes/face-coords`` and ``shapes/octree``."""
+    register("shapes/polygen", PolygenTokenizer, examples=(0, None),
+             description="PolyGen: vertices quantised to `bits` bits and sorted z-y-x, then polygon faces as vertex "
+                         "indices in canonical order (new-face and stop tokens), class prefix; decodes to trimesh")
+    register("shapes/face-coords", FaceCoordsTokenizer, examples=(0, None),
+             description="MeshXL: each triangle as its nine quantised corner coordinates, faces sorted, class prefix")
+    register("shapes/octree", OctreeTokenizer, examples=_grids(),
+             description="a voxelised solid (16^3) as an octree, breadth first, one 8-bit child-occupancy token per "
+                         "node; lossless on voxel grids; surfaces by marching cubes (scikit-image)")
+
+
+@arkit.hookimpl
+def arkit_register_constraints(register: ComponentRegister) -> None:
+    """``shapes/polygen``: the PolyGen pointer and ordering rules."""
+    register("shapes/polygen", PolygenConstraint,
+             description="PolyGen sequences: sorted unique vertices, face indices only at generated vertices, no repeat "
+                         "in a face, canonical face rotation and order; every sample decodes without index errors")
+
+
+@arkit.hookimpl
+def arkit_register_commands(register: Any) -> None:
+    """``arkit shapes demo | eval``."""
+    import argparse
+
+    def arguments(parser: argparse.ArgumentParser) -> None:
+        from .cli import add_arguments
+
+        add_arguments(parser)
+
+    def run(args: argparse.Namespace) -> int | None:
+        from .cli import run as run_command
+
+        return run_command(args)
+
+    register("shapes", run, help="3D shape generation: evaluate the shipped model, or a demo that trains one",
+             arguments=arguments)

@@ -1,0 +1,136 @@
+"""Pre-train ``speech/tts-small`` on espeak-ng digit strings and ship it as the plugin's checkpoint.
+
+Data (all made here, seeded): 600 digit strings of 1-3 words per voice in the four voices
+of ``arkit_speech.espeak.VOICES`` (seed 0), spoken by espeak-ng, resampled to 8 kHz and
+encoded with codec2-1200 (6 byte codebooks per 40 ms frame). Each utterance appears twice,
+each time with a different 8-frame (0.32 s) voice prompt cut from another utterance of its
+voice; 10 % of the items have no phonemes (for classifier-free guidance). One torch thread.
+
+``--pattern flatten`` (the default) trains next-token prediction over the flat codes
+(``tts-digits``); ``--pattern delay`` / ``parallel`` trains block-wise with
+``arkit_speech.schedule.CodecSchedule`` (``Pipeline.fit(schedule=...)``): every codebook
+of a step in one call (``tts-digits-delay`` / ``tts-digits-parallel``).
+
+    python plugins/speech/scripts/pretrain.py --steps 2000 --out-dir runs/speech-tts
+    python plugins/speech/scripts/pretrain.py --pattern delay --seq-len 320 --out-dir runs/speech-delay
+    # interrupted? the same command with --resume continues from the newest checkpoint
+    # ship the newest checkpoint of a run that is still going (or was stopped):
+    python plugins/speech/scripts/pretrain.py --out-dir runs/speech-tts --export-only
+
+The pipeline is written (atomically, float16 weights) to
+``plugins/speech/src/arkit_speech/checkpoints/tts-digits[-PATTERN]`` with this run's ``metrics.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+import shutil
+import warnings
+
+import safetensors.torch
+import torch
+
+import arkit
+from arkit_speech import data
+from arkit_speech.espeak import VOICES
+from arkit_speech.schedule import CodecSchedule
+from arkit_speech.presets import CHECKPOINTS, MAX_WORDS, PROMPT_FRAMES
+
+
+def _corpus(out_dir: Path, n_per_voice: int, seed: int) -> list[data.Sample]:
+    path = out_dir / f"corpus-{n_per_voice}-{seed}-{MAX_WORDS}-words.npz"
+    if not path.is_file():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", arkit.ArkitWarning)
+            data.save_corpus(data.make_corpus(n_per_voice, seed=seed, max_len=MAX_WORDS), path)
+    return data.load_corpus(path)
+
+
+def _ship(pipe: arkit.Pipeline, target: Path, out_dir: Path, step: int, pattern: str) -> None:
+    """Save ``pipe`` with float16 weights, its pattern in the tokenizer's config, and the training log beside it."""
+    pipe.tokenizer.pattern = pattern
+    pipe.backbone.half()
+    pipe.head.half()
+    pipe.save_pretrained(target)
+    pipe.backbone.float()
+    pipe.head.float()
+    metrics = out_dir / "metrics.jsonl"
+    if metrics.is_file():
+        shutil.copy(metrics, target / "metrics.jsonl")
+    record = {"script": "plugins/speech/scripts/pretrain.py", "step": step, "pattern": pattern,
+              "by_word": bool(getattr(pipe.tokenizer, "by_word", False)), "seed": 0,
+              "data": f"espeak-ng digit strings of 1-{MAX_WORDS} words, 600 per voice in {list(VOICES)} (seed 0), "
+                      f"8 kHz, codec2-1200 as 6 byte codebooks; each utterance twice with a {PROMPT_FRAMES}-frame "
+                      f"voice prompt from another utterance of its voice; 10 % without phonemes",
+              "log": "metrics.jsonl: the training run's lines (loss every 10 steps); runs that were stopped and "
+                     "resumed with a new --steps keep their lines up to the checkpoint they resumed from"}
+    (target / "TRAINING.json").write_text(json.dumps(record, indent=1))
+
+
+def _export_latest(out_dir: Path, target: Path, pattern: str, by_word: bool) -> int:
+    checkpoints = sorted((out_dir / "checkpoints").glob("checkpoint-*"))
+    if not checkpoints:
+        raise SystemExit(f"no checkpoint under {out_dir / 'checkpoints'}")
+    weights = safetensors.torch.load_file(str(checkpoints[-1] / "model.safetensors"))
+    pipe = arkit.Pipeline.from_preset("speech/tts-small")
+    if by_word:
+        pipe = pipe.replace(tokenizer=arkit.create("tokenizer", "speech/tts", by_word=True))
+    for name, module in (("backbone", pipe.backbone), ("head", pipe.head)):
+        module.load_state_dict({k[len(name) + 1:]: v for k, v in weights.items() if k.startswith(name + ".")})
+    step = int(checkpoints[-1].name.split("-")[-1])
+    _ship(pipe, target, out_dir, step, pattern)
+    return step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--seq-len", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--n-per-voice", type=int, default=600)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out-dir", type=Path, default=Path("runs/speech-tts"))
+    parser.add_argument("--checkpoint-every", type=int, default=250)
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--export-only", action="store_true")
+    parser.add_argument("--pattern", choices=("flatten", "delay", "parallel"), default="flatten")
+    parser.add_argument("--by-word", action="store_true",
+                        help="interleave each word's phonemes with its audio (flatten only; checkpoint tts-digits-words)")
+    parser.add_argument("--target", type=Path, default=None, help="default: checkpoints/tts-digits[-PATTERN]")
+    args = parser.parse_args()
+    if args.target is None:
+        args.target = CHECKPOINTS / ("tts-digits" if args.pattern == "flatten" else f"tts-digits-{args.pattern}")
+        if args.by_word:
+            args.target = CHECKPOINTS / "tts-digits-words"
+    torch.set_num_threads(1)
+    if args.export_only:
+        print(f"shipped step {_export_latest(args.out_dir, args.target, args.pattern, args.by_word)} to {args.target}")
+        return
+    torch.manual_seed(args.seed)
+    samples = _corpus(args.out_dir, args.n_per_voice, args.seed)
+    pipe = arkit.Pipeline.from_preset("speech/tts-small")
+    if args.by_word:
+        pipe = pipe.replace(tokenizer=arkit.create("tokenizer", "speech/tts", by_word=True))
+    items = [item for k in range(2) for item in
+             data.training_items(samples, pipe.tokenizer, seed=args.seed * 10 + k, prompt_frames=PROMPT_FRAMES,
+                                 by_word=args.by_word)]
+    schedule = None
+    if args.pattern != "flatten":
+        schedule = CodecSchedule(pipe.tokenizer, args.pattern)
+        items = [(dataclasses.replace(item, audio=None), schedule.blocks(item.audio)) for item in items]
+    print(f"{len(samples)} utterances, {len(items)} items, {pipe.num_parameters} parameters", flush=True)
+    result = pipe.fit(items, schedule=schedule, steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len,
+                      lr=args.lr,
+                      warmup_steps=100, overflow="truncate", threads=1, progress=False, seed=args.seed,
+                      out_dir=str(args.out_dir), log_every=10, checkpoint_every=args.checkpoint_every,
+                      resume_from="latest" if args.resume else None)
+    _ship(pipe, args.target, args.out_dir, args.steps, args.pattern)
+    print(f"loss {result.losses[0]:.3f} -> {result.losses[-1]:.3f}; saved to {args.target}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""``speech/codebooks``: flat codec tokens in codebook order, ending only at a frame boundary.
+
+With the flatten pattern the model emits one codec token per step; position ``n`` of the
+audio must come from codebook ``n % K``'s id range, ``eos`` is allowed only between
+frames (after ``min_frames``), and after ``max_frames`` frames only ``eos`` is. Every
+generated sequence therefore decodes to whole codec frames.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from arkit import ConfigError
+
+__all__ = ["CodebookConstraint"]
+
+
+class CodebookConstraint:
+    """Allowed ids per position of a flat (frame-major) codec sequence; the state is ``(tokens so far, ended)``."""
+
+    def __init__(self, num_codebooks: int = 6, codebook_size: int = 256, audio_offset: int = 59, eos: int = 2,
+                 vocab_size: int = 1595, min_frames: int = 1, max_frames: int = 100) -> None:
+        if num_codebooks < 1 or codebook_size < 1 or min_frames < 0 or max_frames < max(1, min_frames):
+            raise ConfigError("CodebookConstraint needs num_codebooks, codebook_size >= 1 and "
+                              "1 <= max_frames, min_frames <= max_frames")
+        if audio_offset + num_codebooks * codebook_size > vocab_size or not 0 <= eos < vocab_size:
+            raise ConfigError(f"codec ids [{audio_offset}, {audio_offset + num_codebooks * codebook_size}) and eos "
+                              f"{eos} must lie in the vocabulary of {vocab_size} ids")
+        self.K, self.size, self.offset, self.eos = int(num_codebooks), int(codebook_size), int(audio_offset), int(eos)
+        self.vocab_size, self.min_frames, self.max_frames = int(vocab_size), int(min_frames), int(max_frames)
+        self._masks = []
+        for j in range(self.K):
+            m = torch.zeros(self.vocab_size, dtype=torch.bool)
+            m[self.offset + j * self.size: self.offset + (j + 1) * self.size] = True
+            self._masks.append(m)
+        self._eos_mask = torch.zeros(self.vocab_size, dtype=torch.bool)
+        self._eos_mask[self.eos] = True
+        self._frame_start_mask = self._masks[0] | self._eos_mask
+
+    @classmethod
+    def for_tokenizer(cls, tokenizer: Any, **kwargs: Any) -> CodebookConstraint:
+        """The constraint that matches a :class:`~arkit_speech.tts.TTSTokenizer`."""
+        return cls(num_codebooks=tokenizer.num_codebooks, codebook_size=tokenizer.codebook_size,
+                   audio_offset=tokenizer.audio_offset, eos=tokenizer.special_tokens["eos"],
+                   vocab_size=tokenizer.vocab_size, **kwargs)
+
+    @property
+    def config(self) -> dict[str, int]:
+        return {"num_codebooks": self.K, "codebook_size": self.size, "audio_offset": self.offset, "eos": self.eos,
+                "vocab_size": self.vocab_size, "min_frames": self.min_frames, "max_frames": self.max_frames}
+
+    def start(self) -> tuple[int, bool]:
+        return (0, False)
+
+    def allowed(self, state: tuple[int, bool]) -> torch.Tensor:
+        n, ended = state
+        if ended:
+            return torch.zeros(self.vocab_size, dtype=torch.bool)
+        j, frames = n % self.K, n // self.K
+        if j == 0 and frames >= self.max_frames:
+            return self._eos_mask
+        if j == 0 and frames >= self.min_frames:
+            return self._frame_start_mask
+        return self._masks[j]
+
+    def advance(self, state: tuple[int, bool], token: int) -> tuple[int, bool]:
+        n, ended = state
+        if ended or int(token) == self.eos:
+            return (n, True)
+        return (n + 1, False)
+
+    def complete(self, state: tuple[int, bool]) -> bool:
+        n, ended = state
+        return ended or (n % self.K == 0 and n // self.K >= self.min_frames)

@@ -1,0 +1,236 @@
+"""``arkit speech eval``: intelligibility, voice and speed of a trained pipeline, with the issue's targets.
+
+One held-out set: digit strings of three words that no training utterance says (the
+training texts are re-drawn from their seeds), spoken in
+each training voice; each row is prompted with a voice prompt cut from a *different*
+held-out utterance of that voice. Every WER goes through the same chain
+(:func:`arkit_speech.asr.transcribe` on 8 kHz audio):
+
+- floor: codec2's own resynthesis of the espeak reference;
+- model: the pipeline's speech (flatten, and delay when a delay checkpoint is given);
+- ceiling: the same speech with its frames shuffled in time, and an untrained model's speech.
+
+Voice: :class:`~arkit_speech.speaker.SpeakerClassifier` fitted on codec2 resynthesis of
+25 training utterances per voice, scored on the generated speech against the prompted voice
+(and on the references, the same classifier's ceiling).
+Speed: real-time factor (generation seconds per second of audio, batch 1, one thread)
+and tokens per second, per pattern, through torch, with speculative decoding (an early-exit
+draft from the same checkpoint, :mod:`arkit_speech.drafting`) and through onnxruntime (the
+pipeline exported to a temporary folder; greedy tokens checked against torch); model calls
+per second of audio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+import time
+from typing import Any
+import warnings
+
+import numpy as np
+import torch
+
+import arkit
+from arkit import ArkitWarning
+
+from . import asr
+from .audio import Audio
+from .data import digit_texts, speech
+from .espeak import VOICES
+from .drafting import speculative
+from .presets import MAX_WORDS, PROMPT_FRAMES, TRAINING_PER_VOICE, TRAINING_SEED
+from .speaker import SpeakerClassifier
+from .synth import speak, voice_prompt_of
+from .tts import TTSTokenizer
+
+__all__ = ["TestSet", "evaluate", "test_set", "targets"]
+
+_TEST_SEED = 9_000
+
+
+@dataclass(frozen=True, eq=False)
+class TestSet:
+    """Held-out texts, voices, voice prompts (codec frames) and espeak references at 8 kHz."""
+
+    texts: list[str]
+    voices: list[str]
+    prompts: list[np.ndarray]
+    references: list[Audio]
+
+
+def test_set(tokenizer: TTSTokenizer, n_per_voice: int, *, exclude: set[str] | None = None,
+             voices: Sequence[str] = VOICES, seed: int = _TEST_SEED) -> TestSet:
+    """``n_per_voice`` held-out strings of :data:`MAX_WORDS` words per voice (none of ``exclude``), with prompts."""
+    exclude = exclude or set()
+    texts, vs, prompts, refs = [], [], [], []
+    for v, voice in enumerate(voices):
+        pool = [t for t in digit_texts(20 * n_per_voice, seed=seed + v, min_len=MAX_WORDS, max_len=MAX_WORDS)
+                if t not in exclude]
+        chosen = list(dict.fromkeys(pool))[: 2 * n_per_voice]
+        for i in range(n_per_voice):
+            text, other = chosen[2 * i], chosen[2 * i + 1]
+            texts.append(text)
+            vs.append(voice)
+            refs.append(speech(text, voice))
+            prompts.append(voice_prompt_of(speech(other, voice), tokenizer, PROMPT_FRAMES))
+    return TestSet(texts, vs, prompts, refs)
+
+
+def _wer(references: Sequence[str], clips: Sequence[Audio]) -> float:
+    return asr.wer(references, [asr.transcribe(c) for c in clips])
+
+
+def _shuffled(frames: Sequence[np.ndarray], tokenizer: TTSTokenizer, seed: int) -> list[Audio]:
+    rng = np.random.default_rng(seed)
+    return [tokenizer.codec.frames_to_audio(f[rng.permutation(len(f))]) for f in frames]
+
+
+def _speed(pipe: arkit.Pipeline, data: TestSet, pattern: str, n: int, guidance_scale: float) -> dict[str, Any]:
+    """Batch-1 generation of ``n`` rows: real-time factor, tokens per second, calls per second of audio."""
+    elapsed = seconds = 0.0
+    calls = tokens = drafted = accepted = 0
+    for i in range(n):
+        out = speak(pipe, [data.texts[i]], [data.prompts[i]], pattern=pattern, guidance_scale=guidance_scale, seed=i)
+        elapsed += out.elapsed_s
+        seconds += out.seconds
+        calls += out.calls
+        tokens += sum(f.size for f in out.frames)
+        if out.speculative is not None:
+            drafted += out.speculative.drafted
+            accepted += out.speculative.accepted
+    seconds = max(seconds, 1e-9)
+    report: dict[str, Any] = {"rtf": elapsed / seconds, "tokens_per_s": tokens / max(elapsed, 1e-9),
+                              "calls_per_audio_s": calls / seconds, "audio_s": seconds, "rows": n}
+    if drafted:
+        report["acceptance"] = accepted / drafted
+    return report
+
+
+def _ort_speed(pipe: arkit.Pipeline, data: TestSet, pattern: str, n: int) -> dict[str, Any]:
+    """Export ``pipe`` to ONNX (a temporary folder), then time batch-1 generation through onnxruntime (1 thread);
+    also check that greedy tokens match torch's on two rows."""
+    import tempfile
+
+    from arkit.onnx import OrtPipeline, export
+
+    greedy = arkit.create("sampler", "core/greedy")
+    with tempfile.TemporaryDirectory() as tmp:
+        report = export(pipe, tmp)
+        ort = OrtPipeline.from_pretrained(tmp, threads=1)
+        speed = _speed(ort, data, pattern, n, 1.0)
+        rows = (data.texts[:2], data.prompts[:2])
+        same = speak(pipe.replace(sampler=greedy), *rows, pattern=pattern, max_frames=20).frames
+        got = speak(ort.replace(sampler=greedy), *rows, pattern=pattern, max_frames=20).frames
+    speed["greedy_tokens_match_torch"] = all(np.array_equal(a, b) for a, b in zip(same, got))
+    speed["max_abs_logit_diff"] = float(report.max_abs_logit_diff)
+    return speed
+
+
+def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets as ``{"name", "value", "target", "met"}`` entries."""
+    w, spk, speed = report["wer"], report["speaker"], report["speed"]
+    out = []
+    model = w["flatten"]
+    out.append({"name": "digit WER of generated speech (flatten) <= 0.4", "value": model, "target": 0.4,
+                "met": bool(model <= 0.4)})
+    out.append({"name": "digit WER within 2x of the codec2 floor", "value": model / max(w["floor"], 1e-9),
+                "target": 2.0, "met": bool(model <= 2.0 * w["floor"])})
+    ceiling = min(w["shuffled"], w["untrained"])
+    out.append({"name": "shuffled and untrained output near 1.0 (>= 0.8)", "value": ceiling, "target": 0.8,
+                "met": bool(ceiling >= 0.8)})
+    out.append({"name": "speaker accuracy with a training voice prompted", "value": spk["generated"], "target": 0.9,
+                "met": bool(spk["generated"] >= 0.9)})
+    for key, label in (("flatten", "torch, flatten"), ("flatten_speculative", "torch, flatten + speculative"),
+                       ("delay", "torch, delay"), ("ort_flatten", "onnxruntime, flatten"),
+                       ("ort_delay", "onnxruntime, delay")):
+        if key in speed:
+            rtf = speed[key]["rtf"]
+            out.append({"name": f"real-time factor < 1 ({label}; 1 thread, batch 1)", "value": rtf, "target": 1.0,
+                        "met": bool(rtf < 1.0)})
+    if "delay" in w:
+        K = report["codebooks"]
+        ratio = speed["delay"]["calls_per_audio_s"] / speed["flatten"]["calls_per_audio_s"]
+        out.append({"name": f"delay pattern: model calls per audio second <= 1/K (K={K}) of flatten's",
+                    "value": ratio, "target": 1.0 / K, "met": bool(ratio <= 1.0 / K)})
+        noise = report["wer_noise"]
+        out.append({"name": "delay pattern WER within noise of flatten's (|diff| <= 2 standard errors of the "
+                            "difference)",
+                    "value": abs(w["delay"] - model), "target": noise, "met": bool(abs(w["delay"] - model) <= noise)})
+    return out
+
+
+def evaluate(pipe: arkit.Pipeline, *, delay: arkit.Pipeline | None = None, n_per_voice: int = 10,
+             speed_rows: int = 4, guidance_scale: float = 1.0, exclude: set[str] | None = None,
+             train_clips: tuple[list[Audio], list[str]] | None = None, seed: int = 0,
+             ort: bool = True, others: dict[str, arkit.Pipeline] | None = None) -> dict[str, Any]:
+    """Everything ``arkit speech eval --json`` prints (see the module docstring); one torch thread."""
+    torch.set_num_threads(1)
+    tok = pipe.tokenizer
+    training = {v: digit_texts(TRAINING_PER_VOICE, seed=TRAINING_SEED * 1000 + i, max_len=MAX_WORDS)
+                for i, v in enumerate(VOICES)}
+    if exclude is None:
+        exclude = {t for texts in training.values() for t in texts}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ArkitWarning)
+        data = test_set(tok, n_per_voice, exclude=exclude)
+        if train_clips is None:  # centroids from 25 training utterances per voice, through codec2 like the rest
+            pairs = [(t, v) for v, texts in training.items() for t in texts[:25]]
+            train_clips = ([tok.codec.frames_to_audio(tok.codec.audio_to_frames(speech(t, v))) for t, v in pairs],
+                           [v for _, v in pairs])
+    floor_audio = [tok.codec.frames_to_audio(tok.codec.audio_to_frames(r)) for r in data.references]
+    report: dict[str, Any] = {"utterances": len(data.texts), "voices": list(dict.fromkeys(data.voices)),
+                              "codebooks": tok.num_codebooks, "guidance_scale": guidance_scale, "wer": {},
+                              "speed": {}, "examples": []}
+    w = report["wer"]
+    w["floor"] = _wer(data.texts, floor_audio)
+    start = time.perf_counter()
+    flat = speak(pipe, data.texts, data.prompts, pattern="flatten", guidance_scale=guidance_scale, seed=seed)
+    w["flatten"] = _wer(data.texts, flat.audio)
+    w["shuffled"] = _wer(data.texts, _shuffled(flat.frames, tok, seed))
+    torch.manual_seed(seed)
+    untrained = arkit.Pipeline.from_preset("speech/tts-small")
+    junk = speak(untrained, data.texts, data.prompts, pattern="flatten", seed=seed, max_frames=40)
+    w["untrained"] = _wer(data.texts, junk.audio)
+    n_words = sum(len(t.split()) for t in data.texts)
+    # two standard errors of the difference of two WERs over n_words words each (binomial approximation at the
+    # flatten model's rate, clipped to [0.05, 0.95])
+    p = min(max(w["flatten"], 0.05), 0.95)
+    report["wer_noise"] = float(2.0 * np.sqrt(2.0 * p * (1.0 - p) / n_words))
+    generated = {"flatten": flat}
+    if delay is not None:
+        d = speak(delay, data.texts, data.prompts, pattern="delay", guidance_scale=guidance_scale, seed=seed)
+        w["delay"] = _wer(data.texts, d.audio)
+        generated["delay"] = d
+    for name, other in (others or {}).items():  # more checkpoints, WER and voice only
+        generated[name] = speak(other, data.texts, data.prompts, guidance_scale=guidance_scale, seed=seed)
+        w[name] = _wer(data.texts, generated[name].audio)
+    report["batch_generation_s"] = time.perf_counter() - start
+    # voice
+    clf = SpeakerClassifier().fit(*train_clips)
+    report["speaker"] = {"generated": _accuracy(clf.predict(flat.audio), data.voices),
+                         "floor": _accuracy(clf.predict(floor_audio), data.voices)}
+    for name, out in generated.items():
+        if name != "flatten":
+            report["speaker"][name] = _accuracy(clf.predict(out.audio), data.voices)
+    # speed, batch 1, one thread: torch, speculative decoding (early-exit draft), onnxruntime
+    speed = report["speed"]
+    speed["flatten"] = _speed(pipe, data, "flatten", speed_rows, guidance_scale)
+    speed["flatten_speculative"] = _speed(speculative(pipe, 1), data, "flatten", speed_rows, guidance_scale)
+    if delay is not None:
+        speed["delay"] = _speed(delay, data, "delay", speed_rows, guidance_scale)
+    if ort:
+        speed["ort_flatten"] = _ort_speed(pipe, data, "flatten", speed_rows)
+        if delay is not None:
+            speed["ort_delay"] = _ort_speed(delay, data, "delay", speed_rows)
+    report["examples"] = [{"text": t, "voice": v, "heard": asr.transcribe(a)}
+                          for t, v, a in zip(data.texts[:: n_per_voice], data.voices[:: n_per_voice],
+                                             flat.audio[:: n_per_voice])]
+    report["targets"] = [{**t, "value": float(t["value"]), "target": float(t["target"])} for t in targets(report)]
+    return report
+
+
+def _accuracy(predicted: Sequence[str], truth: Sequence[str]) -> float:
+    return float(np.mean([p == t for p, t in zip(predicted, truth)]))
+
+

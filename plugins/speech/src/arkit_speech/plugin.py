@@ -1,0 +1,58 @@
+"""The module the ``arkit`` entry point names: hook implementations only (cheap to import: the components
+import pycodec2, espeak-ng, pocketsphinx and scipy only when used)."""
+
+from __future__ import annotations
+
+import argparse
+
+import arkit
+from arkit.hookspecs import CommandRegister, ComponentRegister, PresetRegister
+
+from .codec2 import Codec2Tokenizer
+from .constraint import CodebookConstraint
+from .tts import TTSTokenizer
+
+
+@arkit.hookimpl
+def arkit_register_tokenizers(register: ComponentRegister) -> None:
+    """``speech/codec2`` (audio <-> codec2 frames as K tokens) and ``speech/tts`` (phonemes + prompt + codes)."""
+    register("speech/codec2", Codec2Tokenizer,
+             description="codec2 speech codec (pycodec2, 8 kHz): each frame's bits as K codebook tokens "
+                         "(mode 1200: 6 x 8 bits per 40 ms); every id sequence decodes")
+    register("speech/tts", TTSTokenizer,
+             description="[voice] prompt codes [text] espeak-ng IPA phonemes [audio] codec2 codes, "
+                         "for decoder-only text to speech")
+
+
+@arkit.hookimpl
+def arkit_register_pipeline_presets(register: PresetRegister) -> None:
+    """``speech/tts-small``: an untrained 1.2M-parameter TTS model (see ``arkit_speech.presets``)."""
+    from .presets import PRESETS
+
+    for name, (components, description) in PRESETS.items():
+        register(name, components, description=description)
+
+
+@arkit.hookimpl
+def arkit_register_constraints(register: ComponentRegister) -> None:
+    """``speech/codebooks``: flat codec ids in codebook order, ending only between frames."""
+    register("speech/codebooks", CodebookConstraint,
+             description="flatten pattern: position n from codebook n % K's ids, eos only between frames "
+                         "(min_frames..max_frames)")
+
+
+@arkit.hookimpl
+def arkit_register_commands(register: CommandRegister) -> None:
+    """``arkit speech demo``, ``arkit speech eval`` and ``arkit speech say``."""
+
+    def arguments(parser: argparse.ArgumentParser) -> None:
+        from .cli import add_arguments
+
+        add_arguments(parser)
+
+    def run(args: argparse.Namespace) -> int | None:
+        from .cli import run as run_command
+
+        return run_command(args)
+
+    register("speech", run, help="text to speech over codec2 tokens: demo, eval, say", arguments=arguments)

@@ -1,0 +1,114 @@
+"""Token patterns (flatten / delay / parallel), the block schedules and the flatten constraint."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+import numpy as np
+import pytest
+import torch
+
+import arkit
+from arkit.testing import ConstraintContract
+from arkit_speech import TTSTokenizer
+from arkit_speech.constraint import CodebookConstraint
+from arkit_speech.patterns import PATTERNS, calls_per_second, deinterleave, interleave, num_steps
+from arkit_speech.schedule import CodecSchedule
+
+TOK = TTSTokenizer()
+K, SIZE = TOK.num_codebooks, TOK.codebook_size
+
+
+@st.composite
+def frames(draw: st.DrawFn, max_frames: int = 12, max_k: int = 8) -> np.ndarray:
+    t = draw(st.integers(0, max_frames))
+    k = draw(st.integers(1, max_k))
+    values = draw(st.lists(st.integers(0, 255), min_size=t * k, max_size=t * k))
+    return np.array(values, dtype=np.int64).reshape(t, k)
+
+
+@settings(max_examples=150, deadline=None)
+@given(frames(), st.sampled_from(PATTERNS))
+def test_interleave_then_deinterleave_is_exact(clip: np.ndarray, pattern: str) -> None:
+    steps = interleave(clip, pattern)
+    T, k = clip.shape
+    assert len(steps) == num_steps(pattern, T, k)
+    assert all(len(s) == (1 if pattern == "flatten" else k) for s in steps)
+    assert np.array_equal(deinterleave(steps, pattern, k), clip)
+
+
+@settings(max_examples=60, deadline=None)
+@given(frames(max_frames=10, max_k=4).filter(lambda f: len(f) > 0))
+def test_delay_shifts_codebook_k_by_k_steps(clip: np.ndarray) -> None:
+    steps = np.array(interleave(clip, "delay", fill=-1))
+    for k in range(clip.shape[1]):
+        assert np.array_equal(steps[k:k + len(clip), k], clip[:, k])
+        assert (steps[:k, k] == -1).all() and (steps[k + len(clip):, k] == -1).all()
+
+
+def test_calls_per_second_of_each_pattern() -> None:
+    # 25 frames (one second of codec2-1200), K = 6: prefill + steps + the end-of-audio step
+    assert calls_per_second("flatten", 25, 6, 25.0) == 1 + 150 + 1
+    assert calls_per_second("delay", 25, 6, 25.0) == 1 + 30 + 1
+    assert calls_per_second("parallel", 25, 6, 25.0) == 1 + 25 + 1
+    with pytest.raises(arkit.ConfigError, match="unknown token pattern"):
+        interleave(np.zeros((2, 2)), "zigzag")  # type: ignore[arg-type]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 10), st.sampled_from(["delay", "parallel"]), st.integers(0, 2**31))
+def test_schedule_blocks_round_trip_and_obey_their_own_masks(T: int, pattern: str, seed: int) -> None:
+    schedule = CodecSchedule(TOK, pattern)
+    clip = np.random.default_rng(seed).integers(0, SIZE, (T, K))
+    blocks = schedule.blocks(clip)
+    assert len(blocks) == (T + K if pattern == "delay" else T + 1)
+    assert np.array_equal(schedule.frames(blocks), clip)
+    for k, block in enumerate(blocks):
+        assert schedule.block_inputs(k, [1], blocks[:k]) is not None
+        mask = schedule.allowed(k, [1], blocks[:k], K)
+        assert mask.shape == (K, TOK.vocab_size) and mask.any(-1).all()
+        assert all(bool(mask[j, t]) for j, t in enumerate(block)), f"block {k} breaks its mask"
+    assert schedule.block_inputs(len(blocks), [1], blocks) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["delay", "parallel"]), st.integers(0, 2**31))
+def test_any_blocks_the_masks_allow_decode_to_whole_frames(pattern: str, seed: int) -> None:
+    """A random walk through the schedule's masks (what a sampler could draw) always decodes."""
+    schedule = CodecSchedule(TOK, pattern, max_frames=12)
+    rng = np.random.default_rng(seed)
+    blocks: list[list[int]] = []
+    for k in range(40):
+        if schedule.block_inputs(k, [1], blocks) is None:
+            break
+        mask = schedule.allowed(k, [1], blocks, K)
+        blocks.append([int(rng.choice(np.flatnonzero(mask[j].numpy()))) for j in range(K)])
+    else:
+        pytest.fail("the schedule never ended")
+    clip = schedule.frames(blocks)
+    assert clip.shape[1] == K and clip.shape[0] <= 12
+    assert len(TOK.codec.frames_to_audio(clip).samples) == 320 * len(clip)
+
+
+class TestCodebookConstraintContract(ConstraintContract):
+    component = "speech/codebooks"
+    config = {"num_codebooks": 3, "codebook_size": 4, "audio_offset": 5, "eos": 2, "vocab_size": 17,
+              "min_frames": 1, "max_frames": 4}
+    vocab_size = 17
+
+
+def test_constraint_orders_codebooks_and_ends_only_between_frames() -> None:
+    c = CodebookConstraint.for_tokenizer(TOK, max_frames=2)
+    state = c.start()
+    eos = TOK.special_tokens["eos"]
+    for n in range(2 * K):
+        allowed = torch.nonzero(c.allowed(state)).flatten().tolist()
+        j = n % K
+        codes = [t for t in allowed if t != eos]
+        assert codes == list(range(TOK.audio_offset + j * SIZE, TOK.audio_offset + (j + 1) * SIZE))
+        assert (eos in allowed) == (n == K)  # after the first whole frame, before the second
+        state = c.advance(state, codes[0])
+    assert torch.nonzero(c.allowed(state)).flatten().tolist() == [eos]  # max_frames reached
+    assert c.complete(state) and c.complete(c.advance(state, eos))
+    with pytest.raises(arkit.ConfigError):
+        CodebookConstraint(num_codebooks=2, codebook_size=8, audio_offset=10, vocab_size=20)
