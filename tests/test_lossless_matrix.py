@@ -18,7 +18,7 @@ import torch
 
 import arkit
 from arkit.drafters.jacobi import JacobiDrafter
-from arkit.testing import lossless
+from arkit.testing import DrafterContract, lossless
 from tests.helpers import tiny_pipeline
 
 ALPHA = 1e-3
@@ -179,3 +179,11 @@ def test_the_bench_command_prints_the_matrix_as_json(monkeypatch: pytest.MonkeyP
     assert json.loads(capsys.readouterr().out) == report
     monkeypatch.setattr(bench, "run", lambda **kwargs: {**report, "all_lossless": False})
     assert cli.main(["bench", "lossless", "--json"]) == 1
+
+
+class TestTheDrafterContractHoldsADrafterToLosslessness(DrafterContract):
+    """The contract kit's own losslessness test, as a plugin author would enable it."""
+
+    component = "core/prompt-lookup"
+    vocab_size = 40
+    lossless_drafter = staticmethod(lambda target: arkit.create("drafter", "core/prompt-lookup", max_ngram=2))

@@ -797,11 +797,26 @@ class DrafterContract(_Contract):
     ``[0, V)`` and whose ``probs``, when given, is a ``Tensor[B, k, V]`` of
     non-negative rows summing to 1; ``tokens`` is not modified; the same input
     gives the same proposal; saved and loaded, the same proposal.
+
+    Losslessness: set ``lossless_drafter`` to a function ``target pipeline -> drafter``
+    (the target is :func:`arkit.testing.lossless.toy_target`, a vocabulary of 5) and
+    ``test_speculative_sampling_is_lossless`` compares the distribution of sequences
+    sampled with your drafter under ``core/exact`` against the exactly enumerated
+    distribution of plain decoding, at batch 1 and in a padded batch, under a
+    constraint and with default seeds (:mod:`arkit.testing.lossless`).
     """
 
     kind = "drafter"
     vocab_size: ClassVar[int | None] = None
     max_k: ClassVar[int] = 6
+    lossless_drafter: ClassVar[Any] = None
+
+    def test_speculative_sampling_is_lossless(self) -> None:
+        if self.lossless_drafter is None:
+            pytest.skip("set `lossless_drafter = lambda target: MyDrafter(...)` to hold the drafter to losslessness")
+        from .lossless import assert_lossless
+
+        assert_lossless(type(self).lossless_drafter, "core/exact")
 
     def _vocab(self, drafter: Any) -> int:
         vocab = getattr(drafter, "vocab_size", None) or self.vocab_size
