@@ -11,7 +11,7 @@ import pytest
 
 import arkit
 from arkit.cli import main
-from arkit.plugins import _registered_plugin
+from arkit.plugins import registered_plugin
 from tests.helpers import tiny_pipeline
 
 
@@ -82,7 +82,7 @@ def test_plugins_can_add_commands(capsys: pytest.CaptureFixture[str]) -> None:
 
             register("hello", run_hello, help="say hello", arguments=lambda p: p.add_argument("name"))
 
-    with _registered_plugin(Plugin(), "greeter"):
+    with registered_plugin(Plugin(), "greeter"):
         code, out, _ = run(capsys, "hello", "arkit")
         assert code == 3 and out.strip() == "hello arkit"
         with pytest.raises(SystemExit):
@@ -96,7 +96,7 @@ def test_a_plugin_command_clashing_with_a_builtin_is_reported_not_fatal(capsys: 
         def arkit_register_commands(self, register):  # type: ignore[no-untyped-def]
             register("plugins", lambda args: 0)
 
-    with _registered_plugin(Plugin(), "clash"):
+    with registered_plugin(Plugin(), "clash"):
         with pytest.warns(arkit.ArkitPluginWarning, match="already exists"):
             code, out, _ = run(capsys, "plugins", "--json")
     assert code == 0 and json.loads(out)
@@ -109,7 +109,7 @@ def test_strict_mode_turns_command_failures_into_errors(capsys: pytest.CaptureFi
             raise RuntimeError("broken")
 
     monkeypatch.setenv("ARKIT_STRICT_PLUGINS", "1")
-    with _registered_plugin(Plugin(), "broken-cmd"):
+    with registered_plugin(Plugin(), "broken-cmd"):
         code, _, err = run(capsys, "plugins")
     assert code == 1 and "broken-cmd" in err and "broken" in err
 
@@ -209,7 +209,7 @@ def test_plugins_check_fails_on_a_tokenizer_that_rejects_its_own_examples(capsys
         def arkit_register_tokenizers(self, register):  # type: ignore[no-untyped-def]
             register("badex/bytes", ByteTokenizer, examples=("fine", 42))
 
-    with _registered_plugin(Plugin(), "badex"):
+    with registered_plugin(Plugin(), "badex"):
         code, out, _ = run(capsys, "plugins")  # listing alone builds no component
         assert code == 0 and "ERROR" not in out.split("badex", 1)[1].splitlines()[0]
         code, out, err = run(capsys, "plugins", "--check", "--json")

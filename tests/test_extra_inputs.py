@@ -18,7 +18,7 @@ import torch
 import arkit
 from arkit.backbones.transformer import TransformerBackbone
 from arkit.onnx import OrtPipeline, export
-from arkit.plugins import _registered_plugin
+from arkit.plugins import registered_plugin
 
 from .helpers import tiny_pipeline
 
@@ -237,7 +237,7 @@ class _SpecTwicePlugin:
 
 def test_a_plugin_declares_an_integer_input_and_exports_without_exporter_code(tmp_path: Path) -> None:
     base = tiny_pipeline()
-    with _registered_plugin(_TaggedPlugin(), "tagged"):
+    with registered_plugin(_TaggedPlugin(), "tagged"):
         torch.manual_seed(0)
         pipe = base.replace(backbone=arkit.create("backbone", "tagged/transformer", **base.backbone.config))
         tags = {"tag": torch.tensor([0, 2, 1])}
@@ -249,7 +249,7 @@ def test_a_plugin_declares_an_integer_input_and_exports_without_exporter_code(tm
         with pytest.raises(arkit.InputError, match="integer tensor"):
             pipe.generate(PROMPTS, max_new_tokens=2, extra_inputs={"tag": torch.zeros(3)})
         with pytest.warns(arkit.ArkitPluginWarning, match="two export specs"):
-            with _registered_plugin(_SpecTwicePlugin(), "again"):
+            with registered_plugin(_SpecTwicePlugin(), "again"):
                 info = next(p for p in arkit.list_plugins() if p.name == "again")
                 assert info.error is not None
 

@@ -238,3 +238,99 @@ def test_streaming_refuses_beam_search(pipe: arkit.Pipeline) -> None:
 def test_bad_search_settings(bad: dict) -> None:
     with pytest.raises(arkit.ConfigError):
         arkit.GenerationConfig(**bad)
+
+
+# -- the loop against a cache-free reference ---------------------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(model_seed=st.integers(0, 10_000), vocab=st.integers(3, 24), layers=st.integers(1, 2),
+       lengths=st.lists(st.integers(1, 6), min_size=1, max_size=3), steps=st.integers(1, 6),
+       sampler=st.sampled_from(["core/greedy", "core/multinomial"]), seed=st.integers(0, 1000),
+       cache=st.sampled_from(["core/dynamic", "core/static"]))
+def test_the_loop_equals_a_cache_free_reference_on_random_tiny_models(
+    model_seed: int, vocab: int, layers: int, lengths: list[int], steps: int, sampler: str, seed: int, cache: str
+) -> None:
+    """Greedy and seeded sampled tokens (and their log-probabilities) of ``generate`` are what a loop without a
+    cache, padding or masks gives: each row's full sequence through the model at every step, the sampler
+    drawing for the whole batch from the same seeded generator."""
+    from arkit.tokenizers.ids import IdTokenizer
+
+    torch.manual_seed(model_seed)
+    backbone = arkit.create("backbone", "core/transformer", vocab_size=vocab, d_model=16, n_layers=layers,
+                            n_heads=2, max_seq_len=16, init_std=0.5)
+    head = arkit.create("head", "core/categorical", d_model=16, vocab_size=vocab, init_std=0.5)
+    pipe = arkit.Pipeline(tokenizer=IdTokenizer(vocab), backbone=backbone, head=head,
+                          sampler=arkit.create("sampler", sampler), cache=arkit.create("cache", cache))
+    prompts = [torch.randint(0, vocab, (n,)).tolist() for n in lengths]
+    out = pipe.generate(prompt_ids=prompts, max_new_tokens=steps, eos_token_ids=(), seed=seed, output_logprobs=True)
+
+    generator = torch.Generator().manual_seed(seed)
+    rows, logprobs = [list(p) for p in prompts], [[] for _ in prompts]
+    with torch.no_grad():
+        for _ in range(steps):
+            logits = torch.stack([head(backbone(torch.tensor([r]), positions=torch.arange(len(r))[None]))[0, -1]
+                                  for r in rows]).float()
+            width = max(map(len, rows))
+            context = torch.tensor([[-1] * (width - len(r)) + r for r in rows])
+            scores = pipe.sampler.process(logits, context)
+            chosen = pipe.sampler.select(scores, generator)
+            for r, token in enumerate(chosen.tolist()):
+                rows[r].append(token)
+                logprobs[r].append(float(scores[r].log_softmax(-1)[token]))
+    assert [list(s) for s in out.sequences] == [r[len(p):] for r, p in zip(rows, prompts)]
+    assert out.logprobs is not None
+    assert torch.allclose(torch.tensor(out.logprobs), torch.tensor(logprobs), atol=1e-4)
+    assert out.finish_reasons == ("length",) * len(prompts) and out.num_steps == steps
+
+
+def test_beam_search_reports_logprobs_min_new_tokens_and_finish_reasons(pipe: arkit.Pipeline) -> None:
+    """The drift issue 22 found: beams now return per-token logprobs, hold eos back for min_new_tokens, and
+    end rows by the same rules as sampling (stopping.py)."""
+    eos = tuple(range(0, 259, 2))  # every even id: without min_new_tokens rows end at once
+    out = pipe.generate(["abc", "hello"], max_new_tokens=6, num_beams=2, eos_token_ids=eos, output_logprobs=True,
+                        min_new_tokens=3)
+    assert out.logprobs is not None and out.scores is not None
+    for tokens, lps, score, reason in zip(out.sequences, out.logprobs, out.scores, out.finish_reasons):
+        assert len(lps) == len(tokens) >= 3 and not set(tokens[:2]) & set(eos)
+        assert sum(lps) / len(tokens) == pytest.approx(score, abs=1e-4)
+        assert reason == ("eos" if tokens[-1] in eos else "length")
+
+
+class _EvenIdsForever:
+    """A constraint whose every state is ``None``: it allows the even ids below 20, always."""
+
+    def start(self) -> None:
+        return None
+
+    def allowed(self, state: None) -> list[int]:
+        assert state is None
+        return list(range(0, 20, 2))
+
+    def advance(self, state: None, token: int) -> None:
+        return None
+
+    def complete(self, state: None) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("beams", [1, 2])
+def test_a_constraint_whose_states_are_none_still_constrains_every_row(pipe: arkit.Pipeline, beams: int) -> None:
+    """``None`` is a legal constraint state, not "unconstrained": every row obeys the rule, in sampling and beams."""
+    sampled = tiny_pipeline("core/multinomial", temperature=2.0)
+    for p, options in ((sampled, {"seed": 3}), (pipe, {})):
+        out = p.generate(["abc", "hello there"], max_new_tokens=6, eos_token_ids=(), num_beams=beams,
+                         constraint=_EvenIdsForever(), **options)
+        assert all(t % 2 == 0 and t < 20 for s in out.sequences for t in s)
+
+
+@pytest.mark.parametrize("drafter", ["core/prompt-lookup", "core/jacobi"])
+def test_a_constraint_whose_states_are_none_constrains_speculative_decoding_too(drafter: str) -> None:
+    """The speculative loop carries ``None`` states along draft paths like any other state."""
+    for sampler, options in (("core/multinomial", {"seed": 3, "temperature": 2.0}), ("core/greedy", {})):
+        config = {"temperature": options.pop("temperature")} if "temperature" in options else {}
+        pipe = tiny_pipeline(sampler, **config).replace(drafter=arkit.create("drafter", drafter))
+        out = pipe.generate(["abcabcabc", "hello hello"], max_new_tokens=8, eos_token_ids=(),
+                            constraint=_EvenIdsForever(), **options)
+        assert out.sequences and all(len(s) == 8 for s in out.sequences)
+        assert all(t % 2 == 0 and t < 20 for s in out.sequences for t in s)

@@ -7,7 +7,7 @@ Two layers:
   ``sys.path``: arkit's loader then finds it through the real
   ``importlib.metadata.entry_points``, with its distribution name and version,
   exactly as it finds a pip-installed plugin. Plugin objects defined in a test go
-  through ``arkit.plugins._registered_plugin``. Plugin state is reset before and
+  through ``arkit.plugins.registered_plugin``. Plugin state is reset before and
   after every test.
 - One slow test installs real distributions with pip (arkit, the template plugin in
   ``examples/third_party_plugin`` and the two broken fixtures in ``tests/fixtures``)
@@ -206,7 +206,7 @@ def test_an_exception_inside_a_hook_fails_only_that_plugin(clean_plugins: None) 
             register("exploding/argmax", Argmax)
             raise RuntimeError("exploding.toml is missing")
 
-    with plugins._registered_plugin(Exploding(), "exploding"):
+    with plugins.registered_plugin(Exploding(), "exploding"):
         with pytest.warns(arkit.ArkitPluginWarning, match="'exploding'.*RuntimeError: exploding.toml is missing"):
             record = listed()["exploding"]
         assert record.components == () and "RuntimeError" in error_of(record)
@@ -253,7 +253,7 @@ def test_a_plugin_cannot_take_a_builtin_name(clean_plugins: None) -> None:
         def arkit_register_samplers(self, register: Any) -> None:
             register("core/greedy", Argmax)
 
-    with plugins._registered_plugin(Impostor(), "impostor"):
+    with plugins.registered_plugin(Impostor(), "impostor"):
         with pytest.warns(arkit.ArkitPluginWarning, match="'core'.*'impostor'"):
             assert "registered twice" in error_of(listed()["impostor"])
         assert arkit.get_component("sampler", "core/greedy").plugin == "core"
@@ -283,7 +283,7 @@ def test_presets_are_namespaced_too(clean_plugins: None) -> None:
         def arkit_register_pipeline_presets(self, register: Any) -> None:
             register("core/tiny", {"tokenizer": ("core/byte", {})})
 
-    with plugins._registered_plugin(Squatter(), "squatter"):
+    with plugins.registered_plugin(Squatter(), "squatter"):
         with pytest.warns(arkit.ArkitPluginWarning, match="preset 'core/tiny' is outside the namespace"):
             error_of(listed()["squatter"])
 
@@ -296,7 +296,7 @@ def test_a_malformed_extends_declaration_fails_the_plugin(clean_plugins: None) -
         def arkit_register_samplers(self, register: Any) -> None:
             register("sloppy/argmax", Argmax)
 
-    with plugins._registered_plugin(Sloppy(), "sloppy"):
+    with plugins.registered_plugin(Sloppy(), "sloppy"):
         with pytest.warns(arkit.ArkitPluginWarning, match="arkit_extends must be a list"):
             error_of(listed()["sloppy"])
 
@@ -362,10 +362,10 @@ def test_a_strict_failure_keeps_the_other_in_process_plugins(clean_plugins: None
             register("bad/half", HalfTokenizer)
 
     monkeypatch.setenv("ARKIT_STRICT_PLUGINS", "1")
-    with plugins._registered_plugin(Good(), "good"):
+    with plugins.registered_plugin(Good(), "good"):
         assert arkit.get_component("sampler", "good/argmax")
         with pytest.raises(arkit.PluginLoadError, match="'bad'"):
-            with plugins._registered_plugin(Bad(), "bad"):
+            with plugins.registered_plugin(Bad(), "bad"):
                 arkit.list_components()
         assert arkit.get_component("sampler", "good/argmax")  # the enclosing block's plugin is still there
 

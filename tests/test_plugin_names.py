@@ -41,6 +41,6 @@ def test_an_entry_point_reusing_a_taken_name_is_recorded_apart(impostor: None) -
 
 def test_registering_in_process_under_a_taken_name_is_refused() -> None:
     with pytest.raises(ValueError, match="already loaded"):
-        with plugins._registered_plugin(object(), "core"):
+        with plugins.registered_plugin(object(), "core"):
             pass
     assert arkit.get_component("sampler", "core/greedy").plugin == "core"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import arkit
-from arkit.plugins import _registered_plugin
+from arkit.plugins import registered_plugin
 
 
 def test_builtins_are_registered_through_the_core_plugin() -> None:
@@ -79,7 +79,7 @@ class _NamespacedPlugin:
 
 
 def test_names_without_namespace_go_under_the_plugin_name() -> None:
-    with _registered_plugin(_NamespacedPlugin(), "mydomain"):
+    with registered_plugin(_NamespacedPlugin(), "mydomain"):
         info = arkit.get_component("sampler", "mydomain/argmax")
         assert info.plugin == "mydomain" and info.description == "greedy under another name"
     assert not arkit.list_components(pattern="mydomain/*")
@@ -95,7 +95,7 @@ class _BadNamePlugin:
 
 def test_invalid_names_fail_the_plugin_not_arkit() -> None:
     with pytest.warns(arkit.ArkitPluginWarning, match="a/b/c"):
-        with _registered_plugin(_BadNamePlugin(), "badname"):
+        with registered_plugin(_BadNamePlugin(), "badname"):
             info = next(p for p in arkit.list_plugins() if p.name == "badname")
             assert info.error is not None and "domain/name" in info.error
             assert arkit.get_component("sampler", "core/greedy")
@@ -116,6 +116,6 @@ def test_created_objects_are_checked_against_their_protocol() -> None:
         def arkit_register_samplers(self, register):  # type: ignore[no-untyped-def]
             register("lazy/no-flag", lambda: NotASampler())  # a function factory: checked at create time
 
-    with _registered_plugin(Plugin(), "lazy"):
+    with registered_plugin(Plugin(), "lazy"):
         with pytest.raises(arkit.ComponentProtocolError, match="deterministic"):
             arkit.create("sampler", "lazy/no-flag")

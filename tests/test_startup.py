@@ -7,6 +7,8 @@ alone takes seconds to import), never by timing; ``python -X importtime -m arkit
 
 from __future__ import annotations
 
+import ast
+import importlib
 import importlib.metadata
 import json
 import os
@@ -69,6 +71,111 @@ def test_help_imports_no_torch_when_plugins_do_not() -> None:
     """, ARKIT_DISABLE_PLUGINS=_all_plugins_disabled())
     assert "generate" in printed and "plugins" in printed
     assert "torch" not in modules and "arkit.registry" not in modules
+
+
+# -- with every installed plugin enabled ------------------------------------------------------
+
+
+def _installed() -> list[importlib.metadata.EntryPoint]:
+    return sorted(importlib.metadata.entry_points(group="arkit"), key=lambda ep: ep.name)
+
+
+def _imports_of_command(*args: str) -> tuple[set[str], str]:
+    """The modules ``python -m arkit ARGS`` holds when it exits (all plugins enabled), and what it printed.
+
+    ``sys.modules`` is read at exit rather than ``-X importtime``'s report, which leaves out the modules
+    loaded through ``importlib.import_module`` (entry points, lazy names).
+    """
+    script = textwrap.dedent(f"""
+        import atexit, json, runpy, sys
+        atexit.register(lambda: sys.stderr.write("\\n@@" + json.dumps(sorted(sys.modules)) + "\\n"))
+        sys.argv = ["arkit", *{list(args)!r}]
+        runpy.run_module("arkit", run_name="__main__", alter_sys=True)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=_clean_env(),
+                            cwd=Path(__file__).parent)
+    assert result.returncode == 0, result.stderr[-3000:]
+    messages, _, modules = result.stderr.rpartition("\n@@")
+    return set(json.loads(modules)), result.stdout + messages
+
+
+@pytest.mark.parametrize("command", [("--help",), ("--version",), ("plugins",), ("components",)])
+def test_quick_commands_import_no_torch_with_every_installed_plugin(command: tuple[str, ...]) -> None:
+    """Plugins register their components by import path and import their modules lazily: listing them (and the
+    commands they add to ``--help``) imports no torch, whatever is installed."""
+    modules, printed = _imports_of_command(*command)
+    torch = sorted(m for m in modules if m.split(".")[0] == "torch")
+    assert not torch, f"`arkit {' '.join(command)}` imported {torch[:5]}... (run it with -X importtime to see who)"
+    if command == ("--version",):
+        return
+    for ep in _installed():  # every plugin really was loaded, so the check above covers it
+        assert ep.module in modules, f"plugin {ep.name!r} ({ep.module}) was not loaded"
+        if command == ("plugins",):
+            row = next(line for line in printed.splitlines() if line.split()[:1] == [ep.name])
+            assert row.rstrip().endswith("ok"), row
+
+
+def test_plugin_packages_load_their_public_names_on_first_use() -> None:
+    """Each installed plugin package imports no torch; ``__all__``, ``dir()`` and type checkers still see every
+    public name (``if TYPE_CHECKING:`` imports), and each name resolves to the object its module defines."""
+    packages = sorted({ep.module.split(".")[0] for ep in _installed()})
+    if not packages:
+        pytest.skip("no plugin installed")
+    modules, _ = _modules_after("import " + ", ".join(packages))
+    assert "torch" not in modules, [m for m in modules if m.split(".")[0] in packages]
+    for name in packages:
+        package = importlib.import_module(name)
+        public = set(package.__all__)
+        assert public <= set(dir(package)), sorted(public - set(dir(package)))
+        tree = ast.parse(Path(package.__file__).read_text())
+        checked = {alias.name for node in ast.walk(tree) if isinstance(node, ast.If)
+                   and ast.unparse(node.test) == "TYPE_CHECKING"
+                   for imp in node.body if isinstance(imp, ast.ImportFrom) for alias in imp.names}
+        assert checked == public, f"{name}: the `if TYPE_CHECKING:` imports differ from __all__"
+        for attribute in sorted(public):
+            value = getattr(package, attribute)
+            assert value is not None and not isinstance(value, type(package)), f"{name}.{attribute}"
+        with pytest.raises(AttributeError, match="no attribute 'not_a_name'"):
+            package.not_a_name  # noqa: B018
+
+
+def test_a_plugin_commands_arguments_are_built_only_for_that_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--help`` and other commands skip the plugins' argument builders (which may import their CLI modules);
+    the plugin's own command and ``arkit plugins`` (which reports a failing builder) run them."""
+    from arkit.cli import main
+    from arkit.plugins import registered_plugin
+
+    built: list[str] = []
+
+    class Plugin:
+        @arkit.hookimpl
+        def arkit_register_commands(self, register):  # type: ignore[no-untyped-def]
+            def arguments(parser):  # type: ignore[no-untyped-def]
+                built.append("hello")
+                parser.add_argument("name")
+
+            register("hello", lambda args: print(f"hello {args.name}"), help="say hello", arguments=arguments)
+
+    with registered_plugin(Plugin(), "greeter"):
+        with pytest.raises(SystemExit):
+            main(["--help"])
+        assert "say hello (plugin greeter)" in capsys.readouterr().out and not built
+        assert main(["presets", "--json"]) == 0 and not built
+        assert main(["hello", "arkit"]) == 0 and built == ["hello"]
+        assert capsys.readouterr().out.strip().endswith("hello arkit")
+        assert main(["plugins"]) == 0 and built == ["hello", "hello"]
+
+
+def test_a_lazy_function_keeps_its_name_when_its_submodule_of_the_same_name_is_imported() -> None:
+    """``arkit_timeseries.forecast`` is a function and also a submodule: importing the submodule first must not
+    hide the function (as an eager ``from .forecast import forecast`` would not)."""
+    pytest.importorskip("arkit_timeseries")
+    _, printed = _modules_after("""
+        import arkit_timeseries.forecast
+        import arkit_timeseries
+        print(callable(arkit_timeseries.forecast), type(arkit_timeseries.forecast).__name__)
+    """)
+    assert "True function" in printed, printed
 
 
 def test_the_pytest_plugin_and_the_testing_kit_import_no_torch() -> None:

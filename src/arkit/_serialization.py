@@ -46,8 +46,8 @@ from .errors import (
     MissingPluginError,
     WeightsError,
 )
-from .plugins import _is_disabled
-from .registry import _build, _component_name, _get_registry, get_component
+from .plugins import is_disabled
+from .registry import component_info, create, get_component, list_components
 from .types import KINDS
 
 FORMAT_VERSION = 1
@@ -73,7 +73,7 @@ def _identify(role: str, obj: Any) -> tuple[Any, Any]:
     per_call = (" A constraint that is not saved can instead be passed per call: generate(..., constraint=rule)."
                 if role == "constraint" else "")
     try:
-        info = _component_name(role, obj)
+        info = component_info(role, obj)
     except UnknownComponentError:
         raise ConfigError(
             f"cannot save the {role} {type(obj).__qualname__}: it is not a registered component, so a loader could "
@@ -116,7 +116,7 @@ def save_pipeline(components: Mapping[str, Any], directory: str | os.PathLike[st
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         replace_folder(tmp, target)
     except BaseException:
-        _discard(tmp)
+        discard_temporary(tmp)
         raise
     return target
 
@@ -205,8 +205,8 @@ def recover_folder(target: str | os.PathLike[str]) -> bool:
     return False
 
 
-def _discard(path: Path) -> None:
-    """Delete a temporary folder (what a failed save leaves)."""
+def discard_temporary(path: Path) -> None:
+    """Delete a temporary folder from :func:`new_temporary` (what a failed save leaves)."""
     _IN_USE.discard(str(path))
     shutil.rmtree(path, ignore_errors=True)
 
@@ -373,7 +373,7 @@ def _missing_component(role: str, entry: Mapping[str, Any], known: Any) -> Missi
             installed = importlib.metadata.version(claimed)
         except (importlib.metadata.PackageNotFoundError, ValueError):
             installed = None
-        if installed is not None and _is_disabled(claimed, entry.get("plugin"), str(name).split("/", 1)[0]):
+        if installed is not None and is_disabled(claimed, entry.get("plugin"), str(name).split("/", 1)[0]):
             detail = (f"the artifact says it comes from {claimed!r}, which is installed (version {installed}) but "
                       f"disabled by ARKIT_DISABLE_PLUGINS={os.environ.get('ARKIT_DISABLE_PLUGINS', '')!r}: remove "
                       f"it from that variable to load this pipeline.")
@@ -452,7 +452,7 @@ def load_component(directory: str | os.PathLike[str], role: str, entry: Mapping[
     try:
         info = get_component(role, entry["name"])  # type: ignore[arg-type]
     except UnknownComponentError:
-        raise _missing_component(role, entry, _get_registry().components[role]) from None
+        raise _missing_component(role, entry, {c.name: c for c in list_components(role)}) from None
     _check_provider(role, entry, info)
     weights = entry.get("weights")
     if weights is not None and (not isinstance(weights, str) or Path(weights).is_absolute()):
@@ -480,7 +480,7 @@ def _build_guarded(info: Any, config: Mapping[str, Any], role: str) -> Any:
     An allocation the machine cannot make says how much memory the config asks for.
     """
     try:
-        return _build(info, config)
+        return create(info.kind, info.name, **config)
     except ArkitError:
         raise
     except Exception as exc:  # noqa: BLE001 - the artifact's config is untrusted input to the factory

@@ -1,7 +1,9 @@
 """arkit's own components, registered through the same hooks as any third-party plugin.
 
-Each hook imports its components when it runs, so loading this plugin (which
-``arkit --help`` does) imports neither torch nor the components.
+Components are registered by import path (``"module:Class"``) with their
+descriptions, so neither loading this plugin (which ``arkit --help`` does) nor
+building the registry (``arkit plugins``, ``arkit components``) imports torch or
+the components: each is imported when it is first built.
 """
 
 from __future__ import annotations
@@ -17,18 +19,17 @@ if TYPE_CHECKING:
 
 @hookimpl
 def arkit_register_tokenizers(register: Any) -> None:
-    from .tokenizers.byte import ByteTokenizer
-    from .tokenizers.vectors import VectorTokenizer
-
-    register("core/byte", ByteTokenizer, examples=("hello, world", "", "naïve — ünïcödé ✓", "\x00\n\t"))
-    register("core/vectors", VectorTokenizer, examples=([[0.5], [-1.25], [3.0]], [[2.0]]))
+    register("core/byte", "arkit.tokenizers.byte:ByteTokenizer",
+             examples=("hello, world", "", "naïve — ünïcödé ✓", "\x00\n\t"),
+             description="Bytes in, bytes (or text) out; nothing to learn, nothing to download.")
+    register("core/vectors", "arkit.tokenizers.vectors:VectorTokenizer", examples=([[0.5], [-1.25], [3.0]], [[2.0]]),
+             description="``[T, dim]`` real arrays in, lists of ``dim`` floats out; checked for shape and finiteness.")
 
 
 @hookimpl
 def arkit_register_backbones(register: Any) -> None:
-    from .backbones.transformer import TransformerBackbone
-
-    register("core/transformer", TransformerBackbone)
+    register("core/transformer", "arkit.backbones.transformer:TransformerBackbone",
+             description="Decoder-only transformer (Llama-style) over token ids.")
 
 
 @hookimpl
@@ -44,90 +45,95 @@ def _transformer_inputs(backbone: TransformerBackbone) -> tuple[ExtraInput, ...]
 
 @hookimpl
 def arkit_register_heads(register: Any) -> None:
-    from .heads.categorical import CategoricalHead
-    from .heads.gaussian_mixture import GaussianMixtureHead
-
-    register("core/categorical", CategoricalHead)
-    register("core/gaussian-mixture", GaussianMixtureHead)
+    register("core/categorical", "arkit.heads.categorical:CategoricalHead",
+             description="Logits over ``vocab_size`` tokens from ``d_model``-wide hidden states.")
+    register("core/gaussian-mixture", "arkit.heads.gaussian_mixture:GaussianMixtureHead",
+             description="Mixture weights, means and standard deviations of ``components`` Gaussians over ``dim`` "
+                         "values.")
 
 
 @hookimpl
 def arkit_register_samplers(register: Any) -> None:
-    from .samplers.bad_tokens import BadTokens
-    from .samplers.chain import SamplerChain
-    from .samplers.greedy import GreedySampler
-    from .samplers.logit_bias import LogitBias
-    from .samplers.min_p import MinP
-    from .samplers.multinomial import MultinomialSampler
-    from .samplers.no_repeat_ngram import NoRepeatNgram
-    from .samplers.repetition_penalty import RepetitionPenalty
-    from .samplers.temperature import Temperature
-    from .samplers.top_k import TopK
-    from .samplers.top_p import TopP
-    from .samplers.typical import Typical
-
-    register("core/greedy", GreedySampler)
-    register("core/multinomial", MultinomialSampler)
-    register("core/chain", SamplerChain)
-    register("core/temperature", Temperature)
-    register("core/top-k", TopK)
-    register("core/top-p", TopP)
-    register("core/min-p", MinP)
-    register("core/typical", Typical)
-    register("core/repetition-penalty", RepetitionPenalty)
-    register("core/no-repeat-ngram", NoRepeatNgram)
-    register("core/logit-bias", LogitBias)
-    register("core/bad-tokens", BadTokens)
+    register("core/greedy", "arkit.samplers.greedy:GreedySampler",
+             description="Picks ``argmax`` of the logits; ties go to the lowest id.")
+    register("core/multinomial", "arkit.samplers.multinomial:MultinomialSampler",
+             description="Draws the next token from ``softmax(logits / temperature)`` restricted to top-k and top-p.")
+    register("core/chain", "arkit.samplers.chain:SamplerChain",
+             description="Samplers applied one after another; the last one selects.")
+    register("core/temperature", "arkit.samplers.temperature:Temperature",
+             description="Sharpen (``t < 1``) or flatten (``t > 1``) the distribution. ``t`` must be > 0; use greedy "
+                         "for 0.")
+    register("core/top-k", "arkit.samplers.top_k:TopK",
+             description="Keep the ``k`` most likely ids (ties with the k-th included).")
+    register("core/top-p", "arkit.samplers.top_p:TopP",
+             description="Keep the smallest set of most likely ids whose probability reaches ``p`` in ``(0, 1]``.")
+    register("core/min-p", "arkit.samplers.min_p:MinP",
+             description="Keep ids at least ``p`` times as likely as the most likely one; ``p`` in ``(0, 1]``.")
+    register("core/typical", "arkit.samplers.typical:Typical",
+             description="Keep the ids whose surprisal is closest to the entropy until they hold ``mass`` in ``(0, "
+                         "1]``.")
+    register("core/repetition-penalty", "arkit.samplers.repetition_penalty:RepetitionPenalty",
+             description="Make ids already in the row's context less likely: ``penalty > 1`` penalises, ``< 1`` "
+                         "encourages.")
+    register("core/no-repeat-ngram", "arkit.samplers.no_repeat_ngram:NoRepeatNgram",
+             description="Forbid any id that would repeat an ``n``-gram already in the row (prompt included).")
+    register("core/logit-bias", "arkit.samplers.logit_bias:LogitBias",
+             description='Add ``bias[id]`` to the logit of each listed id (``float("-inf")`` is not allowed: use '
+                         'core/bad-tokens).')
+    register("core/bad-tokens", "arkit.samplers.bad_tokens:BadTokens",
+             description="Ban single ids everywhere, and the last id of each longer sequence when the rest was just "
+                         "generated.")
 
 
 @hookimpl
 def arkit_register_drafters(register: Any) -> None:
-    from .drafters.draft_model import DraftModel
-    from .drafters.hierarchical import HierarchicalDrafter
-    from .drafters.jacobi import JacobiDrafter
-    from .drafters.medusa import MedusaHeads
-    from .drafters.prompt_lookup import PromptLookup
-    from .drafters.token_recycling import TokenRecycling
-
-    register("core/prompt-lookup", PromptLookup)
-    register("core/medusa", MedusaHeads)
-    register("core/jacobi", JacobiDrafter)
-    register("core/token-recycling", TokenRecycling)
-    register("core/draft-model", DraftModel)
-    register("core/hierarchical", HierarchicalDrafter)
+    register("core/prompt-lookup", "arkit.drafters.prompt_lookup:PromptLookup",
+             description="Propose the continuation of the latest earlier occurrence of each row's final n-gram.")
+    register("core/medusa", "arkit.drafters.medusa:MedusaHeads",
+             description="``num_heads`` heads guessing the tokens 2, 3, ... places after each verified position.")
+    register("core/jacobi", "arkit.drafters.jacobi:JacobiDrafter",
+             description="Draft the target's own predictions from the previous pass (Jacobi iteration; SJD when "
+                         "probabilistic).")
+    register("core/token-recycling", "arkit.drafters.token_recycling:TokenRecycling",
+             description="An adjacency table of each token's latest top-``m`` successors, followed as a chain.")
+    register("core/draft-model", "arkit.drafters.draft_model:DraftModel",
+             description="Draft with a smaller model (backbone + head) over the target's vocabulary, keeping its own "
+                         "cache.")
+    register("core/hierarchical", "arkit.drafters.hierarchical:HierarchicalDrafter",
+             description="A draft model (``drafter``) whose own drafting is accelerated by ``inner`` (another "
+                         "drafter).")
 
 
 @hookimpl
 def arkit_register_acceptances(register: Any) -> None:
-    from .acceptance.exact import ExactAcceptance
-    from .acceptance.greedy_match import GreedyMatch
-    from .acceptance.lantern import LanternAcceptance
-    from .acceptance.typical import TypicalAcceptance
-
-    register("core/exact", ExactAcceptance)
-    register("core/greedy-match", GreedyMatch)
-    register("core/typical-acceptance", TypicalAcceptance)
-    register("core/lantern", LanternAcceptance)
+    register("core/exact", "arkit.acceptance.exact:ExactAcceptance",
+             description="Lossless rejection sampling of drafts against the target's distribution.")
+    register("core/greedy-match", "arkit.acceptance.greedy_match:GreedyMatch",
+             description="Keep the longest draft prefix that agrees with the target's argmax.")
+    register("core/typical-acceptance", "arkit.acceptance.typical:TypicalAcceptance",
+             description="Keep draft tokens whose target probability beats an entropy-dependent threshold.")
+    register("core/lantern", "arkit.acceptance.lantern:LanternAcceptance",
+             description="Accept draft tokens against the target's probability pooled over their latent "
+                         "neighbourhood (TV <= delta).")
 
 
 @hookimpl
 def arkit_register_caches(register: Any) -> None:
-    from .cache.dynamic import DynamicCache
-    from .cache.sliding import SlidingWindowCache
-    from .cache.static import StaticCache
-
-    register("core/dynamic", DynamicCache)
-    register("core/static", StaticCache)
-    register("core/sliding", SlidingWindowCache)
+    register("core/dynamic", "arkit.cache.dynamic:DynamicCache",
+             description="Per-layer K/V tensors ``[B, H, S, Dh]`` that grow by concatenation.")
+    register("core/static", "arkit.cache.static:StaticCache",
+             description="Per-layer K/V buffers of ``max_len`` positions, filled left to right.")
+    register("core/sliding", "arkit.cache.sliding:SlidingWindowCache",
+             description="Per-layer K/V of at most ``window`` positions; ``offset`` counts positions dropped from "
+                         "the front.")
 
 
 @hookimpl
 def arkit_register_constraints(register: Any) -> None:
-    from .constraints.state_machine import StateMachineConstraint
-    from .constraints.trie import TrieConstraint
-
-    register("core/trie", TrieConstraint)
-    register("core/state-machine", StateMachineConstraint)
+    register("core/trie", "arkit.constraints.trie:TrieConstraint",
+             description="Allow exactly the continuations of ``sequences`` (lists of token ids).")
+    register("core/state-machine", "arkit.constraints.state_machine:StateMachineConstraint",
+             description="A deterministic finite automaton over token ids.")
 
 
 @hookimpl

@@ -80,9 +80,9 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     plugins = list_plugins()
     examples: dict[str, str] = {}
     if args.check:
-        from .registry import _example_errors
+        from .registry import example_errors
 
-        examples = _example_errors()
+        examples = example_errors()
     errors = {p.name: p.error or _COMMAND_ERRORS.get(p.name) or examples.get(p.name) for p in plugins}
     if args.json:
         _print_json([
@@ -557,21 +557,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_plugin_commands(parser: argparse.ArgumentParser, *, registry: bool = True) -> None:
+def _add_plugin_commands(parser: argparse.ArgumentParser, *, registry: bool = True,
+                         command: str | None = None) -> None:
     """Let each loaded plugin add subcommands; a failing plugin is reported, the CLI goes on.
 
     With ``registry`` (any command but ``--help``) components are registered first, so
     that a plugin that fails there adds no commands either; ``--help`` skips that step
     (it imports the plugins, but runs none of their component hooks).
+
+    A plugin command's arguments are added only when ``command`` is that command, or
+    when ``command`` is ``None`` (``arkit plugins``, which reports a plugin whose
+    arguments fail): ``--help`` and the other commands do not run them.
     """
-    from .plugins import _get_host
+    from .plugins import get_host
 
     if registry:
-        from .registry import _get_registry
+        from .registry import list_plugins
 
-        _get_registry()
-    host = _get_host()
+        list_plugins()
+    host = get_host()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    wanted = command
     for impl in host.pm.hook.arkit_register_commands.get_hookimpls():
         name = impl.plugin_name
 
@@ -580,7 +586,7 @@ def _add_plugin_commands(parser: argparse.ArgumentParser, *, registry: bool = Tr
             if command in BUILTIN_COMMANDS or command in sub.choices:
                 raise ConfigError(f"command {command!r} already exists")
             p = sub.add_parser(command, help=f"{help} (plugin {_plugin})".strip())
-            if arguments is not None:
+            if arguments is not None and wanted in (None, command):
                 arguments(p)
             p.set_defaults(run=run)
 
@@ -635,7 +641,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _one_line_warnings():
             if argv != ["--version"]:  # --help lists the plugins' commands too
-                _add_plugin_commands(parser, registry=bool(argv) and argv[0] not in ("-h", "--help"))
+                first = argv[0] if argv else ""
+                _add_plugin_commands(parser, registry=first not in ("", "-h", "--help"),
+                                     command=None if first == "plugins" else first)
             args = parser.parse_args(argv)
             if not getattr(args, "run", None):
                 parser.print_help()

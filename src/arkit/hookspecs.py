@@ -18,6 +18,12 @@ plugin's name into the callback, so a duplicate name is reported with both
 plugins. A plugin may implement any subset of the hooks; each hook is called
 once per plugin, the first time the registry is used.
 
+``factory`` may be an import path, ``"arkit_mydomain.tokenizer:MyTokenizer"``:
+the module is then imported when the component is first built, so that listing
+components (``arkit plugins``, ``arkit components``) does not import it or torch;
+give ``description`` then (no docstring is read), and ``examples`` as a function
+returning them when building them needs heavy imports.
+
 Compatibility: hooks only gain optional behaviour. Implementations may accept
 fewer arguments than a spec (pluggy's opt-in arguments).
 """
@@ -34,6 +40,7 @@ import pluggy
 __all__ = [
     "CommandRegister",
     "ComponentRegister",
+    "ConverterRegister",
     "ExportSpecRegister",
     "PresetRegister",
     "arkit_register_acceptances",
@@ -41,6 +48,7 @@ __all__ = [
     "arkit_register_caches",
     "arkit_register_commands",
     "arkit_register_constraints",
+    "arkit_register_converters",
     "arkit_register_drafters",
     "arkit_register_export_specs",
     "arkit_register_heads",
@@ -58,7 +66,8 @@ class ComponentRegister(Protocol):
     """The ``register`` callback the component hooks receive."""
 
     def __call__(
-        self, name: str, factory: Callable[..., Any], *, description: str = "", examples: Sequence[Any] = ()
+        self, name: str, factory: Callable[..., Any] | str, *, description: str = "",
+        examples: Sequence[Any] | Callable[[], Sequence[Any]] = (),
     ) -> None: ...
 
 
@@ -75,6 +84,12 @@ class ExportSpecRegister(Protocol):
     """The ``register`` callback :func:`arkit_register_export_specs` receives."""
 
     def __call__(self, backbone: str, extra_inputs: Callable[[Any], Sequence[Any]]) -> None: ...
+
+
+class ConverterRegister(Protocol):
+    """The ``register`` callback :func:`arkit_register_converters` receives."""
+
+    def __call__(self, name: str, convert: Callable[..., Any] | str, *, description: str = "") -> None: ...
 
 
 class CommandRegister(Protocol):
@@ -198,6 +213,20 @@ def arkit_register_export_specs(register: ExportSpecRegister) -> None:
     spec declares cannot be exported (:class:`arkit.ExportError`).
 
     .. versionadded:: 0.2.0
+    """
+
+
+@hookspec
+def arkit_register_converters(register: ConverterRegister) -> None:
+    """Register converters to other libraries' models: ``register(name, convert, *, description="")``.
+
+    ``convert`` is a function (or ``"module:attribute"``, imported on first use) that
+    turns arkit components into another library's objects; ``name`` is namespaced like a
+    component's. :func:`arkit.get_converter` looks one up by name, so arkit's
+    own code (the benchmarks' comparisons with transformers use ``hf/llama`` and
+    ``hf/llama-folder``, which arkit-hf registers) never imports a plugin.
+
+    .. versionadded:: 0.3.0
     """
 
 

@@ -12,15 +12,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 import os
 from pathlib import Path
 import tempfile
-import time
 from typing import Any
 
 import attrs
 import torch
 
 from . import _serialization
-from .errors import ArkitError, ConfigError, InputError, PipelineFormatError
-from .generation.loop import DecodeStats
+from .errors import ConfigError, PipelineFormatError
 from .registry import check_conforms, create, get_preset
 from .protocols import Constraint
 from .types import KINDS, Conditioned, GenerationConfig, GenerationEvent, GenerationOutput, TrainConfig, TrainResult
@@ -153,19 +151,6 @@ class Pipeline:
         ids = list(self.tokenizer.encode(item))
         return ([bos] if bos is not None else []) + ids
 
-    def _prompt_ids(self, prompts: Any, prompt_ids: Sequence[Sequence[int]] | None) -> list[list[int]]:
-        if (prompts is None) == (prompt_ids is None):
-            raise InputError("pass either prompts (items to encode) or prompt_ids (token ids), not both or neither")
-        if prompt_ids is not None:
-            from .generation._setup import token_rows
-
-            return token_rows(prompt_ids)
-        if isinstance(prompts, (str, bytes)):
-            prompts = [prompts]
-        if not isinstance(prompts, Sequence):
-            raise InputError(f"prompts must be a list of items, got {type(prompts).__name__}")
-        return [self.encode(p) for p in prompts]
-
     # -- generation --------------------------------------------------------------
     def generate(
         self,
@@ -197,58 +182,13 @@ class Pipeline:
           guidance the unconditional twins get zeros. What a backbone takes is declared
           by its export spec (:func:`arkit.hookspecs.arkit_register_export_specs`).
         """
-        self._check_categorical()
-        ids = self._prompt_ids(prompts, prompt_ids)
-        config = self._config(config, overrides)
-        extras = self._extra_inputs(extra_inputs, len(ids))
-        constraint = constraint if constraint is not None else self.constraint
-        start = time.perf_counter()
-        stats = DecodeStats()
-        if config.num_beams > 1:
-            from .generation.beam import beam_search
+        from .generation import run
+        from .generation.request import build_request
 
-            if config.guidance_scale != 1.0:
-                raise ConfigError("beam search does not combine with classifier-free guidance; use sampling")
-            if self.drafter is not None:
-                raise ConfigError("beam search does not use a drafter: remove it (pipe.replace(drafter=None)) "
-                                  "or generate without beams")
-            self._check_ready()
-            hypotheses = beam_search(self, ids, config, constraint=constraint, stats=stats, extra_inputs=extras)
-            flat = [h for per_prompt in hypotheses for h in per_prompt]
-            return GenerationOutput(
-                sequences=tuple(h.tokens for h in flat),
-                prompt_lengths=tuple(len(p) for p in ids for _ in range(config.num_return_sequences)),
-                finish_reasons=tuple(h.finish_reason for h in flat),
-                decoded=tuple(self.tokenizer.decode(h.tokens) for h in flat),
-                scores=tuple(h.score for h in flat),
-                num_steps=stats.steps,
-                elapsed_s=time.perf_counter() - start,
-                prefill_s=stats.prefill_s,
-            )
-        sequences: list[list[int]] = [[] for _ in ids]
-        logprobs: list[list[float]] = [[] for _ in ids]
-        reasons: list[Any] = ["length"] * len(ids)
-        from .generation.speculative import SpeculativeCounter
-
-        counter = SpeculativeCounter()
-        for event, lp in self._events(ids, config, constraint, negative_prompts, negative_prompt_ids, stats, counter,
-                                      extras):
-            sequences[event.row].append(event.token_id)
-            if lp is not None:
-                logprobs[event.row].append(lp)
-            if event.finish_reason is not None:
-                reasons[event.row] = event.finish_reason
-        return GenerationOutput(
-            sequences=tuple(tuple(s) for s in sequences),
-            prompt_lengths=tuple(len(p) for p in ids),
-            finish_reasons=tuple(reasons),
-            decoded=tuple(self.tokenizer.decode(s) for s in sequences),
-            logprobs=tuple(tuple(lp) for lp in logprobs) if config.output_logprobs else None,
-            num_steps=stats.steps,
-            elapsed_s=time.perf_counter() - start,
-            prefill_s=stats.prefill_s,
-            speculative=counter.freeze() if self.drafter is not None else None,
-        )
+        request = build_request(self, prompts, prompt_ids=prompt_ids, config=config, constraint=constraint,
+                                negative_prompts=negative_prompts, negative_prompt_ids=negative_prompt_ids,
+                                extra_inputs=extra_inputs, **overrides)
+        return run.generate(self, request)
 
     def stream(
         self,
@@ -267,93 +207,13 @@ class Pipeline:
         Works for any batch size; events of one step come in row order, and each
         row's last event carries its ``finish_reason``. Beam search cannot stream.
         """
-        self._check_categorical()
-        ids = self._prompt_ids(prompts, prompt_ids)
-        config = self._config(config, overrides)
-        extras = self._extra_inputs(extra_inputs, len(ids))
-        constraint = constraint if constraint is not None else self.constraint
-        if config.num_beams > 1:
-            raise ConfigError("beam search cannot stream: its best sequence is known only at the end; use generate")
-        for event, _ in self._events(ids, config, constraint, negative_prompts, negative_prompt_ids, DecodeStats(),
-                                     None, extras):
-            yield event
+        from .generation import run
+        from .generation.request import build_request
 
-    def _extra_inputs(self, given: Mapping[str, Any] | None, rows: int) -> dict[str, Any]:
-        from .generation._setup import extra_inputs
-
-        return extra_inputs(self, given, rows)
-
-    def _config(self, config: GenerationConfig | None, overrides: Mapping[str, Any]) -> GenerationConfig:
-        config = config or GenerationConfig()
-        if overrides:
-            fields = {f.name for f in attrs.fields(GenerationConfig)}
-            unknown = set(overrides) - fields
-            if unknown:
-                raise ConfigError(f"unknown generation option(s) {sorted(unknown)}; options are {sorted(fields)}")
-            if "stop_sequences" in overrides:
-                stops = overrides["stop_sequences"]
-                if isinstance(stops, (str, bytes)) or not isinstance(stops, Iterable):
-                    raise ConfigError(f"stop_sequences must be a list of items or token-id lists, got {stops!r}")
-                overrides = {**overrides, "stop_sequences": [self._stop_ids(s) for s in stops]}
-            config = attrs.evolve(config, **overrides)
-        return config
-
-    def _stop_ids(self, stop: Any) -> Any:
-        if isinstance(stop, Sequence) and not isinstance(stop, (str, bytes)) and all(isinstance(t, int) for t in stop):
-            return list(stop)
-        try:
-            return list(self.tokenizer.encode(stop))
-        except ArkitError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the user's item met the tokenizer: say which item
-            raise InputError(f"the stop sequence {stop!r} is neither a list of token ids nor an item the tokenizer "
-                             f"can encode ({type(exc).__name__}: {exc})") from None
-
-    def _check_categorical(self) -> None:
-        if self.head.vocab_size == 0:
-            raise ConfigError("this pipeline predicts real vectors (its head has no vocabulary): sample it with "
-                              "arkit.generate_continuous(pipe.backbone, pipe.head, context, steps)")
-
-    def _check_ready(self) -> None:
-        """Put modules in inference mode."""
-        for module in self._modules():
-            module.eval()
-
-    def _events(
-        self,
-        ids: list[list[int]],
-        config: GenerationConfig,
-        constraint: Any,
-        negative_prompts: Any,
-        negative_prompt_ids: Sequence[Sequence[int]] | None,
-        stats: DecodeStats,
-        counter: Any = None,
-        extras: Mapping[str, Any] | None = None,
-    ) -> Iterator[tuple[GenerationEvent, float | None]]:
-        from .generation.loop import decode
-        from .generation.speculative import SpeculativeCounter
-
-        counter = counter if counter is not None else SpeculativeCounter()
-
-        negative = None
-        if config.guidance_scale != 1.0:
-            if negative_prompts is None and negative_prompt_ids is None:
-                bos = self.tokenizer.special_tokens.get("bos")
-                if bos is None:
-                    raise InputError("guidance needs negative_prompts (the tokenizer has no bos to stand for 'no prompt')")
-                negative = [[bos] for _ in ids]
-            else:
-                negative = self._prompt_ids(negative_prompts, negative_prompt_ids)
-                if len(negative) != len(ids):
-                    raise InputError(f"got {len(negative)} negative prompts for {len(ids)} prompts: give one per prompt")
-        self._check_ready()
-        if self.drafter is not None:
-            from .generation.speculative import decode_speculative
-
-            return decode_speculative(self, ids, config, constraint=constraint, negative_prompts=negative,
-                                      stats=stats, counter=counter, extra_inputs=extras)
-        return decode(self, ids, config, constraint=constraint, negative_prompts=negative, stats=stats,
-                      extra_inputs=extras)
+        request = build_request(self, prompts, prompt_ids=prompt_ids, config=config, constraint=constraint,
+                                negative_prompts=negative_prompts, negative_prompt_ids=negative_prompt_ids,
+                                extra_inputs=extra_inputs, **overrides)
+        yield from run.stream(self, request)
 
     # -- training ----------------------------------------------------------------
     def fit(

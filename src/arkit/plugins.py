@@ -31,6 +31,8 @@ from . import hookspecs
 from ._version import __version__
 from .errors import ArkitPluginWarning, PluginLoadError
 
+# The host's functions below are public to arkit's own packages (registry, cli, testing, serialization);
+# plugin authors use ``arkit.testing.register_plugin`` and the ``ARKIT_*`` environment variables instead.
 __all__ = ["ENTRY_POINT_GROUP", "BUILTIN_PLUGINS"]
 
 #: Entry-point group third-party plugins are published under.
@@ -49,7 +51,8 @@ class _PluginRecord:
     error: str | None = None
 
 
-def _strict() -> bool:
+def strict_mode() -> bool:
+    """Whether ``ARKIT_STRICT_PLUGINS`` is set: a plugin that fails to load then raises instead of warning."""
     return os.environ.get("ARKIT_STRICT_PLUGINS", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
@@ -62,13 +65,13 @@ def _disabled() -> set[str]:
     return {_normalize(n.strip()) for n in os.environ.get("ARKIT_DISABLE_PLUGINS", "").split(",") if n.strip()}
 
 
-def _is_disabled(*names: object) -> bool:
+def is_disabled(*names: object) -> bool:
     """Whether ``ARKIT_DISABLE_PLUGINS`` blocks any of these entry-point or distribution names."""
     disabled = _disabled()
     return any(isinstance(n, str) and n and _normalize(n) in disabled for n in names)
 
 
-class _PluginHost:
+class PluginHost:
     """Owns the plugin manager and the record of every plugin, loaded or failed."""
 
     def __init__(self) -> None:
@@ -129,7 +132,7 @@ class _PluginHost:
         self.records[name] = _PluginRecord(name, None, distribution, version, builtin=False, error=reason)
         self.generation += 1
         error = PluginLoadError(name, distribution, reason)
-        if _strict():
+        if strict_mode():
             raise error
         warnings.warn(str(error), ArkitPluginWarning, stacklevel=3)
 
@@ -140,14 +143,14 @@ class _PluginHost:
         self.generation += 1
 
 
-_host: _PluginHost | None = None
+_host: PluginHost | None = None
 
 
-def _get_host() -> _PluginHost:
+def get_host() -> PluginHost:
     """The process-wide plugin host, loading plugins on first use."""
     global _host
     if _host is None:
-        _host = _PluginHost()
+        _host = PluginHost()
         try:
             _host.load()
         except BaseException:
@@ -163,8 +166,9 @@ def _reset_plugins() -> None:
 
 
 @contextlib.contextmanager
-def _registered_plugin(plugin: Any, name: str) -> Iterator[Any]:
-    host = _get_host()
+def registered_plugin(plugin: Any, name: str) -> Iterator[Any]:
+    """Load ``plugin`` under ``name`` for the duration of the block, then remove it (``arkit.testing`` builds on this)."""
+    host = get_host()
     if name in host.records:
         raise ValueError(f"a plugin named {name!r} is already loaded; register yours under another name")
     host.add(plugin, name, None, None, builtin=False)

@@ -23,10 +23,26 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from .types import CacheSpec, Draft
+from .types import CacheSpec, Draft, Verification
 
-__all__ = ["AcceptanceRule", "Backbone", "Cache", "Constraint", "Drafter", "FusedAttentionBackbone", "Head",
-           "Sampler", "Tokenizer"]
+__all__ = [
+    "AcceptanceRule",
+    "Backbone",
+    "Cache",
+    "Constraint",
+    "Drafter",
+    "EvictingCache",
+    "ExportableDraftHeads",
+    "FusedAttentionBackbone",
+    "Head",
+    "ObservingDrafter",
+    "Sampler",
+    "SamplingDrafter",
+    "StatefulDrafter",
+    "Tokenizer",
+    "TreeAcceptanceRule",
+    "TreeDrafter",
+]
 
 
 @runtime_checkable
@@ -178,30 +194,12 @@ class Drafter(Protocol):
       the distribution it drew each token from, which lossless acceptance uses;
       without, the drafter is taken as deterministic. Ids lie in ``[0, V)``.
 
-    Optional members, called by the loop when present:
-
-    - ``start(pipe, batch_size)``: before the prefill of each generation (reset
-      per-generation state; ``pipe`` is the target pipeline). A drafter that
-      samples may take a keyword ``generator``: a ``torch.Generator`` seeded from
-      the generation's own, so ``generate(seed=...)`` is reproducible.
-    - ``uses_generator``: whether the drafter draws its sampled tokens from that
-      ``generator`` (assumed true for a drafter whose ``start`` takes one).
-
-    **Only drafts drawn from the generation's generator are random.** An acceptance
-    rule may treat a draft as a draw from ``Draft.probs`` only when the drafter drew
-    it from the ``generator`` given to ``start``. A drafter that reseeds a stream of
-    its own (per generation, from a fixed seed) makes its "samples" a fixed function
-    of the context, and exact acceptance of such drafts is biased. The loop enforces
-    the rule: a draft from a drafter whose ``start`` takes no ``generator``, or whose
-    ``uses_generator`` is false, reaches the acceptance rule without ``probs``, as a
-    fixed guess (still lossless under ``core/exact``, accepted less often).
-    - ``observe(verification)``: after the prefill and after each verification
-      pass, with the target's tokens, hidden states, logits and decisions
-      (:class:`~arkit.Verification`). Drafters that read the target's hidden
-      states (Medusa heads) or its predictions (Jacobi, token recycling) use it.
-    - ``tree_drafts``: true for a drafter whose drafts may be trees
-      (``Draft.parents``); the loop then reserves cache room for the branches
-      the target discards, and needs an acceptance rule with ``accept_tree``.
+    Optional capabilities, each a protocol of its own below: :class:`StatefulDrafter`
+    (``start``), :class:`SamplingDrafter` (draws from the generation's generator),
+    :class:`ObservingDrafter` (``observe``), :class:`TreeDrafter` (``tree_drafts``) and,
+    for export, :class:`ExportableDraftHeads`. Drafts reach the acceptance rule with their
+    ``probs`` only from a :class:`SamplingDrafter` that drew them from the generation's
+    generator; any other draft is a fixed guess.
     """
 
     @property
@@ -233,11 +231,7 @@ class AcceptanceRule(Protocol):
     for any guess. Every rule that claims ``lossless`` is held to it by
     :func:`arkit.testing.lossless.check_lossless` (every registered drafter).
 
-    Optional: ``accept_tree(draft, target_probs, generator) -> (paths, next_tokens)``
-    for tree drafts (``Draft.parents`` set; ``target_probs`` then has one row per
-    node after the root's): each row's kept root-to-node path as a list of node
-    indices, and the target's token after it. ``core/exact`` (deterministic drafts),
-    ``core/greedy-match`` and ``core/typical-acceptance`` implement it.
+    Optional: :class:`TreeAcceptanceRule` (``accept_tree``, for tree drafts).
     """
 
     lossless: bool
@@ -271,9 +265,8 @@ class Cache(Protocol):
       beam reordering, row selection and duplication.
     - ``memory_bytes()``: bytes held by the stored tensors.
 
-    Optional: ``offset``, the number of positions dropped from the front (caches
-    that evict, like a sliding window); storage slot ``j`` then holds the
-    ``offset + j``-th position written. Absent means 0.
+    Optional: :class:`EvictingCache` (``offset``, for caches that drop positions from the
+    front, like a sliding window); a cache without it drops none.
     """
 
     @property
@@ -336,6 +329,114 @@ class Constraint(Protocol):
     def complete(self, state: Any) -> bool: ...
 
 
+# --- speculative capabilities -------------------------------------------------------------------------
+# Optional members that speculative decoding uses when a component has them. Each capability is a
+# protocol of its own that extends its kind's protocol: a component has it by having the members
+# (built-in or plugin, no inheritance needed), and the loop asks with ``isinstance``, once per
+# generation. arkit.testing.lossless holds every drafter to losslessness whatever capabilities it has.
+
+
+@runtime_checkable
+class StatefulDrafter(Drafter, Protocol):
+    """A :class:`Drafter` with per-generation state (a cache, a window): ``start`` resets it.
+
+    - ``start(pipe, batch_size)``: called once per generation, before the prefill. ``pipe``
+      is the target :class:`arkit.Pipeline`; ``batch_size`` counts the rows (guidance twins
+      excluded). Check that the target fits here (vocabulary, tokenizer) and raise
+      :class:`arkit.ConfigError` when it does not.
+    """
+
+    def start(self, pipe: Any, batch_size: int) -> None: ...
+
+
+@runtime_checkable
+class SamplingDrafter(StatefulDrafter, Protocol):
+    """A :class:`StatefulDrafter` that can sample its drafts from the generation's own random stream.
+
+    - ``start(pipe, batch_size, *, generator)``: ``generator`` is a ``torch.Generator``
+      seeded from the generation's, so ``generate(seed=...)`` repeats exactly.
+    - ``uses_generator``: whether this generation's drafts are drawn from that generator.
+      Only then does the loop pass ``Draft.probs`` to the acceptance rule, which may treat
+      the draft as random draws from them. Any other draft (a drafter reseeding a stream of
+      its own makes its "samples" a fixed function of the context) reaches the rule without
+      ``probs``, as a fixed guess: exact acceptance of such draws would be biased.
+
+    arkit 0.1 detected this capability from ``start``'s signature; a drafter whose ``start``
+    takes a keyword ``generator`` but has no ``uses_generator`` is still treated as one with
+    ``uses_generator = True``. Declare ``uses_generator``: that fallback is for older plugins.
+    """
+
+    uses_generator: bool
+
+    def start(self, pipe: Any, batch_size: int, *, generator: torch.Generator | None = None) -> None: ...
+
+
+@runtime_checkable
+class ObservingDrafter(Drafter, Protocol):
+    """A :class:`Drafter` that learns from the target as it verifies (Medusa heads, Jacobi, token recycling).
+
+    - ``observe(verification)``: after the prefill and after each verification pass, with
+      that pass's :class:`arkit.Verification`: the tokens fed, the target's hidden states
+      and (guided) logits for the conditional rows, the draft tokens each row kept, the
+      target's next token, which rows were live, and the pass position that next token
+      came from.
+    """
+
+    def observe(self, verification: Verification) -> None: ...
+
+
+@runtime_checkable
+class TreeDrafter(Drafter, Protocol):
+    """A :class:`Drafter` whose drafts may be trees (``Draft.parents`` set).
+
+    - ``tree_drafts``: true when ``propose`` may return trees (it may depend on the
+      configuration, like ``core/medusa``'s ``tree_width``). The loop then reserves cache
+      room for the branches the target discards (up to ``k + 1`` slots per generated
+      token) and needs a :class:`TreeAcceptanceRule` (else :class:`arkit.ConfigError`). A
+      tree from a drafter whose ``tree_drafts`` is not true raises
+      :class:`arkit.GenerationError`.
+    """
+
+    tree_drafts: bool
+
+
+@runtime_checkable
+class TreeAcceptanceRule(AcceptanceRule, Protocol):
+    """An :class:`AcceptanceRule` that keeps a root-to-node path of a tree draft.
+
+    ``accept_tree(draft, target_probs, generator) -> (paths, next_tokens)``: ``draft.parents``
+    is set, and ``target_probs: Tensor[B, k + 1, V]`` holds the target's distribution at the
+    pending token (position 0) and after each node ``i`` (position ``i + 1``). Returns each
+    row's kept path as a list of node indices, from a child of the root down, and the
+    target's token after the path's last node (``LongTensor[B]``). ``core/exact``
+    (deterministic drafts), ``core/greedy-match`` and ``core/typical-acceptance`` have it.
+    """
+
+    def accept_tree(
+        self, draft: Draft, target_probs: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[list[list[int]], torch.Tensor]: ...
+
+
+@runtime_checkable
+class EvictingCache(Cache, Protocol):
+    """A :class:`Cache` that drops positions from the front, like a sliding window (``core/sliding``).
+
+    - ``offset``: positions dropped so far; storage slot ``j`` holds the ``offset + j``-th
+      position written. Loops build attention masks from slot ``offset`` on.
+
+    Speculative decoding refuses an evicting cache with :class:`arkit.ConfigError`: rolling
+    a draft back needs every position it wrote.
+    """
+
+    offset: int
+
+
+# --- export capabilities ------------------------------------------------------------------------------
+# What arkit.onnx asks of a component to give it more than the plain step graph. The exporter checks
+# these with ``isinstance`` and never looks at a concrete class: a plugin's component that has the
+# members gets the same exports as a built-in one.
+
+
 @runtime_checkable
 class FusedAttentionBackbone(Protocol):
     """A :class:`Backbone` whose attention can run as onnxruntime's fused ``GroupQueryAttention``.
@@ -368,3 +469,32 @@ class FusedAttentionBackbone(Protocol):
     rope_sin: torch.Tensor
 
     def cache_spec(self) -> CacheSpec: ...
+
+
+@runtime_checkable
+class ExportableDraftHeads(Drafter, Protocol):
+    """A :class:`Drafter` made of heads on the target's last hidden state, exported inside the step graph.
+
+    Optional: :func:`arkit.onnx.export` puts such a drafter (``core/medusa`` or a plugin's)
+    into the step graph, which then also outputs ``medusa_tokens: LongTensor[B, T,
+    num_heads]``, every head's top-1 guess at every position; :class:`arkit.onnx.OrtPipeline`
+    drafts from that output, with no hidden states outside the graph. Any other drafter
+    is saved beside the graph as a component of its own and drafts as it does in torch.
+
+    - ``num_heads``: how many tokens the heads guess.
+    - ``d_model``, ``vocab_size``: the target's width and vocabulary.
+    - ``forward(hidden: Tensor[..., D]) -> Tensor[..., num_heads, V]``: every head's logits
+      at each position of the target's final hidden states; head ``i`` guesses the token
+      ``i + 1`` places after the token the target predicts there. The drafter must be a
+      ``torch.nn.Module`` whose forward traces with ``torch.export``.
+
+    The exported pipeline drafts head ``i``'s top-1 guess at each row's last verified
+    position, a chain of ``min(k, num_heads)`` tokens: what ``propose`` should draft in torch
+    too, so that both pipelines draft alike (trees are not exported).
+    """
+
+    num_heads: int
+    d_model: int
+    vocab_size: int
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor: ...

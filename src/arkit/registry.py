@@ -19,7 +19,8 @@ from typing import Any
 
 import attrs
 
-from . import protocols
+from ._conformance import PROTOCOLS, check_conforms, check_factory
+from ._lazy import LazyExamples, LazyFactory, made_by
 from .errors import (
     ComponentProtocolError,
     ConfigError,
@@ -27,63 +28,25 @@ from .errors import (
     PluginLoadError,
     UnknownComponentError,
 )
-from .plugins import _get_host, _PluginHost, _strict
+from .plugins import get_host, PluginHost, strict_mode
 from .types import KINDS, ComponentInfo, ExtraInput, Kind, PipelinePreset, PluginInfo
 
-__all__ = ["create", "get_component", "get_preset", "list_components", "list_plugins", "list_presets"]
+__all__ = [
+    "check_conforms",
+    "component_info",
+    "create",
+    "declared_inputs",
+    "example_errors",
+    "get_component",
+    "get_converter",
+    "get_preset",
+    "list_components",
+    "list_plugins",
+    "list_presets",
+]
 
-PROTOCOLS: dict[str, type] = {
-    "tokenizer": protocols.Tokenizer,
-    "backbone": protocols.Backbone,
-    "head": protocols.Head,
-    "sampler": protocols.Sampler,
-    "drafter": protocols.Drafter,
-    "acceptance": protocols.AcceptanceRule,
-    "cache": protocols.Cache,
-    "constraint": protocols.Constraint,
-}
 _HOOKS = {kind: f"arkit_register_{kind}s" for kind in KINDS}
 _COMPONENT_ATTR = "_arkit_component"  # set on created objects: (kind, name)
-
-
-def _protocol_methods(protocol: type) -> list[str]:
-    """Members of a protocol that are plain methods (checkable on a class)."""
-    return sorted(
-        name
-        for name, value in vars(protocol).items()
-        if inspect.isfunction(value) and not name.startswith("_")
-    )
-
-
-def _protocol_members(protocol: type) -> list[str]:
-    names = set(getattr(protocol, "__protocol_attrs__", ()))
-    names |= set(getattr(protocol, "__annotations__", {}))
-    names |= {n for n, v in vars(protocol).items() if not n.startswith("_") and (inspect.isfunction(v) or isinstance(v, property))}
-    return sorted(n for n in names if not n.startswith("_"))
-
-
-def check_conforms(kind: str, obj: Any, *, what: str) -> None:
-    """Raise :class:`ComponentProtocolError` unless ``obj`` satisfies ``kind``'s protocol."""
-    protocol = PROTOCOLS[kind]
-    if isinstance(obj, protocol):
-        return
-    missing = [m for m in _protocol_members(protocol) if not hasattr(obj, m)]
-    raise ComponentProtocolError(
-        f"{what} is not a {kind}: it lacks {', '.join(missing) or 'required members'} of the "
-        f"arkit.protocols.{protocol.__name__} protocol. See `help(arkit.protocols.{protocol.__name__})`."
-    )
-
-
-def _check_factory(kind: str, name: str, factory: Any) -> None:
-    if not callable(factory):
-        raise ComponentProtocolError(f"{kind} {name!r}: factory {factory!r} is not callable")
-    if inspect.isclass(factory):
-        missing = [m for m in _protocol_methods(PROTOCOLS[kind]) if not callable(getattr(factory, m, None))]
-        if missing:
-            raise ComponentProtocolError(
-                f"{kind} {name!r}: class {factory.__qualname__} lacks method(s) {', '.join(missing)} "
-                f"required by arkit.protocols.{PROTOCOLS[kind].__name__}"
-            )
 
 
 @attrs.define
@@ -91,8 +54,20 @@ class _Registry:
     components: dict[str, dict[str, ComponentInfo]]
     presets: dict[str, PipelinePreset]
     export_specs: dict[str, Callable[[Any], Any]]  # backbone name -> extra_inputs(backbone)
-    host: _PluginHost  # the registry is current while host and generation match
+    host: PluginHost  # the registry is current while host and generation match
     generation: int
+    converters: dict[str, _Converter] = attrs.Factory(dict)
+
+
+@attrs.define
+class _Converter:
+    """A converter from ``arkit_register_converters``: a function, or ``"module:attribute"`` until first use."""
+
+    name: str
+    convert: Callable[..., Any] | str
+    plugin: str
+    distribution: str | None
+    description: str
 
 
 def _namespaced(name: str, plugin: str) -> str:
@@ -125,7 +100,7 @@ def _check_namespace(what: str, full: str, plugin_name: str, extends: frozenset[
         )
 
 
-def _collect_plugin(host: _PluginHost, plugin_name: str, registry: _Registry) -> None:
+def _collect_plugin(host: PluginHost, plugin_name: str, registry: _Registry) -> None:
     """Call one plugin's hooks and commit its registrations, all or nothing."""
     record = host.records[plugin_name]
     staged: list[ComponentInfo] = []
@@ -138,7 +113,11 @@ def _collect_plugin(host: _PluginHost, plugin_name: str, registry: _Registry) ->
         ) -> None:
             full = _namespaced(name, plugin_name)
             _check_namespace(kind, full, plugin_name, extends)
-            _check_factory(kind, full, factory)
+            if isinstance(factory, str):  # "module:attribute": imported when the component is first used
+                factory = LazyFactory(factory, kind=kind, name=full, plugin=plugin_name,
+                                      distribution=record.distribution)
+            else:
+                check_factory(kind, full, factory)
             existing = registry.components[kind].get(full) or next(
                 (c for c in staged if c.kind == kind and c.name == full), None
             )
@@ -155,8 +134,10 @@ def _collect_plugin(host: _PluginHost, plugin_name: str, registry: _Registry) ->
                     plugin=plugin_name,
                     distribution=record.distribution,
                     version=record.version,
-                    description=description or (inspect.getdoc(factory) or "").split("\n", 1)[0],
-                    examples=tuple(examples),
+                    description=description or ("" if isinstance(factory, LazyFactory)
+                                                else (inspect.getdoc(factory) or "").split("\n", 1)[0]),
+                    examples=(_lazy_examples(examples, kind, full, plugin_name, record.distribution)
+                              if callable(examples) else tuple(examples)),
                 )
             )
 
@@ -198,12 +179,30 @@ def _collect_plugin(host: _PluginHost, plugin_name: str, registry: _Registry) ->
                                           f"{plugin_name!r}); only one plugin may declare its extra inputs")
         staged_specs[full] = extra_inputs
 
+    staged_converters: dict[str, _Converter] = {}
+
+    def register_converter(name: str, convert: Callable[..., Any] | str, *, description: str = "") -> None:
+        full = _namespaced(name, plugin_name)
+        _check_namespace("converter", full, plugin_name, extends)
+        if isinstance(convert, str):
+            module, _, attribute = convert.partition(":")
+            if not all(part.isidentifier() for part in module.split(".")) or not attribute.isidentifier():
+                raise ConfigError(f"converter {full!r}: {convert!r} is not a 'module:attribute' path")
+        elif not callable(convert):
+            raise ConfigError(f"converter {full!r}: {convert!r} is neither callable nor a 'module:attribute' path")
+        if full in registry.converters or full in staged_converters:
+            other = registry.converters[full].plugin if full in registry.converters else plugin_name
+            raise DuplicateComponentError(f"converter {full!r} is registered twice: by plugin {other!r} and by "
+                                          f"plugin {plugin_name!r}")
+        staged_converters[full] = _Converter(full, convert, plugin_name, record.distribution, description)
+
     try:
         extends = _extends(record.plugin)
         for kind in KINDS:
             _call_impls(host, plugin_name, _HOOKS[kind], make_register(kind))
         _call_impls(host, plugin_name, "arkit_register_pipeline_presets", register_preset)
         _call_impls(host, plugin_name, "arkit_register_export_specs", register_export_spec)
+        _call_impls(host, plugin_name, "arkit_register_converters", register_converter)
     except BaseException as exc:  # noqa: BLE001 - isolate the plugin (sys.exit() too), keep everything else
         if record.builtin or isinstance(exc, KeyboardInterrupt):
             raise
@@ -214,9 +213,24 @@ def _collect_plugin(host: _PluginHost, plugin_name: str, registry: _Registry) ->
     for preset in staged_presets:
         registry.presets[preset.name] = preset
     registry.export_specs.update(staged_specs)
+    registry.converters.update(staged_converters)
 
 
-def _call_impls(host: _PluginHost, plugin_name: str, hook_name: str, register: Callable[..., Any]) -> None:
+_LAZY_EXAMPLES: dict[tuple[Any, ...], LazyExamples] = {}
+
+
+def _lazy_examples(build: Callable[[], Any], kind: str, name: str, plugin: str,
+                   distribution: str | None) -> LazyExamples:
+    """One :class:`LazyExamples` per registration, kept across registry rebuilds: the examples are built at most
+    once, and a component's :class:`ComponentInfo` compares equal after a rebuild (as with tuple examples)."""
+    key = (build, kind, name, plugin, distribution)
+    if key not in _LAZY_EXAMPLES:
+        _LAZY_EXAMPLES[key] = LazyExamples(build, kind=kind, name=name, plugin=plugin,  # type: ignore[arg-type]
+                                           distribution=distribution)
+    return _LAZY_EXAMPLES[key]
+
+
+def _call_impls(host: PluginHost, plugin_name: str, hook_name: str, register: Callable[..., Any]) -> None:
     for impl in getattr(host.pm.hook, hook_name).get_hookimpls():
         if impl.plugin_name == plugin_name:
             impl.function(**{arg: register for arg in impl.argnames})
@@ -227,10 +241,10 @@ _registry: _Registry | None = None
 
 def _get_registry() -> _Registry:
     global _registry
-    host = _get_host()
+    host = get_host()
     if _registry is not None and _registry.host is host and _registry.generation == host.generation:
         return _registry
-    if _strict():
+    if strict_mode():
         # a failure recorded earlier raises again on every access, for as long as the failed
         # plugin is there; the other plugins, in-process ones included, stay loaded
         failed = next((r for r in host.records.values() if r.error is not None), None)
@@ -315,23 +329,35 @@ def _build(info: ComponentInfo, config: Mapping[str, Any]) -> Any:
     return obj
 
 
-def _component_name(kind: str, obj: Any) -> ComponentInfo:
-    """The registry entry an object was built from (by ``create`` or by its class)."""
+def component_info(kind: Kind, obj: Any) -> ComponentInfo:
+    """The registry entry ``obj`` was built from: by :func:`create`, or the component whose factory is its class.
+
+    ``component_info("backbone", pipe.backbone).name`` is the name to rebuild it
+    with. Raises :class:`arkit.UnknownComponentError` for an object no registered
+    component made (an unregistered class, or a factory function's result built
+    without :func:`create`).
+    """
+    _check_kind(kind)
     tag = getattr(obj, _COMPONENT_ATTR, None)
     if tag is not None and tag[0] == kind:
         return get_component(kind, tag[1])
     for info in _get_registry().components[kind].values():
-        if info.factory is type(obj):
+        if made_by(info.factory, type(obj)):
             return info
     raise UnknownComponentError(
         kind, type(obj).__qualname__, _get_registry().components[kind]
     )
 
 
-def _extra_inputs(backbone: Any) -> tuple[ExtraInput, ...] | None:
-    """The :class:`arkit.ExtraInput` s a backbone declares through its export spec; ``None`` without a spec."""
+def declared_inputs(backbone: Any) -> tuple[ExtraInput, ...] | None:
+    """The :class:`arkit.ExtraInput` s a backbone declares through its export spec (``arkit_register_export_specs``).
+
+    ``None`` when the backbone is not a registered component or its component has
+    no export spec. Raises :class:`arkit.ConfigError` when the spec returns
+    anything but ``ExtraInput`` objects.
+    """
     try:
-        name = _component_name("backbone", backbone).name
+        name = component_info("backbone", backbone).name
     except UnknownComponentError:
         return None
     spec = _get_registry().export_specs.get(name)
@@ -345,15 +371,37 @@ def _extra_inputs(backbone: Any) -> tuple[ExtraInput, ...] | None:
     return declared
 
 
-def _example_errors() -> dict[str, str]:
-    """Plugin -> why a tokenizer it registered rejects one of its own ``examples`` (``arkit plugins --check``).
+def _lazy_errors() -> dict[str, str]:
+    """Plugin -> why a component it registered by import path does not import or conform, or why examples it
+    gave as a function do not build (each is imported or built here)."""
+    errors: dict[str, str] = {}
+    for kind in KINDS:
+        for info in _get_registry().components[kind].values():
+            if info.plugin in errors:
+                continue
+            try:
+                if isinstance(info.factory, LazyFactory):
+                    info.factory.resolve()
+                if isinstance(info.examples, LazyExamples):
+                    len(info.examples)
+            except PluginLoadError as exc:
+                errors[info.plugin] = exc.reason
+            except ComponentProtocolError as exc:
+                errors[info.plugin] = str(exc)
+    return errors
 
-    Each tokenizer with examples is built with its default config (one that needs
+
+def example_errors() -> dict[str, str]:
+    """Plugin -> why one of its components fails (``arkit plugins --check``).
+
+    A component registered by import path is imported and checked against its
+    protocol, examples given as a function are built, and each tokenizer with
+    examples is built with its default config and encodes them (one that needs
     arguments, or whose defaults do not build, is left to the contract suite, which
     builds it with the author's config)."""
-    errors: dict[str, str] = {}
+    errors = _lazy_errors()
     for info in _get_registry().components["tokenizer"].values():
-        if not info.examples or info.plugin in errors:
+        if info.plugin in errors or not info.examples:
             continue
         try:
             inspect.signature(info.factory).bind()
@@ -375,6 +423,34 @@ def _example_errors() -> dict[str, str]:
     return errors
 
 
+def get_converter(name: str) -> Callable[..., Any]:
+    """The converter a plugin registered as ``name`` (``arkit_register_converters``), imported on first use.
+
+    ``get_converter("hf/llama")(backbone, head)`` is a ``transformers`` model with the
+    weights of a ``core/transformer`` and its head, when arkit-hf is installed. Raises
+    :class:`arkit.UnknownComponentError` when no installed plugin registers ``name``,
+    and :class:`arkit.PluginLoadError` (naming the plugin) when its module fails to import.
+    """
+    table = _get_registry().converters
+    entry = table.get(name) if isinstance(name, str) else None
+    if entry is None:
+        raise UnknownComponentError("converter", str(name), table)
+    if isinstance(entry.convert, str):
+        import importlib
+
+        module, _, attribute = entry.convert.partition(":")
+        try:
+            convert = getattr(importlib.import_module(module), attribute)
+        except Exception as exc:  # noqa: BLE001 - whatever the plugin's module raised, named with the plugin
+            raise PluginLoadError(entry.plugin, entry.distribution, f"converter {name!r}: importing "
+                                  f"{entry.convert!r} raised {type(exc).__name__}: {exc}") from None
+        if not callable(convert):
+            raise PluginLoadError(entry.plugin, entry.distribution, f"converter {name!r}: {entry.convert} "
+                                  f"is not callable")
+        entry.convert = convert
+    return entry.convert
+
+
 def list_presets(pattern: str = "*") -> list[PipelinePreset]:
     """Registered pipeline presets, sorted by name."""
     return [p for n, p in sorted(_get_registry().presets.items()) if fnmatch.fnmatchcase(n, pattern)]
@@ -394,7 +470,7 @@ def get_preset(name: str) -> PipelinePreset:
 def list_plugins() -> list[PluginInfo]:
     """Every plugin arkit found, working or failed, built-ins first."""
     registry = _get_registry()
-    host = _get_host()
+    host = get_host()
     by_plugin: dict[str, list[str]] = {}
     for kind in KINDS:
         for info in registry.components[kind].values():

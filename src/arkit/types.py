@@ -153,11 +153,14 @@ class GenerationConfig:
     """Token-id sequences that end a row once generated (they stay in the output).
     ``Pipeline.generate`` also accepts items here and encodes them with the tokenizer."""
     seed: int | None = attrs.field(default=None, validator=_seed)
-    """Seed of the ``torch.Generator`` used for sampling; ``None`` draws a fresh seed."""
+    """Seed of the ``torch.Generator`` used for sampling; ``None`` draws a fresh seed. The same seed
+    gives the same output; a deterministic sampler (``core/greedy``) and beam search draw nothing from it."""
     output_logprobs: bool = attrs.field(default=False, validator=_boolean)
-    """Also return the log-probability of each generated token under the sampler's distribution."""
+    """Also return the log-probability of each generated token under the sampler's distribution
+    (beam search: under the scores its hypotheses are ranked by)."""
     num_beams: int = attrs.field(default=1, validator=_int_at_least(1))
-    """Beam search with this many beams when > 1 (uses the sampler's processed scores, deterministic)."""
+    """Beam search with this many beams when > 1 (uses the sampler's processed scores, deterministic).
+    Every option of sampling applies to it but ``guidance_scale``; it takes no drafter."""
     length_penalty: float = attrs.field(default=1.0, validator=_finite)
     """Beam search ranks finished hypotheses by ``sum logprob / length ** length_penalty``."""
     early_stopping: bool = attrs.field(default=False, validator=_boolean)
@@ -167,7 +170,8 @@ class GenerationConfig:
     guidance_scale: float = attrs.field(default=1.0, validator=_finite)
     """Classifier-free guidance: ``uncond + scale * (cond - uncond)`` on the logits when != 1."""
     num_draft_tokens: int = attrs.field(default=4, validator=_int_at_least(1))
-    """Speculative decoding (a pipeline with a drafter): most tokens the drafter proposes per target call."""
+    """Speculative decoding (a pipeline with a drafter): most tokens the drafter proposes per target call.
+    Without a drafter nothing is drafted and the output is plain decoding's (as with a drafter, losslessly)."""
     draft_schedule: Literal["adaptive", "constant"] = "adaptive"
     """``"adaptive"``: ask for one more draft token after a pass that kept every draft, one fewer after
     a pass that kept less than half (between 1 and ``num_draft_tokens``); when even a single draft
@@ -176,7 +180,9 @@ class GenerationConfig:
 
     def __attrs_post_init__(self) -> None:
         _check(self.num_return_sequences <= self.num_beams,
-               f"num_return_sequences ({self.num_return_sequences}) cannot exceed num_beams ({self.num_beams})")
+               f"num_return_sequences ({self.num_return_sequences}) cannot exceed num_beams ({self.num_beams}): "
+               f"several sequences per prompt come from beam search (not sampling or speculative decoding), so set "
+               f"num_beams >= num_return_sequences")
         _check(self.draft_schedule in ("adaptive", "constant"),
                f"draft_schedule must be 'adaptive' or 'constant', got {self.draft_schedule!r}")
         _check(self.min_new_tokens <= self.max_new_tokens,

@@ -40,7 +40,9 @@ def _class_lines(name: str, cls: type) -> list[str]:
             elif isinstance(value, property):
                 lines.append(f"    property {member}")
             else:
-                lines.append(f"    attribute {member}: {cls.__annotations__.get(member, '?')}")
+                declared = next((k.__dict__["__annotations__"][member] for k in cls.__mro__
+                                 if member in k.__dict__.get("__annotations__", {})), "?")  # inherited ones too
+                lines.append(f"    attribute {member}: {declared}")
         return lines
     if issubclass(cls, BaseException):
         return lines

@@ -177,7 +177,10 @@ def test_the_demo_runs_end_to_end_and_writes_its_files(tmp_path) -> None:  # noq
 def test_cli_eval_prints_json(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
     from arkit.cli import main
 
-    assert main(["molecules", "eval", "--steps", "20", "--samples", "30", "--train-size", "500", "--json"]) == 0
-    table = json.loads(capsys.readouterr().out)
-    assert set(table) == {"samples", "samples+constraint"} and table["samples+constraint"]["valid"] == 1.0
+    assert main(["molecules", "eval", "--from-scratch", "--steps", "5", "--samples", "16", "--train-size", "300",
+                 "--reference-size", "40", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert results["models"] == {"smiles": {"from_scratch": True, "steps": 5, "train_size": 300}}
+    assert set(results["runs"]) == {"smiles", "smiles+constraint"} and results["runs"]["smiles+constraint"]["valid"] == 1.0
     assert main(["molecules", "eval", "--samples", "0"]) == 1
+    assert main(["molecules", "eval", "--model", str(tmp_path), "--from-scratch"]) == 1

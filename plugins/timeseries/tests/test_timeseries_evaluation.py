@@ -83,10 +83,10 @@ def test_evaluate_scores_the_model_and_baselines_with_two_naive_periods_for_tayl
 
 def test_cli_eval_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert arkit.cli.main(["timeseries", "eval", "--json", "--series", "nile", "--baselines", "linear-ar",
-                           "--samples", "4"]) == 0
+                           "--samples", "4", "--no-plots"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert set(result["aggregate"]) == {"chronos-mini", "linear-ar"} and result["config"]["samples"] == 4
-    assert arkit.cli.main(["timeseries", "eval", "--series", "nile", "--baselines", "prophet"]) == 1
+    assert arkit.cli.main(["timeseries", "eval", "--series", "nile", "--baselines", "prophet", "--no-plots"]) == 1
     assert "unknown baselines ['prophet']" in capsys.readouterr().err
 
 

@@ -17,16 +17,18 @@ def test_the_bench_runs_every_method_with_guidance(dataset: str) -> None:
     report = benchmark(dataset=dataset, images=3, num_draft_tokens=3, neighbours=4, codebook_size=16, size=TINY,
                        draft_steps=4, tokenizer_steps=(4, 4))
     methods = report["methods"]
-    assert set(methods) == {"plain", "exact", "lantern", "lantern_ratio", "sjd"}
+    assert set(methods) == {"plain", "exact", "lantern", "lantern_sampled_draft", "lantern_ratio", "sjd"}
     assert methods["plain"]["target_calls_per_image"] == 64  # one call per token, the prefill included
-    for name in ("exact", "lantern", "lantern_ratio", "sjd"):
+    for name in ("exact", "lantern", "lantern_sampled_draft", "lantern_ratio", "sjd"):
         assert 64 / 4 <= methods[name]["target_calls_per_image"] <= 65  # at most k + 1 tokens per call
         assert 0.0 <= methods[name]["acceptance_rate"] <= 1.0
     assert report["guidance_scale"] == 1.5
-    for name in ("lantern", "lantern_ratio"):
+    for name in ("lantern", "lantern_sampled_draft", "lantern_ratio"):
         row = report[f"{name}_vs_exact"]
+        assert "accuracy_change" in row and row["tv_bound_per_position"] == (None if name == "lantern_ratio" else 0.4)
         assert row["target_call_reduction"] == pytest.approx(
             methods["exact"]["target_calls_per_image"] / methods[name]["target_calls_per_image"], rel=1e-2)
+    assert [t["name"].split(":")[0] for t in report["targets"]] == ["lantern (TV bound)"] * 2
 
 
 def test_bad_bench_options_are_refused() -> None:

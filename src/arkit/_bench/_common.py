@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from ..tokenizers._ids import IdTokenizer
+from ..tokenizers.ids import IdTokenizer
 
 
 def build_pipeline(dims: Mapping[str, int], seed: int) -> Any:

@@ -55,7 +55,8 @@ import torch
 
 import arkit
 
-from ..tokenizers import _ids
+from ..registry import get_converter
+from ..testing import register_id_tokenizer
 from ._common import build_pipeline, interleaved, median, memory_bandwidth_gb_s, weight_bytes_per_token
 from .decode import SIZES
 
@@ -151,7 +152,7 @@ def run(
             dynamic = pipe.replace(cache=arkit.create("cache", "core/dynamic"))
             if progress:
                 progress(f"onnx: exporting {size} ({pipe.num_parameters:,} parameters)")
-            with _ids.registered("arkit-bench-onnx"):
+            with register_id_tokenizer("arkit-bench-onnx"):
                 exported = export(pipe, workdir / size)
                 ort = OrtPipeline.from_pretrained(exported.directory, providers=PROVIDERS, threads=threads)
             timed = [_TimedSession(ort.backbone.session)]
@@ -326,7 +327,7 @@ def _run_builder(pipe: arkit.Pipeline, workdir: Path) -> float:
     import contextlib
     import io
 
-    from arkit_hf import save_llama
+    save_llama = get_converter("hf/llama-folder")  # registered by arkit-hf; arkit imports no plugin
 
     hf = workdir / "hf"
     with contextlib.redirect_stderr(io.StringIO()):  # transformers' progress bars

@@ -33,6 +33,7 @@ import torch
 import arkit
 
 from .._corpus import tiny_corpus
+from ..registry import get_converter
 from ..types import TrainConfig
 from ._common import interleaved, median
 
@@ -309,8 +310,8 @@ def _measure(report: dict[str, Any], base: arkit.Pipeline, drafters: dict[str, A
 def _peers(target: arkit.Pipeline, draft: arkit.Pipeline, notes: list[str]) -> dict[str, Callable[..., Any]] | None:
     """transformers on the same weights: plain, assisted generation, prompt-lookup decoding (batch 1)."""
     try:
-        from arkit_hf import to_llama
-    except ImportError:
+        to_llama = get_converter("hf/llama")  # registered by arkit-hf; arkit imports no plugin
+    except arkit.UnknownComponentError:
         notes.append("transformers peers: arkit-hf (plugins/hf) is not installed; skipped")
         return None
     with warnings.catch_warnings():

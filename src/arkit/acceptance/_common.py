@@ -5,6 +5,9 @@ from __future__ import annotations
 import torch
 
 from ..types import Draft
+from .trees import tree_ancestors, tree_depths
+
+__all__ = ["at", "draft_lengths", "draw", "kept_prefix", "tree_ancestors", "tree_depths", "walk_tree"]
 
 
 def draft_lengths(draft: Draft) -> torch.Tensor:
@@ -30,25 +33,6 @@ def at(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 def draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """One id per row from ``probs [B, V]`` (a one-hot row gives its id whatever the draw)."""
     return torch.multinomial(probs.float(), 1, generator=generator)[:, 0]
-
-
-def tree_depths(parents: torch.Tensor) -> torch.Tensor:
-    """``LongTensor[B, k + 1]``: depth of the root (0) and of every node of a tree draft."""
-    B, k = parents.shape
-    depth = parents.new_zeros(B, k + 1)
-    for i in range(k):  # parents come before their children
-        depth[:, i + 1] = depth.gather(1, (parents[:, i : i + 1] + 1).clamp(min=0))[:, 0] + 1
-    return depth
-
-
-def tree_ancestors(parents: torch.Tensor) -> torch.Tensor:
-    """``BoolTensor[B, k + 1, k + 1]``: position ``i`` (root 0, node ``j`` at ``j + 1``) may see ``j``: its ancestors and itself."""
-    B, k = parents.shape
-    seen = torch.eye(k + 1, dtype=torch.bool, device=parents.device).repeat(B, 1, 1)
-    rows = torch.arange(B, device=parents.device)
-    for i in range(k):
-        seen[:, i + 1] |= seen[rows, parents[:, i] + 1]
-    return seen
 
 
 def walk_tree(draft: Draft, choice: torch.Tensor) -> tuple[list[list[int]], torch.Tensor]:

@@ -83,9 +83,13 @@ class StaticCache:
             # same batch size: gather in place through a temporary, keeping the buffers
             self.keys.copy_(self.keys.index_select(1, indices))
             self.values.copy_(self.values.index_select(1, indices))
-        else:
-            self.keys = self.keys.index_select(1, indices)
-            self.values = self.values.index_select(1, indices)
+        else:  # rows dropped or duplicated: new buffers, copying only the positions in use
+            used = max(self.lengths, default=0)
+            shape = (self.keys.shape[0], indices.numel(), *self.keys.shape[2:])
+            keys, values = self.keys.new_empty(shape), self.values.new_empty(shape)
+            keys.narrow(3, 0, used).copy_(self.keys.narrow(3, 0, used).index_select(1, indices))
+            values.narrow(3, 0, used).copy_(self.values.narrow(3, 0, used).index_select(1, indices))
+            self.keys, self.values = keys, values
             self._split()
 
     def memory_bytes(self) -> int:

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, UnknownComponentError
-from ..registry import _component_name, create
+from ..registry import component_info, create
 from ..types import Draft
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ _CACHES = ("core/dynamic", "core/static")
 def _describe(kind: str, obj: Any) -> dict[str, Any] | None:
     """``{"name", "config"}`` of a registered component; ``None`` when it is not registered."""
     try:
-        name = _component_name(kind, obj).name
+        name = component_info(kind, obj).name
     except UnknownComponentError:
         return None
     return {"name": name, "config": dict(obj.config)}
@@ -113,7 +113,7 @@ class DraftModel(nn.Module):
         self._tokenizer = _build("tokenizer", tokenizer) if tokenizer is not None else None
         if not isinstance(self.backbone, nn.Module) or not isinstance(self.head, nn.Module):
             raise ConfigError("a draft model's backbone and head must be torch modules")
-        if getattr(self.backbone, "input_dim", None) is not None:
+        if self.backbone.config.get("input_dim") is not None:
             raise ConfigError("a draft model's backbone must take token ids, not continuous inputs")
         if self.head.d_model != self.backbone.d_model:
             raise ConfigError(f"draft head d_model ({self.head.d_model}) differs from the draft backbone's "

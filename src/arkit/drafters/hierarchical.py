@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..protocols import Drafter, StatefulDrafter
 from ..registry import create
 from ..types import Draft
 from .draft_model import DraftModel, _describe
@@ -37,6 +38,14 @@ def _component(spec: Any, what: str) -> Any:
             raise ConfigError(f"hierarchical {what} must be {{'name': str, 'config': {{...}}}}, got {dict(spec)!r}")
         return create("drafter", spec["name"], **dict(spec.get("config", {})))
     return spec
+
+
+def _vocabulary(drafter: Drafter) -> int | None:
+    """The vocabulary a drafter is built for: a draft model's own, or ``vocab_size`` in its config (if any)."""
+    if isinstance(drafter, (DraftModel, HierarchicalDrafter)):
+        return drafter.vocab_size
+    size = drafter.config.get("vocab_size")
+    return size if isinstance(size, int) and not isinstance(size, bool) else None
 
 
 class HierarchicalDrafter(nn.Module):
@@ -57,9 +66,10 @@ class HierarchicalDrafter(nn.Module):
                               f"got {type(self.drafter).__name__}")
         inner = {"name": "core/prompt-lookup", "config": {}} if inner is None else inner
         self.inner = _component(inner, "inner drafter")
-        if not callable(getattr(self.inner, "propose", None)):
-            raise ConfigError(f"the inner drafter ({type(self.inner).__name__}) has no propose(tokens, k)")
-        inner_vocab = getattr(self.inner, "vocab_size", None)
+        if not isinstance(self.inner, Drafter):
+            raise ConfigError(f"the inner drafter ({type(self.inner).__name__}) is not an arkit.protocols.Drafter: "
+                              f"it needs propose(tokens, k) and config")
+        inner_vocab = _vocabulary(self.inner)
         if inner_vocab is not None and inner_vocab != self.drafter.vocab_size:
             raise ConfigError(f"the inner drafter's vocab_size ({inner_vocab}) differs from the draft model's "
                               f"({self.drafter.vocab_size})")
@@ -80,7 +90,7 @@ class HierarchicalDrafter(nn.Module):
 
     def start(self, pipe: Pipeline, batch_size: int, *, generator: torch.Generator | None = None) -> None:
         self.drafter.start(pipe, batch_size, generator=generator)
-        if hasattr(self.inner, "start"):
+        if isinstance(self.inner, StatefulDrafter):
             self.inner.start(pipe, batch_size)
 
     def propose(self, tokens: torch.Tensor, k: int) -> Draft:

@@ -85,8 +85,9 @@ class MedusaHeads(nn.Module):
         """Heads sized for ``pipe``, each starting as a copy of its head's projection (when it has a ``proj``)."""
         heads = cls(d_model=pipe.backbone.d_model, vocab_size=pipe.tokenizer.vocab_size, num_heads=num_heads,
                     tree_width=tree_width)
-        base = getattr(getattr(pipe.head, "proj", None), "weight", None)
-        if isinstance(base, torch.Tensor) and tuple(base.shape) == (heads.vocab_size, heads.d_model):
+        proj = dict(pipe.head.named_modules()).get("proj") if isinstance(pipe.head, nn.Module) else None
+        base = proj.weight if isinstance(proj, nn.Linear) else None
+        if base is not None and tuple(base.shape) == (heads.vocab_size, heads.d_model):
             with torch.no_grad():
                 for head in heads.heads:
                     head.proj.weight.copy_(base)

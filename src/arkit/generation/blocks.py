@@ -25,10 +25,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 import torch
 
-from ..errors import ConfigError, GenerationError, InputError
-from ._setup import extra_inputs as extra_inputs_for
-from ._setup import make_generator, prefill_inputs, prepare
-from .loop import guide, twin_inputs
+from ..errors import ConfigError, InputError
+from ..protocols import EvictingCache
+from .batch import layout, make_generator, prefill_inputs, twin_inputs
+from .request import build_request, refuse_options
+from .run import _ready
+from .scoring import Scoring
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -167,56 +169,40 @@ def generate_blocks(
         raise ConfigError(f"schedule must be an arkit.BlockSchedule (subclass it), got {type(schedule).__name__}")
     if not isinstance(max_blocks, int) or isinstance(max_blocks, bool) or max_blocks < 1:
         raise ConfigError(f"max_blocks must be an integer >= 1, got {max_blocks!r}")
-    pipe._check_categorical()
-    ids = pipe._prompt_ids(prompts, prompt_ids)
-    config = pipe._config(config, overrides)
-    B = len(ids)
-    guided = config.guidance_scale != 1.0
-    rows_prompts = ids
-    if guided:
-        if negative_prompts is None and negative_prompt_ids is None:
-            bos = pipe.tokenizer.special_tokens.get("bos")
-            if bos is None:
-                raise InputError("guidance needs negative_prompts (the tokenizer has no bos to stand for 'no prompt')")
-            negative = [[bos] for _ in ids]
-        else:
-            negative = pipe._prompt_ids(negative_prompts, negative_prompt_ids)
-        if len(negative) != B:
-            raise InputError(f"got {len(negative)} negative prompts for {B} prompts: give one per prompt")
-        rows_prompts = [*ids, *negative]  # rows B..2B-1: the unconditional twins
-    pipe._check_ready()
+    request = build_request(pipe, prompts, prompt_ids=prompt_ids, config=config, negative_prompts=negative_prompts,
+                            negative_prompt_ids=negative_prompt_ids, extra_inputs=extra_inputs, **overrides)
+    refuse_options(request.config, "block-wise generation", ("seed", "guidance_scale", "max_length"))
+    config, ids, B, guided = request.config, [list(p) for p in request.prompts], request.batch, request.guided
+    _ready(pipe)
     backbone, head, sampler, cache = pipe.backbone, pipe.head, pipe.sampler, pipe.cache
-    prep = prepare(pipe, rows_prompts, attrs.evolve(config, max_new_tokens=0, min_new_tokens=0, eos_token_ids=()))
-    extras = twin_inputs(extra_inputs_for(pipe, extra_inputs, B), guided)
-    L, rows, device = prep.prompt_width, len(rows_prompts), prep.device
-    context = prep.context
+    prep = layout(pipe, request, new_tokens=0)
+    extras = twin_inputs(request.extra_inputs, guided)
+    L, rows, device = prep.width, len(request.rows), prep.device
+    context = request.context
     generator = make_generator(config.seed, device)
-    if getattr(cache, "offset", None) is not None:
+    if isinstance(cache, EvictingCache):
         raise ConfigError(f"block-wise generation needs a cache that keeps every position (core/dynamic or "
                           f"core/static), not {type(cache).__name__}, which evicts")
     slots = L + context  # cache slots: real positions (at most the context) plus the padding of short blocks
     cache.allocate(backbone.cache_spec(), batch_size=rows, max_len=slots, dtype=prep.dtype, device=device)
+    scoring = Scoring(sampler=sampler, guidance_scale=config.guidance_scale)
 
-    def scores_of(logits: torch.Tensor, masks: list[torch.Tensor | None]) -> torch.Tensor:
-        """Logits ``[rows, n, V]`` -> the sampler's scores ``[B, n, V]``: NaN check, guidance, allowed ids."""
-        logits = logits.float()
-        if torch.isnan(logits).any():
-            raise GenerationError("the model produced NaN logits; check the weights (a diverged training run?)")
-        if guided:
-            logits = guide(logits, config.guidance_scale)
+    def scores_of(logits: torch.Tensor, masks: list[torch.Tensor | None], k: int) -> torch.Tensor:
+        """Logits ``[rows, n, V]`` -> the sampler's scores ``[B, n, V]`` (scoring.py), with each row's allowed ids."""
         n, V = logits.shape[1], logits.shape[2]
-        for row, allowed in enumerate(masks):
-            if allowed is None:
+        allowed = None
+        for row, mask in enumerate(masks):
+            if mask is None:
                 continue
-            if allowed.dtype != torch.bool or allowed.dim() != 2 or allowed.shape[1] != V or allowed.shape[0] > n:
+            if mask.dtype != torch.bool or mask.dim() != 2 or mask.shape[1] != V or mask.shape[0] > n:
                 raise ConfigError(f"{type(schedule).__name__}.allowed must return a BoolTensor[n, {V}] (n: the "
-                                  f"block's size), got {allowed.dtype} {list(allowed.shape)}")
-            if not bool(allowed.any(-1).all()):
+                                  f"block's size), got {mask.dtype} {list(mask.shape)}")
+            if not bool(mask.any(-1).all()):
                 raise ConfigError(f"{type(schedule).__name__}.allowed leaves no id at some position of row {row}")
-            logits[row, : allowed.shape[0]] = logits[row, : allowed.shape[0]].masked_fill(~allowed.to(device),
-                                                                                           float("-inf"))
-        context_ids = prep.history[:B, :L].repeat_interleave(n, dim=0)
-        return sampler.process(logits.reshape(B * n, V), context_ids).view(B, n, V)
+            if allowed is None:
+                allowed = torch.ones(B, n, V, dtype=torch.bool, device=logits.device)
+            allowed[row, : mask.shape[0]] = mask.to(logits.device)
+        return scoring(logits, prep.history[:B, :L], allowed=allowed, step=k)
 
     def draw(scores: torch.Tensor) -> torch.Tensor:
         B_, n, V = scores.shape
@@ -237,7 +223,7 @@ def generate_blocks(
     single = [r for r in range(B) if not first[r]]
     if single:
         masks = [schedule.allowed(0, prompt_lists[r], [], 1) if not first[r] else None for r in range(B)]
-        tokens = draw(scores_of(head(hidden[:, -1:]), masks))
+        tokens = draw(scores_of(head(hidden[:, -1:]), masks, 0))
         for r in single:
             blocks[r].append([int(tokens[r, 0])])
     pending = {r: first[r] for r in range(B) if first[r]}  # rows whose block 0 has inputs
@@ -286,7 +272,7 @@ def generate_blocks(
         calls += 1
         masks = [schedule.allowed(k, prompt_lists[r], blocks[r], len(pending[r])) if r in pending else None
                  for r in range(B)]
-        tokens = draw(scores_of(head(hidden), masks)).tolist()
+        tokens = draw(scores_of(head(hidden), masks, k)).tolist()
         # 4. Keep each row's real positions; the next block starts after them.
         for r, given in pending.items():
             blocks[r].append([int(t) for t in tokens[r][: len(given)]])

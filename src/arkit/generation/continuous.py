@@ -15,7 +15,9 @@ import torch
 from torch.distributions import MixtureSameFamily
 
 from ..errors import ConfigError, GenerationError, InputError
-from ._setup import make_generator
+from ..types import GenerationConfig
+from .batch import make_generator
+from .request import refuse_options
 
 __all__ = ["generate_continuous", "sample_mixture"]
 
@@ -44,12 +46,24 @@ def sample_mixture(dist: MixtureSameFamily, generator: torch.Generator | None, t
 def generate_continuous(
     backbone: Any, head: Any, context: torch.Tensor, steps: int, *, cache: Any = None,
     temperature: float = 1.0, seed: int | None = None, extra_inputs: Mapping[str, torch.Tensor] | None = None,
+    config: GenerationConfig | None = None,
 ) -> torch.Tensor:
     """Continue each row of ``context`` (``FloatTensor[B, T, F]``) by ``steps`` sampled vectors: ``[B, steps, F]``.
 
-    ``extra_inputs`` (one row per context row) are passed to every backbone call.
+    ``extra_inputs`` (one row per context row) are passed to every backbone call. ``config``
+    (optional) may carry the ``seed`` (instead of ``seed=``); its other options have no meaning
+    for real vectors and raise :class:`arkit.ConfigError` when set.
     """
     from ..registry import create
+
+    if config is not None:
+        if not isinstance(config, GenerationConfig):
+            raise ConfigError(f"config must be an arkit.GenerationConfig, got {type(config).__name__}")
+        refuse_options(config, "continuous generation", ("seed",))
+        if config.seed is not None:
+            if seed is not None and seed != config.seed:
+                raise ConfigError(f"seed={seed} and config.seed={config.seed} disagree: give one of them")
+            seed = config.seed
 
     if context.dim() != 3 or not context.is_floating_point():
         raise InputError(f"context must be a float tensor [batch, time, features], got {tuple(context.shape)}")

@@ -21,9 +21,9 @@ import attrs
 import torch
 
 from ..errors import ConfigError, GenerationError, InputError
-from ._setup import extra_inputs as extra_inputs_for
-from ._setup import make_generator, prefill_inputs, prepare
-from .loop import guide, twin_inputs
+from .batch import layout, make_generator, prefill_inputs, twin_inputs
+from .request import build_request, refuse_options
+from .scoring import Scoring
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -120,39 +120,34 @@ def generate_next_scale(
     (one row per prompt, as for :meth:`arkit.Pipeline.generate`) go to every call;
     the unconditional twins get zeros.
     """
-    backbone, head, sampler, cache = pipe.backbone, pipe.head, pipe.sampler, pipe.cache
+    backbone, head, cache = pipe.backbone, pipe.head, pipe.cache
     B = len(prompts)
-    guided = config.guidance_scale != 1.0
-    if guided:
-        if negative_prompts is None or len(negative_prompts) != B:
-            raise GenerationError("classifier-free guidance needs one negative (unconditional) prompt per prompt")
-        prompts = [*prompts, *negative_prompts]
-    prep = prepare(pipe, prompts, attrs.evolve(config, max_new_tokens=schedule.input_length, eos_token_ids=()))
-    L = prep.prompt_width
+    if config.guidance_scale != 1.0 and (negative_prompts is None or len(negative_prompts) != B):
+        raise GenerationError("classifier-free guidance needs one negative (unconditional) prompt per prompt")
+    refuse_options(config, "next-scale generation", ("seed", "guidance_scale", "max_length"))
+    request = build_request(pipe, prompt_ids=prompts, config=config, extra_inputs=extra_inputs,
+                            negative_prompt_ids=negative_prompts if config.guidance_scale != 1.0 else None)
+    guided, rows = request.guided, len(request.rows)
+    prep = layout(pipe, request, new_tokens=schedule.input_length)
+    L = prep.width
     if prep.total - L < schedule.input_length:
         raise InputError(f"the map needs {schedule.input_length} positions after the prompt, but the context has "
                          f"room for {prep.total - L}: use a backbone with a longer max_seq_len")
-    rows = len(prompts)
-    extras = twin_inputs(extra_inputs_for(pipe, extra_inputs, B), guided)
+    extras = twin_inputs(request.extra_inputs, guided)
+    scoring = Scoring(sampler=pipe.sampler, guidance_scale=config.guidance_scale)
     generator = make_generator(config.seed, prep.device)
     cache.allocate(backbone.cache_spec(), batch_size=rows, max_len=L + schedule.input_length, dtype=prep.dtype,
                    device=prep.device)
 
-    def pick(logits: torch.Tensor) -> torch.Tensor:
-        """One token per position: logits ``[rows, n, V]`` -> ids ``[B, n]``."""
-        logits = logits.float()
-        if torch.isnan(logits).any():
-            raise GenerationError("the model produced NaN logits; check the weights")
-        if guided:
-            logits = guide(logits, config.guidance_scale)
-        n, V = logits.shape[1], logits.shape[2]
-        context = prep.history[:B, :L].repeat_interleave(n, dim=0)
-        ids = sampler.select(sampler.process(logits.reshape(B * n, V), context), generator)
-        return ids.view(B, n)
+    def pick(logits: torch.Tensor, step: int) -> torch.Tensor:
+        """One token per position: logits ``[rows, n, V]`` -> ids ``[B, n]`` (scoring.py, then the sampler)."""
+        scores = scoring(logits, prep.history[:B, :L], step=step)
+        n, V = scores.shape[1], scores.shape[2]
+        return pipe.sampler.select(scores.reshape(B * n, V), generator).view(B, n)
 
     # Scale 0: the prompt's last position predicts the 1 x 1 map.
     ids, positions, mask = prefill_inputs(prep.history, L)
-    maps = [pick(head(backbone(ids, positions=positions, cache=cache, attention_mask=mask, **extras)[:, -1:]))
+    maps = [pick(head(backbone(ids, positions=positions, cache=cache, attention_mask=mask, **extras)[:, -1:]), 0)
             .view(B, 1, 1)]
     calls = 1
     real = prep.history[:, :L] >= 0
@@ -167,6 +162,6 @@ def generate_next_scale(
         step_mask = visible[:, None, :].expand(rows, n, visible.shape[1])
         hidden = backbone(block, positions=next_position + torch.arange(n, device=block.device), cache=cache,
                           attention_mask=step_mask, **extras)
-        maps.append(pick(head(hidden)).view(B, side, side))
+        maps.append(pick(head(hidden), calls).view(B, side, side))
         real, next_position, calls = visible, next_position + n, calls + 1
     return maps, calls

@@ -26,13 +26,12 @@ import warnings
 import attrs
 import torch
 
-from .._serialization import _discard, new_temporary, replace_folder, save_pipeline
+from .._serialization import discard_temporary, new_temporary, replace_folder, save_pipeline
 from .._version import __version__
 from ..errors import ConfigError, ExportError, PipelineFormatError
 from ..pipeline import Pipeline
-from ..protocols import FusedAttentionBackbone
+from ..protocols import ExportableDraftHeads, FusedAttentionBackbone
 from ..types import ExtraInput
-from ..drafters.medusa import MedusaHeads
 from ._graph import StepGraph, _TensorCache, input_names, output_names
 from .graphs import export_graph, tokenizer_graphs
 from .runtime import FORMAT_VERSION, MANIFEST, OrtCache, OrtPipeline
@@ -131,7 +130,7 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
         raise PipelineFormatError(f"refusing to export into {target}: the folder is not empty and holds no {MANIFEST}")
     tmp = new_temporary(target)  # after recovering and cleaning what a killed export left
     try:
-        medusa = pipeline.drafter if isinstance(pipeline.drafter, MedusaHeads) else None
+        medusa = _exported_heads(pipeline.drafter, backbone, head)
         inside = ("backbone", "head", "cache") + (("drafter",) if medusa is not None else ())
         extras = {r: c for r, c in pipeline.components.items() if r not in inside}
         save_pipeline(extras, tmp)
@@ -209,10 +208,27 @@ def export(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: int | 
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         replace_folder(tmp, target)
     except BaseException:
-        _discard(tmp)
+        discard_temporary(tmp)
         raise
     return ExportReport(directory=target, opset=manifest["opset"], dtype=dtype, export_s=round(export_s, 2),
                         max_abs_logit_diff=worst, cases=tuple(cases), decode_graph=bool(decode_graph))
+
+
+def _exported_heads(drafter: Any, backbone: Any, head: Any) -> torch.nn.Module | None:
+    """The drafter when it goes inside the step graph (:class:`arkit.protocols.ExportableDraftHeads`), else ``None``."""
+    if not isinstance(drafter, ExportableDraftHeads):
+        return None
+    what = f"the drafter {type(drafter).__name__} (arkit.protocols.ExportableDraftHeads)"
+    if not isinstance(drafter, torch.nn.Module):
+        raise ExportError(f"{what} is not a torch module: the step graph cannot hold it; make it an nn.Module")
+    num_heads = drafter.num_heads
+    if isinstance(num_heads, bool) or not isinstance(num_heads, int) or num_heads < 1:
+        raise ExportError(f"{what}: num_heads must be a positive integer, got {num_heads!r}")
+    if drafter.d_model != backbone.d_model or drafter.vocab_size != head.vocab_size:
+        raise ExportError(f"{what} reads {drafter.d_model}-wide hidden states into {drafter.vocab_size} tokens, but "
+                          f"the target's are {backbone.d_model} wide with {head.vocab_size} tokens: build the heads "
+                          f"for this pipeline")
+    return drafter
 
 
 def _unfusable(backbone: Any, what: str) -> str | None:
@@ -235,10 +251,10 @@ def _require(*modules: str) -> None:
 
 
 def _describe(pipeline: Pipeline) -> str:
-    from ..registry import _component_name
+    from ..registry import component_info
 
     try:
-        return f"backbone {_component_name('backbone', pipeline.backbone).name!r}"
+        return f"backbone {component_info('backbone', pipeline.backbone).name!r}"
     except Exception:  # an unregistered object: name its class
         return f"backbone {type(pipeline.backbone).__name__}"
 
@@ -305,10 +321,10 @@ def _params_dim(head: Any) -> int:
 
 
 def _head_entry(head: Any) -> dict[str, Any]:
-    from ..registry import _component_name
+    from ..registry import component_info
 
     try:
-        name = _component_name("head", head).name
+        name = component_info("head", head).name
     except Exception:  # noqa: BLE001 - an unregistered head cannot be rebuilt by name
         raise ExportError(f"the continuous head {type(head).__name__} is not registered: the runtime rebuilds its "
                           f"distribution by name; register it through arkit_register_heads") from None
@@ -317,9 +333,9 @@ def _head_entry(head: Any) -> dict[str, Any]:
 
 def _declared_inputs(backbone: Any, what: str) -> tuple[ExtraInput, ...]:
     """The backbone's extra inputs from its export spec; a required ``forward`` keyword nobody declared is an error."""
-    from ..registry import _extra_inputs
+    from ..registry import declared_inputs
 
-    declared = _extra_inputs(backbone) or ()
+    declared = declared_inputs(backbone) or ()
     names = {e.name for e in declared}
     standard = {"self", "input_ids", "positions", "cache", "attention_mask"}
     try:

@@ -40,7 +40,7 @@ import attrs
 import torch
 from torch import nn
 
-from .._serialization import _discard, new_temporary, replace_folder
+from .._serialization import discard_temporary, new_temporary, replace_folder
 from .._version import __version__
 from ..errors import ConfigError, ExportError, PipelineFormatError
 from ..pipeline import Pipeline
@@ -136,7 +136,7 @@ def export_genai(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, opset: 
         (tmp / "README.md").write_text(_readme(ids, has_tokenizer, backbone.max_seq_len, dropped))
         replace_folder(tmp, target)
     except BaseException:
-        _discard(tmp)
+        discard_temporary(tmp)
         raise
     return GenAIExportReport(directory=target, export_s=round(export_s, 2), tokenizer=has_tokenizer,
                              cases=tuple(cases))
@@ -154,7 +154,7 @@ def _genai_module() -> Any:
 def _check_expressible(pipeline: Pipeline) -> None:
     """Raise :class:`ExportError` naming the first feature onnxruntime-genai's decoder cannot run."""
     from ..generation.next_scale import NextScaleSchedule
-    from ..registry import _extra_inputs
+    from ..registry import declared_inputs
     from .export import _describe
 
     plain = "export it in the plain format (`arkit export DIR OUT`) and run it with arkit.onnx.OrtPipeline"
@@ -168,7 +168,7 @@ def _check_expressible(pipeline: Pipeline) -> None:
     if isinstance(getattr(pipeline.tokenizer, "schedule", None), NextScaleSchedule):
         raise ExportError(f"onnxruntime-genai emits one token per row and step; this pipeline's tokenizer generates "
                           f"by next-scale steps (a whole scale at once): {plain}")
-    extra = _extra_inputs(backbone) or ()
+    extra = declared_inputs(backbone) or ()
     if extra:
         raise ExportError(f"onnxruntime-genai feeds only input_ids and attention_mask; the {_describe(pipeline)} "
                           f"takes extra input(s) {[e.name for e in extra]}: {plain}")

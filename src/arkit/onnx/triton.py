@@ -32,7 +32,7 @@ from typing import Any
 
 import attrs
 
-from .._serialization import _discard, new_temporary, replace_folder
+from .._serialization import discard_temporary, new_temporary, replace_folder
 from ..errors import ConfigError, ExportError, PipelineFormatError
 from ..pipeline import Pipeline
 
@@ -107,7 +107,7 @@ def export_triton(pipeline: Pipeline, out_dir: str | os.PathLike[str], *, model_
             (model / name).write_text(text)
         replace_folder(tmp, target)
     except BaseException:
-        _discard(tmp)
+        discard_temporary(tmp)
         raise
     return TritonExportReport(directory=target, model_name=model_name, configs=tuple(texts),
                               max_abs_logit_diff=report.max_abs_logit_diff)

@@ -28,7 +28,7 @@ class SamplerChain:
     """Samplers applied one after another; the last one selects."""
 
     def __init__(self, *, steps: Sequence[Mapping[str, Any] | Any] = ()) -> None:
-        from ..registry import _build, check_conforms, get_component
+        from ..registry import check_conforms, create
 
         if not steps:
             raise ConfigError("a sampler chain needs at least one step")
@@ -38,16 +38,16 @@ class SamplerChain:
                 unknown = set(step) - {"name", "config"}
                 if "name" not in step or unknown:
                     raise ConfigError(f"chain step {i} must be {{'name': ..., 'config': {{...}}}}, got {dict(step)!r}")
-                step = _build(get_component("sampler", step["name"]), step.get("config") or {})
+                step = create("sampler", step["name"], **(step.get("config") or {}))
             check_conforms("sampler", step, what=f"chain step {i}")
             self.steps.append(step)
         self.deterministic = bool(self.steps[-1].deterministic)
 
     @property
     def config(self) -> Mapping[str, Any]:
-        from ..registry import _component_name
+        from ..registry import component_info
 
-        return {"steps": [{"name": _component_name("sampler", s).name, "config": dict(s.config)} for s in self.steps]}
+        return {"steps": [{"name": component_info("sampler", s).name, "config": dict(s.config)} for s in self.steps]}
 
     def process(self, logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         for step in self.steps:

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import warnings
 
 from ..errors import ArkitPluginWarning, PluginLoadError
-from ..plugins import _get_host, _registered_plugin
+from ..plugins import get_host, registered_plugin
 
 if TYPE_CHECKING:
     from . import strategies
@@ -61,6 +61,7 @@ __all__ = [
     "SamplerContract",
     "TokenizerContract",
     "lossless",
+    "register_id_tokenizer",
     "register_plugin",
     "strategies",
 ]
@@ -110,15 +111,29 @@ def register_plugin(plugin: Any, name: str) -> Iterator[Any]:
     """
     from ..registry import list_components  # imports torch: not at import time (arkit's pytest plugin)
 
-    host = _get_host()
+    host = get_host()
     if name in host.records:
         raise ValueError(f"a plugin named {name!r} is already loaded; register yours under another name")
     with contextlib.ExitStack() as stack:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ArkitPluginWarning)  # failures are raised below instead
-            stack.enter_context(_registered_plugin(plugin, name))
+            stack.enter_context(registered_plugin(plugin, name))
             list_components()  # run the plugin's hooks now, so that a bad registration fails here
         record = host.records.get(name)
         if record is None or record.error is not None:
             raise PluginLoadError(name, None, record.error if record is not None else "it was not registered")
         yield plugin
+
+
+@contextlib.contextmanager
+def register_id_tokenizer(owner: str) -> Iterator[str]:
+    """Register :class:`arkit.tokenizers.ids.IdTokenizer` as ``ids/ids`` while the block runs; yield that name.
+
+    The tokenizer of benchmarks and contract tests: items are lists of token ids.
+    It is registered by a plugin named ``f"{owner}-ids"`` (so that saving a pipeline
+    names its tokenizer), and unregistered after the block.
+    """
+    from ..tokenizers.ids import NAME, IdsPlugin
+
+    with register_plugin(IdsPlugin(), f"{owner}-ids"):
+        yield NAME

@@ -83,7 +83,7 @@ import torch
 import arkit
 from arkit import _serialization
 from arkit.errors import ArkitConfigWarning, ComponentProtocolError, UnknownComponentError
-from arkit.registry import PROTOCOLS, _component_name, check_conforms
+from arkit.registry import PROTOCOLS, check_conforms, component_info
 from arkit.types import Kind
 
 from . import register_plugin, strategies
@@ -112,7 +112,7 @@ def _as_json(value: Any, what: str) -> Any:
 
 def _registered_name(kind: str, obj: Any) -> str | None:
     try:
-        return _component_name(kind, obj).name
+        return component_info(kind, obj).name
     except UnknownComponentError:
         return None
 
@@ -445,10 +445,10 @@ class TokenizerContract(_Contract):
 
 def _declared_extras(backbone: Any, batch: int) -> dict[str, torch.Tensor]:
     """Seeded random values of the extra inputs the backbone's export spec declares (none without a spec)."""
-    from ..registry import _extra_inputs
+    from ..registry import declared_inputs
 
     g = torch.Generator().manual_seed(batch)
-    return {e.name: e._random(batch, g) for e in _extra_inputs(backbone) or ()}
+    return {e.name: e._random(batch, g) for e in declared_inputs(backbone) or ()}
 
 
 def _inputs(vocab_size: int, batch: int, length: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -591,12 +591,12 @@ class BackboneContract(_Contract):
         for module in ("onnx", "onnxscript", "onnxruntime"):
             pytest.importorskip(module)
         from arkit.onnx import OrtPipeline, export
-        from arkit.tokenizers import _ids
+        from arkit.testing import register_id_tokenizer
 
         backbone = _eval(self.make())
         vocab = backbone.vocab_size
         head = arkit.create("head", "core/categorical", d_model=backbone.d_model, vocab_size=vocab).eval()
-        with _ids.registered("arkit-contract-export") as name:
+        with register_id_tokenizer("arkit-contract-export") as name:
             tokenizer = arkit.create("tokenizer", name, vocab_size=vocab)
             pipe = arkit.Pipeline(tokenizer=tokenizer, backbone=backbone, head=head)
             report = export(pipe, tmp_path / "onnx")
@@ -1210,7 +1210,7 @@ class ConstraintContract(_Contract):
     def test_generation_obeys_the_constraint(self) -> None:
         if self.vocab_size is None:
             pytest.skip("set `vocab_size` to run the constraint inside the decode loop")
-        from arkit.tokenizers._ids import IdTokenizer
+        from arkit.tokenizers.ids import IdTokenizer
 
         constraint = self.make()
         with torch.random.fork_rng(devices=[]):

@@ -94,7 +94,7 @@ class LosslessCheck:
 def toy_target(vocab: int = VOCAB, *, seed: int = 3, sampler: Any = None) -> Any:
     """A seeded 1-layer, 16-wide transformer over ids ``0..vocab-1`` with a ``core/multinomial`` sampler."""
     import arkit
-    from ..tokenizers._ids import IdTokenizer
+    from ..tokenizers.ids import IdTokenizer
 
     torch.manual_seed(seed)
     backbone = arkit.create("backbone", "core/transformer", vocab_size=vocab, d_model=16, n_layers=1, n_heads=2,

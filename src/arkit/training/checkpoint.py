@@ -42,13 +42,13 @@ _FORMAT = 1
 
 def architecture(components: Mapping[str, Any]) -> dict[str, Any]:
     """Registry name and config of the tokenizer, backbone and head: what a checkpoint must fit."""
-    from ..registry import _component_name
+    from ..registry import component_info
 
     out: dict[str, Any] = {}
     for role in ("tokenizer", "backbone", "head"):
         obj = components[role]
         try:
-            name = _component_name(role, obj).name
+            name = component_info(role, obj).name
         except Exception:  # noqa: BLE001 - an unregistered object is named by its class
             name = f"{type(obj).__module__}.{type(obj).__qualname__}"
         config = json.loads(json.dumps(dict(getattr(obj, "config", {}) or {}), default=str))

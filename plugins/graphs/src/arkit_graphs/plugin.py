@@ -1,4 +1,7 @@
-"""The module the ``arkit`` entry point names: hook implementations only (cheap to import)."""
+"""The module the ``arkit`` entry point names: hook implementations only (cheap to import).
+
+Components are registered by import path, so that listing them (``arkit plugins``) imports no torch.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,7 @@ import argparse
 import arkit
 from arkit.hookspecs import CommandRegister, ComponentRegister, PresetRegister
 
-from .bfs_adjacency import BfsAdjacencyTokenizer
-from .bfs_layers import BfsLayersTokenizer
-from .constraint import BfsConstraint
-from .edge_list import EdgeListTokenizer
-from .graph import Graph
+from .graph import Graph  # the examples' type (plain Python: no torch)
 
 #: The small model of the presets, the demo and the evaluation: about 0.6M parameters.
 SMALL = {"d_model": 128, "n_layers": 3, "n_heads": 4, "max_seq_len": 256}
@@ -41,13 +40,14 @@ _UNFITTED = {
 @arkit.hookimpl
 def arkit_register_tokenizers(register: ComponentRegister) -> None:
     """``graphs/bfs-adjacency``, ``graphs/edge-list`` and ``graphs/bfs-layers``."""
-    register("graphs/bfs-adjacency", BfsAdjacencyTokenizer, examples=_EXAMPLES["graphs/bfs-adjacency"],
+    register("graphs/bfs-adjacency", "arkit_graphs.bfs_adjacency:BfsAdjacencyTokenizer",
+             examples=_EXAMPLES["graphs/bfs-adjacency"],
              description="GraphRNN-style BFS order + earlier-neighbour offsets within a learned bandwidth; "
                          "optional node/edge labels; lossless up to isomorphism")
-    register("graphs/edge-list", EdgeListTokenizer, examples=_EXAMPLES["graphs/edge-list"],
+    register("graphs/edge-list", "arkit_graphs.edge_list:EdgeListTokenizer", examples=_EXAMPLES["graphs/edge-list"],
              description="G2PT-style node tokens then (u, v) edge tokens in canonical order; optional labels; "
                          "lossless up to isomorphism")
-    register("graphs/bfs-layers", BfsLayersTokenizer, examples=_EXAMPLES["graphs/bfs-layers"],
+    register("graphs/bfs-layers", "arkit_graphs.bfs_layers:BfsLayersTokenizer", examples=_EXAMPLES["graphs/bfs-layers"],
              description="trees as per-node child counts in BFS order, one block per BFS layer "
                          "(block-wise generation with arkit.generate_blocks); every sequence is a tree")
 
@@ -55,7 +55,7 @@ def arkit_register_tokenizers(register: ComponentRegister) -> None:
 @arkit.hookimpl
 def arkit_register_constraints(register: ComponentRegister) -> None:
     """``graphs/bfs``: neighbour offsets inside the bandwidth, plus connected / tree / degree / size rules."""
-    register("graphs/bfs", BfsConstraint,
+    register("graphs/bfs", "arkit_graphs.constraint:BfsConstraint",
              description="BFS adjacency sequences: offsets before the current node and inside the bandwidth; "
                          "optional connected, tree, max_degree, min_nodes/max_nodes")
 

@@ -103,6 +103,7 @@ def draw_grid(smiles: list[str], legends: list[str], path: str | os.PathLike[str
     os.close(fd)
     try:
         image.save(tmp, format="PNG")
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a figure is for everyone
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

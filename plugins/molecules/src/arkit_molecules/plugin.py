@@ -1,4 +1,7 @@
-"""The module the ``arkit`` entry point names: hook implementations only (cheap to import)."""
+"""The module the ``arkit`` entry point names: hook implementations only (cheap to import).
+
+Components are registered by import path, so that listing them (``arkit plugins``) imports no torch.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,6 @@ import argparse
 
 import arkit
 from arkit.hookspecs import CommandRegister, ComponentRegister, PresetRegister
-
-from .protein import ProteinTokenizer
-from .selfies_tokenizer import SelfiesTokenizer
-from .smiles import SmilesTokenizer
 
 _SMILES_EXAMPLES = ("C", "CCO", "C1=CC=CC=C1", "CC(=O)NC1=CC=C(O)C=C1", "c1ccc2[nH]ccc2c1", "Cl/C=C/Br",
                     "C[C@@H](N)C(=O)O", "CC(C)C1CCC(C)CC1O", "C1CC2CCC1C2", "O=[N+]([O-])C1=CC=CC=C1", "C%10CC%10")
@@ -24,11 +23,11 @@ SMALL = {"d_model": 128, "n_layers": 3, "n_heads": 4, "max_seq_len": 128}
 @arkit.hookimpl
 def arkit_register_tokenizers(register: ComponentRegister) -> None:
     """``molecules/smiles``, ``molecules/selfies`` and ``molecules/protein``."""
-    register("molecules/smiles", SmilesTokenizer, examples=_SMILES_EXAMPLES,
+    register("molecules/smiles", "arkit_molecules.smiles:SmilesTokenizer", examples=_SMILES_EXAMPLES,
              description="atom-level SMILES regex (bracket atoms, Cl/Br, %nn rings), alphabet learned by fit()")
-    register("molecules/selfies", SelfiesTokenizer, examples=_SELFIES_EXAMPLES,
+    register("molecules/selfies", "arkit_molecules.selfies_tokenizer:SelfiesTokenizer", examples=_SELFIES_EXAMPLES,
              description="SELFIES symbols (selfies package): every token sequence decodes to a valid molecule")
-    register("molecules/protein", ProteinTokenizer, examples=_PROTEIN_EXAMPLES,
+    register("molecules/protein", "arkit_molecules.protein:ProteinTokenizer", examples=_PROTEIN_EXAMPLES,
              description="protein sequences: the 20 amino acids and X, one token per residue")
 
 

@@ -1,5 +1,6 @@
 """The module the ``arkit`` entry point names: hook implementations only (cheap to import: the components
-import pycodec2, espeak-ng, pocketsphinx and scipy only when used)."""
+import pycodec2, espeak-ng, pocketsphinx and scipy only when used). Components are registered by import path, so
+that listing them (``arkit plugins``) imports no torch."""
 
 from __future__ import annotations
 
@@ -8,18 +9,14 @@ import argparse
 import arkit
 from arkit.hookspecs import CommandRegister, ComponentRegister, PresetRegister
 
-from .codec2 import Codec2Tokenizer
-from .constraint import CodebookConstraint
-from .tts import TTSTokenizer
-
 
 @arkit.hookimpl
 def arkit_register_tokenizers(register: ComponentRegister) -> None:
     """``speech/codec2`` (audio <-> codec2 frames as K tokens) and ``speech/tts`` (phonemes + prompt + codes)."""
-    register("speech/codec2", Codec2Tokenizer,
+    register("speech/codec2", "arkit_speech.codec2:Codec2Tokenizer",
              description="codec2 speech codec (pycodec2, 8 kHz): each frame's bits as K codebook tokens "
                          "(mode 1200: 6 x 8 bits per 40 ms); every id sequence decodes")
-    register("speech/tts", TTSTokenizer,
+    register("speech/tts", "arkit_speech.tts:TTSTokenizer",
              description="[voice] prompt codes [text] espeak-ng IPA phonemes [audio] codec2 codes, "
                          "for decoder-only text to speech")
 
@@ -36,7 +33,7 @@ def arkit_register_pipeline_presets(register: PresetRegister) -> None:
 @arkit.hookimpl
 def arkit_register_constraints(register: ComponentRegister) -> None:
     """``speech/codebooks``: flat codec ids in codebook order, ending only between frames."""
-    register("speech/codebooks", CodebookConstraint,
+    register("speech/codebooks", "arkit_speech.constraint:CodebookConstraint",
              description="flatten pattern: position n from codebook n % K's ids, eos only between frames "
                          "(min_frames..max_frames)")
 

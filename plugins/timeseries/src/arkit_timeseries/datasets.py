@@ -19,7 +19,10 @@
 convention for the frequency (GluonTS/Chronos: 52 weekly, 12 monthly, 4
 quarterly, 1 yearly, 48 half-hourly). ``seasonalities`` lists every known period,
 ``season_length`` first: taylor also has the weekly 336, the yearly sunspots
-the approximate 11-year cycle, lynx a 10-year one.
+the approximate 11-year cycle, lynx a 10-year one. ``nonnegative`` marks counts
+and amounts that cannot go below zero (everything but elnino's temperatures and
+the rates tbilrate, infl and realint); the evaluation floors every forecast of
+those at 0.
 """
 
 from __future__ import annotations
@@ -48,11 +51,14 @@ class Series:
     start: str  # the first timestamp or period, as text ("" when unknown)
     source: str  # "statsmodels" or "pmdarima"
     description: str = ""
+    nonnegative: bool = False
+    """Counts or amounts that cannot go below zero: forecasts are floored at 0."""
 
     def __len__(self) -> int:
         return len(self.values)
 
 
+_SIGNED_MACRO = ("tbilrate", "infl", "realint")
 _MACRO = ("realgdp", "realcons", "realinv", "realgovt", "realdpi", "cpi", "m1", "tbilrate", "unemp", "pop", "infl", "realint")
 
 
@@ -64,21 +70,21 @@ def _co2() -> Series:
     data = _statsmodels("co2")
     return Series(name="co2", values=data["co2"].to_numpy(np.float64), freq="W-SAT", season_length=52,
                   seasonalities=(52,), start=str(data.index[0].date()), source="statsmodels",
-                  description="weekly atmospheric CO2 at Mauna Loa (ppm), with NaN gaps")
+                  description="weekly atmospheric CO2 at Mauna Loa (ppm), with NaN gaps", nonnegative=True)
 
 
 def _sunspots() -> Series:
     data = _statsmodels("sunspots")
     return Series(name="sunspots", values=data["SUNACTIVITY"].to_numpy(np.float64), freq="YS", season_length=1,
                   seasonalities=(1, 11), start=str(int(data["YEAR"].iloc[0])), source="statsmodels",
-                  description="yearly sunspot activity")
+                  description="yearly sunspot activity", nonnegative=True)
 
 
 def _nile() -> Series:
     data = _statsmodels("nile")
     return Series(name="nile", values=data["volume"].to_numpy(np.float64), freq="YS", season_length=1,
                   seasonalities=(1,), start=str(int(data["year"].iloc[0])), source="statsmodels",
-                  description="yearly volume of the Nile at Aswan")
+                  description="yearly volume of the Nile at Aswan", nonnegative=True)
 
 
 def _elnino() -> Series:
@@ -94,7 +100,8 @@ def _macro(column: str) -> Callable[[], Series]:
         data = _statsmodels("macrodata")
         return Series(name=f"macrodata/{column}", values=data[column].to_numpy(np.float64), freq="QS",
                       season_length=4, seasonalities=(4,), start="1959Q1", source="statsmodels",
-                      description=f"US macroeconomic data, quarterly: {column}")
+                      description=f"US macroeconomic data, quarterly: {column}",
+                      nonnegative=column not in _SIGNED_MACRO)
     return load
 
 
@@ -121,7 +128,8 @@ def _pmdarima(name: str) -> Callable[[], Series]:
             raise ArkitError(f"dataset {name!r} comes with pmdarima, which is not importable: {exc}") from None
         values = np.asarray(getattr(datasets, f"load_{loader}")(), dtype=np.float64)
         return Series(name=name, values=values, freq=freq, season_length=seasonalities[0],
-                      seasonalities=seasonalities, start=start, source="pmdarima", description=description)
+                      seasonalities=seasonalities, start=start, source="pmdarima", description=description,
+                      nonnegative=True)
     return load
 
 

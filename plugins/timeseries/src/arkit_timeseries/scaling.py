@@ -32,7 +32,7 @@ import numpy as np
 
 from arkit.errors import ConfigError, InputError
 
-__all__ = ["SCALINGS", "Scale", "as_series", "compute_scale"]
+__all__ = ["SCALINGS", "Scale", "as_series", "compute_scale", "fit_trend", "trend_line"]
 
 SCALINGS = ("mean", "mean-std")
 Scaling = Literal["mean", "mean-std"]
@@ -103,3 +103,29 @@ def compute_scale(values: np.ndarray, scaling: str) -> Scale:
     if not (scale > 0 and math.isfinite(scale)):
         scale = 1.0
     return Scale(loc, scale)
+
+
+def fit_trend(values: np.ndarray) -> tuple[float, float]:
+    """``(intercept, slope)`` of the least-squares line through the observed values at positions ``0 .. n-1``.
+
+    The trend-aware scaling: a forecaster subtracts this line from the context
+    (and its extrapolation from the future), scales the residual, and adds the
+    extrapolated line back to the forecast. With fewer than two observed values
+    the line is flat at their mean (``0`` when there is none).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    index = np.flatnonzero(~np.isnan(values))
+    if index.size == 0:
+        return 0.0, 0.0
+    if index.size < 2:
+        return float(values[index[0]]), 0.0
+    y = values[index]
+    t = index.astype(np.float64)
+    t_mean, y_mean = float(t.mean()), float(y.mean())
+    slope = float(np.sum((t - t_mean) * (y - y_mean)) / np.sum((t - t_mean) ** 2))
+    return y_mean - slope * t_mean, slope
+
+
+def trend_line(trend: tuple[float, float], start: int, length: int) -> np.ndarray:
+    """The line ``intercept + slope * t`` at positions ``start .. start + length - 1``."""
+    return trend[0] + trend[1] * np.arange(start, start + length, dtype=np.float64)

@@ -10,6 +10,12 @@ already scaled floats (NaN kept as missing), ready for ``pipe.fit`` with the
 ``timeseries/mean-scale-bins`` tokenizer (whose plain ``encode`` uses the
 identity scale) and ``overflow="truncate"`` (whole windows, never cut).
 
+With probability ``detrend_share`` a window is first detrended: the
+least-squares line through its context part (:func:`~arkit_timeseries.scaling.fit_trend`)
+is subtracted from the whole window (extrapolated over the future part), and
+the residual is scaled. A model trained on both kinds forecasts with or without
+``forecast(..., detrend=True)``.
+
 The object is a re-iterable, endless stream: every ``iter()`` restarts the same
 seeded sequence, so training is reproducible and never runs out.
 """
@@ -23,10 +29,13 @@ import numpy as np
 
 from arkit.errors import ConfigError
 
-from .scaling import as_series, check_scaling, compute_scale
+from .scaling import as_series, check_scaling, compute_scale, fit_trend, trend_line
 from .synthetic import kernel_synth
 
-__all__ = ["TrainingWindows", "pretrain"]
+__all__ = ["RECIPE", "TrainingWindows", "pretrain"]
+
+RECIPE = {"batch_size": 16, "seq_len": 256, "lr": 2e-3, "real_share": 0.4, "detrend_share": 0.5}
+"""The shipped checkpoint's training settings (``scripts/pretrain.py`` defaults, ``arkit timeseries eval --train-steps``)."""
 
 
 class TrainingWindows:
@@ -42,9 +51,13 @@ class TrainingWindows:
     def __init__(
         self, real: Sequence[Any] = (), *, real_share: float = 0.3, min_length: int = 32, max_length: int = 512,
         max_horizon: int = 64, scaling: str = "mean-std", synthetic_length: int = 1024, seed: int = 0,
+        detrend_share: float = 0.0,
     ) -> None:
         if not 0.0 <= real_share <= 1.0:
             raise ConfigError(f"real_share must lie in [0, 1], got {real_share!r}")
+        if not 0.0 <= detrend_share <= 1.0:
+            raise ConfigError(f"detrend_share must lie in [0, 1], got {detrend_share!r}")
+        self.detrend_share = detrend_share
         if not 2 <= min_length <= max_length:
             raise ConfigError(f"need 2 <= min_length <= max_length, got {min_length} and {max_length}")
         if max_horizon < 1:
@@ -65,6 +78,8 @@ class TrainingWindows:
         start = int(rng.integers(0, len(values) - length + 1))
         window = values[start:start + length]
         future = int(rng.integers(1, min(self.max_horizon, max(length // 2, 1)) + 1))
+        if self.detrend_share > 0 and rng.random() < self.detrend_share:
+            window = window - trend_line(fit_trend(window[: length - future]), 0, length)
         scale = compute_scale(window[: length - future], self.scaling)
         return ((window - scale.loc) / scale.scale).tolist()
 
@@ -84,18 +99,21 @@ def pretrain(
     pipe: Any, real: Sequence[Any] = (), *, steps: int = 2000, batch_size: int = 16, seq_len: int = 256,
     lr: float = 2e-3, real_share: float = 0.4, seed: int = 0, out_dir: str | None = None,
     checkpoint_every: int | None = None, progress: bool = True, resume_from: str | None = None,
+    detrend_share: float = 0.0,
 ) -> Any:
     """Train ``pipe`` (a ``timeseries/mean-scale-bins`` pipeline) on :class:`TrainingWindows`; returns the ``TrainResult``.
 
     ``real`` are the real training series (histories only: never the held-out
-    tails). One torch thread; windows up to ``seq_len - 1`` values plus ``eos``
-    fill rows whole (``overflow="truncate"``).
+    tails); ``detrend_share`` as in :class:`TrainingWindows`. One torch thread;
+    windows up to ``seq_len - 1`` values plus ``eos`` fill rows whole
+    (``overflow="truncate"``).
     """
     import arkit
 
     scaling = getattr(pipe.tokenizer, "scaling", "mean-std")
     data = TrainingWindows(real, real_share=real_share if len(real) else 0.0, max_length=seq_len - 1,
-                           min_length=min(32, seq_len - 1), scaling=scaling, seed=seed)
+                           min_length=min(32, seq_len - 1), scaling=scaling, seed=seed,
+                           detrend_share=detrend_share)
     config = arkit.TrainConfig(
         steps=steps, batch_size=batch_size, seq_len=seq_len, lr=lr, warmup_steps=min(100, max(steps // 10, 1)),
         overflow="truncate", shuffle=False, threads=1, seed=seed, progress=progress, out_dir=out_dir,

@@ -11,22 +11,25 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="vision_command", metavar="{eval,bench,demo}")
-    ev = sub.add_parser("eval", help="train the digit and shapes models briefly; sample quality, bits, next-scale")
-    ev.add_argument("--datasets", default="digits,shapes",
-                    help="comma-separated sections to run: digits, shapes (default both)")
-    ev.add_argument("--samples", type=int, default=500, help="generated digits per model (default 500)")
-    ev.add_argument("--steps", type=int, default=1200, help="training steps per digit model (default 1200)")
-    ev.add_argument("--guidance", type=float, default=1.25, help="classifier-free guidance scale, digits (default 1.25)")
-    ev.add_argument("--shapes-samples", type=int, default=200, help="generated shapes per model (default 200)")
-    ev.add_argument("--shapes-steps", type=int, default=1000, help="training steps per shapes model (default 1000)")
-    ev.add_argument("--shapes-train", type=int, default=2000, help="training shapes (default 2000; valid 200, test 400)")
-    ev.add_argument("--shapes-tokenizer-steps", type=int, default=400,
-                    help="VQ fitting steps per shapes tokenizer (default 400)")
-    ev.add_argument("--shapes-warmup-steps", type=int, default=800,
-                    help="autoencoder warm-up steps per shapes tokenizer, before the VQ fit (default 800)")
-    ev.add_argument("--shapes-codebook", type=int, default=64, help="codebook size of the shapes tokenizers (default 64)")
-    ev.add_argument("--shapes-guidance", type=float, default=1.5, help="guidance scale, shapes (default 1.5)")
-    ev.add_argument("--seed", type=int, default=0)
+    ev = sub.add_parser("eval", help="the shipped digit and shapes models against real images, over 3 seeds, "
+                                     "with pass/fail targets (LANTERN included)")
+    ev.add_argument("--sections", default="digits,shapes,lantern",
+                    help="comma-separated parts to run: digits, shapes, lantern (default all)")
+    ev.add_argument("--models", default=None,
+                    help="comma-separated subset of digits_raster, digits_next_scale, shapes_raster, "
+                         "shapes_next_scale (default all)")
+    ev.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1; figures are their mean and spread (default 3)")
+    ev.add_argument("--samples", type=int, default=500, help="generated digits per model and seed (default 500)")
+    ev.add_argument("--shapes-samples", type=int, default=200, help="generated shapes per model and seed (default 200)")
+    ev.add_argument("--lantern-images", type=int, default=100,
+                    help="shapes decoded one at a time per speculative method and seed (default 100)")
+    ev.add_argument("--lantern-delta", type=float, default=0.4, help="LANTERN total-variation budget (default 0.4)")
+    ev.add_argument("--lantern-neighbours", type=int, default=8, help="LANTERN neighbourhood size (default 8)")
+    ev.add_argument("--lantern-draft-tokens", type=int, default=4, help="draft tokens per target call (default 4)")
+    ev.add_argument("--from-scratch", action="store_true",
+                    help="train every model (and the CNN judges) anew per seed instead of loading the shipped "
+                         "checkpoints (about an hour per seed on one CPU thread)")
+    ev.add_argument("--grids", default=None, help="folder for a PNG grid of each model's samples (first seed)")
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
     be = sub.add_parser("bench", help="speculative decoding of image tokens: exact vs LANTERN vs SJD")
     be.add_argument("--dataset", choices=("shapes", "digits"), default="shapes",
@@ -65,21 +68,32 @@ def _positive(args: argparse.Namespace, *names: str) -> None:
 
 
 _DATASETS = ("digits", "shapes")
+_MODELS = ("digits_raster", "digits_next_scale", "shapes_raster", "shapes_next_scale")
 
 
-def _datasets(value: str) -> tuple[str, ...]:
+def _names(value: str, known: tuple[str, ...], flag: str) -> tuple[str, ...]:
     import arkit
 
     names = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
-    unknown = [name for name in names if name not in _DATASETS]
+    unknown = [name for name in names if name not in known]
     if not names or unknown:
-        raise arkit.ConfigError(f"--datasets takes a comma-separated list of {', '.join(_DATASETS)}; got {value!r}")
+        raise arkit.ConfigError(f"{flag} takes a comma-separated list of {', '.join(known)}; got {value!r}")
     return names
+
+
+def _datasets(value: str) -> tuple[str, ...]:
+    return _names(value, _DATASETS, "--datasets")
 
 
 def _print(report: Any, prefix: str = "") -> None:
     for key, value in report.items():
-        if isinstance(value, dict):
+        if key == "targets" and isinstance(value, list):
+            print(f"{prefix}targets:")
+            for t in value:
+                print(f"{prefix}  [{'met' if t['met'] else 'NOT MET'}] {t['name']}: {t['value']} (limit {t['target']})")
+        elif isinstance(value, dict) and set(value) == {"mean", "std", "per_seed"}:
+            print(f"{prefix}{key}: {value['mean']} ± {value['std']} (seeds: {value['per_seed']})")
+        elif isinstance(value, dict):
             print(f"{prefix}{key}:")
             _print(value, prefix + "  ")
         else:
@@ -96,27 +110,17 @@ def run(args: argparse.Namespace) -> int:
         args.vision_parser.print_help()
         return 0
     if command == "eval":
-        from .evaluation import evaluate, evaluate_shapes
-        from .recipes import SHAPES_MODEL
+        from .evaluation import SECTIONS, evaluate
 
-        _positive(args, "samples", "steps", "shapes_samples", "shapes_steps", "shapes_train",
-                  "shapes_tokenizer_steps", "shapes_warmup_steps")
-        if args.shapes_codebook < 2:
-            import arkit
-
-            raise arkit.ConfigError(f"--shapes-codebook must be at least 2, got {args.shapes_codebook}")
-        report = {}
-        for name in _datasets(args.datasets):
-            if name == "digits":
-                report["digits"] = evaluate(samples=args.samples, guidance_scale=args.guidance, seed=args.seed,
-                                            size=attrs.evolve(ModelSize(), steps=args.steps, seed=args.seed),
-                                            progress=not args.json)
-            else:
-                report["shapes"] = evaluate_shapes(
-                    samples=args.shapes_samples, guidance_scale=args.shapes_guidance, train=args.shapes_train,
-                    codebook_size=args.shapes_codebook, tokenizer_steps=args.shapes_tokenizer_steps,
-                    warmup_steps=args.shapes_warmup_steps, seed=args.seed,
-                    size=attrs.evolve(SHAPES_MODEL, steps=args.shapes_steps, seed=args.seed), progress=not args.json)
+        _positive(args, "seeds", "samples", "shapes_samples", "lantern_images", "lantern_neighbours",
+                  "lantern_draft_tokens")
+        sections = _names(args.sections, SECTIONS, "--sections")
+        models = None if args.models is None else _names(args.models, _MODELS, "--models")
+        report = evaluate(sections=sections, seeds=range(args.seeds), samples=args.samples,
+                          shapes_samples=args.shapes_samples, lantern_images=args.lantern_images,
+                          lantern_delta=args.lantern_delta, lantern_neighbours=args.lantern_neighbours,
+                          lantern_draft_tokens=args.lantern_draft_tokens, models=models,
+                          from_scratch=args.from_scratch, grids=args.grids, progress=not args.json)
     elif command == "bench":
         from .bench import SHAPES_TARGET, benchmark
 

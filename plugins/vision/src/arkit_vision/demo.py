@@ -10,8 +10,7 @@ from typing import Any
 import attrs
 import torch
 
-from arkit.acceptance.lantern import LanternAcceptance
-from arkit.drafters.draft_model import DraftModel
+import arkit
 
 from .datasets import SHAPES, load_digits, load_shapes
 from .generate import Samples, sample_next_scale, sample_raster
@@ -66,8 +65,10 @@ def _digits(out_dir: Path, steps: int, per_class: int, guidance_scale: float, de
     draft = train_draft(data, steps=steps, progress=progress)
     labels = [c for c in range(10) for _ in range(per_class)]
     schedule = scales.tokenizer.schedule
-    lantern = raster.replace(drafter=DraftModel(draft, temperature=1.0, seed=seed),
-                             acceptance=LanternAcceptance(neighbours=raster.tokenizer.neighbours(2), delta=delta))
+    # greedy drafts: LANTERN's rule then keeps every position within total variation delta of the target
+    lantern = raster.replace(drafter=arkit.create("drafter", "core/draft-model", pipeline=draft, temperature=0.0, seed=seed),
+                             acceptance=arkit.create("acceptance", "core/lantern",
+                                                     neighbours=raster.tokenizer.neighbours(2), delta=delta))
     runs: dict[str, tuple[str, Samples]] = {
         "raster": ("raster, no guidance", sample_raster(raster, labels, seed=seed)),
         "raster_guided": (f"raster, guidance {guidance_scale}",
@@ -75,7 +76,7 @@ def _digits(out_dir: Path, steps: int, per_class: int, guidance_scale: float, de
         "next_scale": ("next-scale (msvq), no guidance", sample_next_scale(scales, labels, schedule, seed=seed)),
         "next_scale_guided": (f"next-scale (msvq), guidance {guidance_scale}",
                               sample_next_scale(scales, labels, schedule, guidance_scale=guidance_scale, seed=seed)),
-        "raster_lantern": (f"raster, LANTERN speculative (delta {delta})",
+        "raster_lantern": (f"raster, LANTERN speculative, greedy drafts (delta {delta})",
                            sample_raster(lantern, labels, seed=seed, batch_size=1)),
     }
     return _write(runs, out_dir, judge, [str(c) for c in range(10)], per_class, 16)

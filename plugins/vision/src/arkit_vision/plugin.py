@@ -1,21 +1,25 @@
-"""The module the ``arkit`` entry point names: hook implementations only (cheap to import)."""
+"""The module the ``arkit`` entry point names: hook implementations only (cheap to import).
+
+Components are registered by import path, so that listing them (``arkit plugins``) imports no torch.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 import arkit
 from arkit.hookspecs import ComponentRegister
 
-from .image import Image
-from .msvq import MultiScaleVQTokenizer
-from .pixels import PixelTokenizer
-from .vq import VQTokenizer
+if TYPE_CHECKING:
+    from .image import Image
 
 
 def _digit_examples() -> tuple[Image, ...]:
+    """Four 8 x 8 digit-sized images (built the first time the examples are read)."""
+    import numpy as np
+
+    from .image import Image
+
     ramp = (np.arange(64).reshape(8, 8) % 17).astype(np.uint8)
     return (Image(np.zeros((8, 8), np.uint8), label=0), Image(ramp, label=9), Image(ramp.T.copy(), label=None),
             Image(np.full((8, 8), 16, np.uint8), label=3))
@@ -24,15 +28,15 @@ def _digit_examples() -> tuple[Image, ...]:
 @arkit.hookimpl
 def arkit_register_tokenizers(register: ComponentRegister) -> None:
     """``vision/pixels``, ``vision/vq`` and ``vision/msvq``; the examples are digit-sized images they encode."""
-    register("vision/pixels", PixelTokenizer,
+    register("vision/pixels", "arkit_vision.pixels:PixelTokenizer",
              description="one id per pixel intensity level, raster order, class-label prefix (digits: 17 levels, 64 ids)",
-             examples=_digit_examples())
-    register("vision/vq", VQTokenizer,
+             examples=_digit_examples)
+    register("vision/vq", "arkit_vision.vq:VQTokenizer",
              description="VQ autoencoder (conv encoder/decoder, EMA codebook, dead-code restarts), learned with fit()",
-             examples=_digit_examples())
-    register("vision/msvq", MultiScaleVQTokenizer,
+             examples=_digit_examples)
+    register("vision/msvq", "arkit_vision.msvq:MultiScaleVQTokenizer",
              description="VAR multi-scale residual VQ (one shared codebook, scales 1, 2, 4, 8), for next-scale prediction",
-             examples=_digit_examples())
+             examples=_digit_examples)
 
 
 @arkit.hookimpl

@@ -36,8 +36,8 @@ from .pixels import PixelTokenizer
 from .training import EarlyStopped, fit_early_stopping, fit_tokenizer, scale_items, with_label_dropout
 from .vq import VQTokenizer
 
-__all__ = ["ModelSize", "SHAPES_MODEL", "shapes_tokenizer", "train_draft", "train_next_scale", "train_raster",
-           "train_vq_raster"]
+__all__ = ["ModelSize", "SHAPES_MODEL", "SHIPPED_SIZES", "shapes_tokenizer", "train_draft", "train_next_scale",
+           "train_raster", "train_shipped", "train_vq_raster"]
 
 
 @attrs.frozen(kw_only=True)
@@ -56,6 +56,16 @@ class ModelSize:
 
 SHAPES_MODEL = ModelSize(d_model=64, n_layers=2, n_heads=4, steps=1000, batch_size=32, lr=3e-3)
 """The default size and budget of the shapes models (:func:`train_vq_raster`, next-scale on shapes)."""
+
+
+SHIPPED_SIZES: dict[str, ModelSize] = {
+    "digits-raster": ModelSize(d_model=96, n_layers=3, n_heads=4, steps=1200, lr=3e-3),
+    "shapes-raster": ModelSize(d_model=96, n_layers=3, n_heads=4, steps=1000, lr=3e-3),
+    "shapes-draft": ModelSize(d_model=32, n_layers=1, n_heads=2, steps=500, lr=3e-3),
+    "digits-next-scale": ModelSize(d_model=96, n_layers=3, n_heads=4, steps=1200, lr=3e-3),
+    "shapes-next-scale": ModelSize(d_model=96, n_layers=3, n_heads=4, steps=1000, lr=3e-3),
+}
+"""Size and budget of each shipped checkpoint (``plugins/vision/scripts/pretrain.py``, :func:`train_shipped`)."""
 
 
 def _pipeline(tokenizer: Any, size: ModelSize, max_seq_len: int) -> arkit.Pipeline:
@@ -157,3 +167,27 @@ def train_next_scale(data: ImageSplit, size: ModelSize = ModelSize(), *,
     train = scale_items(tokenizer, with_label_dropout(data.train, size.label_dropout, seed=size.seed))
     valid = scale_items(tokenizer, data.valid)
     return pipe, fit_early_stopping(pipe, train, valid, _config(size, seq_len, progress), schedule=schedule)
+
+
+def train_shipped(name: str, data: ImageSplit, *, seed: int = 0, target: arkit.Pipeline | None = None,
+                  progress: bool = False) -> arkit.Pipeline:
+    """Train the model of the shipped checkpoint ``name`` (a key of :data:`SHIPPED_SIZES`) from scratch with
+    ``seed``, tokenizer included: what ``arkit vision eval --from-scratch`` runs. ``shapes-draft`` uses the
+    tokenizer of ``target`` (a shapes-raster pipeline)."""
+    if name not in SHIPPED_SIZES:
+        raise arkit.ConfigError(f"no shipped vision model named {name!r}; known: {', '.join(SHIPPED_SIZES)}")
+    size = attrs.evolve(SHIPPED_SIZES[name], seed=seed)
+    if name == "digits-raster":
+        return train_raster(data, size, progress=progress)[0]
+    if name == "digits-next-scale":
+        return train_next_scale(data, size, codebook_size=32, tokenizer_steps=400, progress=progress)[0]
+    if name == "shapes-draft":
+        if target is None:
+            raise arkit.ConfigError("train_shipped('shapes-draft') needs target=, the shapes-raster pipeline whose "
+                                    "tokenizer the draft model shares")
+        return train_vq_raster(data, target.tokenizer, size, progress=progress)[0]
+    tokenizer = shapes_tokenizer(data, multi_scale=name == "shapes-next-scale", codebook_size=64, warmup_steps=800,
+                                 steps=400, seed=seed, progress=progress)
+    if name == "shapes-raster":
+        return train_vq_raster(data, tokenizer, size, progress=progress)[0]
+    return train_next_scale(data, size, tokenizer=tokenizer, progress=progress)[0]
