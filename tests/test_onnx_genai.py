@@ -264,3 +264,15 @@ def test_a_byte_level_bpe_tokenizer_is_read_the_same_by_onnxruntime_genai(export
     folder = Path(shutil.copytree(out, tmp_path / "copy"))
     assert _write_tokenizer(tokenizer, folder, {"bos": 0, "eos": 0, "pad": 0})
     assert tokenizer_mismatch(tokenizer, folder) is None
+
+
+def test_a_crash_inside_onnxruntime_genai_reading_tokenizer_files_is_a_mismatch_not_a_dead_process(
+        exported: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """onnxruntime-genai 0.18 can segfault on tokenizer files it does not support: the check runs it in a child
+    process, so the export leaves the files out with a reason instead of taking the process down."""
+    import arkit.onnx.genai as genai
+
+    pipe, out, _ = exported
+    monkeypatch.setattr(genai, "_ENCODE_SCRIPT", "import os\nos.abort()\n")
+    reason = genai.tokenizer_mismatch(pipe.tokenizer, out)
+    assert reason is not None and "crashed" in reason and "exit code" in reason

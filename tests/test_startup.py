@@ -135,7 +135,7 @@ def test_plugin_packages_load_their_public_names_on_first_use() -> None:
         for attribute in sorted(public):
             value = getattr(package, attribute)
             assert value is not None and not isinstance(value, type(package)), f"{name}.{attribute}"
-        with pytest.raises(AttributeError, match="no attribute 'not_a_name'"):
+        with pytest.raises(AttributeError, match="not_a_name"):
             package.not_a_name  # noqa: B018
 
 
@@ -203,7 +203,7 @@ def test_every_public_name_resolves_to_its_defining_object() -> None:
     for name in arkit.__all__:
         assert getattr(arkit, name) is not None, name
     assert arkit.Pipeline is __import__("arkit.pipeline", fromlist=["Pipeline"]).Pipeline
-    with pytest.raises(AttributeError, match="no attribute 'not_a_name'"):
+    with pytest.raises(AttributeError, match="not_a_name"):
         arkit.not_a_name  # noqa: B018
 
 

@@ -227,17 +227,17 @@ _SOURCES = {"tokenizer": _TOKENIZER, "head": _HEAD, "sampler": _SAMPLER, "drafte
 
 #: (hook, registration line, contract class, contract body) per kind.
 _WIRING = {
-    "tokenizer": ("arkit_register_tokenizers", 'register("{name}/chars", CharTokenizer, examples=("hello world", ""))',
+    "tokenizer": ("arkit_register_tokenizers", 'register("{name}/chars", "{module}.tokenizer:CharTokenizer",\n             description="Characters as ids, then bos, eos and pad.", examples=("hello world", ""))',
                   "TokenizerContract",
                   '    component = "{name}/chars"  # the default alphabet: a-z and space\n'
                   '    items = st.text(alphabet="abcxyz ")\n    invalid_items = st.text(alphabet="XYZ", min_size=1)\n'),
-    "head": ("arkit_register_heads", 'register("{name}/linear", LinearHead)', "HeadContract",
+    "head": ("arkit_register_heads", 'register("{name}/linear", "{module}.head:LinearHead",\n             description="A linear projection to the vocabulary.")', "HeadContract",
              '    component = "{name}/linear"\n    config = {{"d_model": 16, "vocab_size": 12}}\n'),
-    "sampler": ("arkit_register_samplers", 'register("{name}/temperature", TemperatureSampler)', "SamplerContract",
+    "sampler": ("arkit_register_samplers", 'register("{name}/temperature", "{module}.sampler:TemperatureSampler",\n             description="Draws from softmax(logits / temperature).")', "SamplerContract",
                 '    component = "{name}/temperature"\n    config = {{"temperature": 0.7}}\n'),
-    "drafter": ("arkit_register_drafters", 'register("{name}/repeat-last", RepeatLastDrafter)', "DrafterContract",
+    "drafter": ("arkit_register_drafters", 'register("{name}/repeat-last", "{module}.drafter:RepeatLastDrafter",\n             description="Proposes the last token of each row k times.")', "DrafterContract",
                 '    component = "{name}/repeat-last"\n    config = {{"vocab_size": 12}}\n'),
-    "constraint": ("arkit_register_constraints", 'register("{name}/length-limit", LengthLimit)', "ConstraintContract",
+    "constraint": ("arkit_register_constraints", 'register("{name}/length-limit", "{module}.constraint:LengthLimit",\n             description="Allowed ids for up to max_tokens tokens, then only eos.")', "ConstraintContract",
                    '    component = "{name}/length-limit"\n'
                    '    config = {{"allowed": [0, 1, 2], "max_tokens": 8, "eos_token_id": 4}}\n'
                    '    vocab_size = 6\n'),
@@ -286,15 +286,17 @@ def _files(name: str, kinds: list[str]) -> dict[str, str]:
     for kind in kinds:
         filename, _ = KINDS[kind]
         files[f"src/{module}/{filename}"] = _SOURCES[kind].format(name=name)
-    imports = "".join(f"from .{KINDS[k][0][:-3]} import {KINDS[k][1]}\n" for k in sorted(kinds, key=lambda k: KINDS[k]))
     hooks = "".join(
         f"\n\n@arkit.hookimpl\ndef {_WIRING[k][0]}(register: ComponentRegister) -> None:\n"
-        f"    {_WIRING[k][1].format(name=name)}\n" for k in kinds
+        f"    {_WIRING[k][1].format(name=name, module=module)}\n" for k in kinds
     )
+    # Components are registered by import path: they (and torch) are imported on first use, so that
+    # `arkit --help` and `arkit plugins` stay fast with this plugin installed.
     files[f"src/{module}/plugin.py"] = (
-        f'"""The hooks arkit calls to register the {name} plugin\'s components (entry point `{name}`)."""\n\n'
-        f"from __future__ import annotations\n\nimport arkit\nfrom arkit.hookspecs import ComponentRegister\n\n"
-        f"{imports}{hooks}"
+        f'"""The hooks arkit calls to register the {name} plugin\'s components (entry point `{name}`).\n\n'
+        f'Each component is registered by its import path and imported the first time it is created."""\n\n'
+        f"from __future__ import annotations\n\nimport arkit\nfrom arkit.hookspecs import ComponentRegister\n"
+        f"{hooks}"
     )
     files[f"src/{module}/__init__.py"] = f'"""{title}: components for arkit."""\n\n__version__ = "0.1.0"\n'
     files[f"src/{module}/py.typed"] = ""

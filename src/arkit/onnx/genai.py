@@ -32,6 +32,8 @@ import json
 import logging
 import os
 from pathlib import Path
+import subprocess
+import sys
 import time
 from typing import Any
 import warnings
@@ -317,30 +319,67 @@ def tokenizer_mismatch(tokenizer: Any, directory: Path, samples: int = 4) -> str
     """Why onnxruntime-genai's tokenizer over ``directory``'s files disagrees with ``tokenizer``, or ``None``.
 
     The texts compared are ``tokenizer.decode`` of seeded random ids (ordinary ids, no specials): each must
-    encode to the same ids in both.
+    encode to the same ids in both. onnxruntime-genai reads the files in a child process (see
+    :func:`_genai_encode`).
     """
-    og = _genai_module()
+    _genai_module()  # installed, or a ConfigError with the install command
     special = set(dict(getattr(tokenizer, "special_tokens", {}) or {}).values())
     pool = [i for i in range(int(tokenizer.vocab_size)) if i not in special]
     g = torch.Generator().manual_seed(7)
-    try:
-        # keep the Model referenced while its Tokenizer is used: the tokenizer does not keep it alive, and
-        # a collected model made encode() crash now and then (a segmentation fault under pytest-xdist)
-        model = og.Model(str(directory))
-        theirs = og.Tokenizer(model)
-    except Exception as exc:  # onnxruntime-genai's own errors
-        return f"onnxruntime-genai cannot load the tokenizer files ({str(exc).strip()[:200]})"
-    for _ in range(samples):
-        text = tokenizer.decode([pool[int(i)] for i in torch.randint(0, len(pool), (8,), generator=g)])
+    texts = [tokenizer.decode([pool[int(i)] for i in torch.randint(0, len(pool), (8,), generator=g)])
+             for _ in range(samples)]
+    theirs = _genai_encode(directory, texts)
+    if isinstance(theirs, str):
+        return theirs
+    for text, got in zip(texts, theirs):
         ours = list(tokenizer.encode(text))
-        try:
-            got = [int(i) for i in theirs.encode(text)]
-        except Exception as exc:  # onnxruntime-genai's own errors
-            return f"onnxruntime-genai cannot encode {text!r} ({str(exc).strip()[:200]})"
         if got != ours:
             return f"onnxruntime-genai encodes {text!r} as {got[:8]}, the pipeline's tokenizer as {ours[:8]}"
-    del theirs, model  # the tokenizer first, then the model it reads from
     return None
+
+
+#: Run by :func:`_genai_encode` in a child process: reads ``[directory, texts]`` as JSON on stdin, prints
+#: ``{"ids": [...]}`` or ``{"error": "..."}``.
+_ENCODE_SCRIPT = """
+import json, sys
+import onnxruntime_genai as og
+directory, texts = json.loads(sys.stdin.read())
+try:
+    model = og.Model(directory)
+    tokenizer = og.Tokenizer(model)
+except Exception as exc:
+    print(json.dumps({"error": "onnxruntime-genai cannot load the tokenizer files (%s)" % str(exc).strip()[:200]}))
+    sys.exit(0)
+ids = []
+for text in texts:
+    try:
+        ids.append([int(i) for i in tokenizer.encode(text)])
+    except Exception as exc:
+        print(json.dumps({"error": "onnxruntime-genai cannot encode %r (%s)" % (text, str(exc).strip()[:200])}))
+        sys.exit(0)
+print(json.dumps({"ids": ids}))
+"""
+
+
+def _genai_encode(directory: Path, texts: list[str]) -> list[list[int]] | str:
+    """onnxruntime-genai's ids for each of ``texts`` with ``directory``'s tokenizer files, or why there are none.
+
+    It runs in a child process: onnxruntime-genai 0.18 sometimes crashes (a segmentation fault) on tokenizer
+    files it does not support, and an export must then leave the files out, not take the process down.
+    """
+    try:
+        done = subprocess.run([sys.executable, "-c", _ENCODE_SCRIPT], input=json.dumps([str(directory), texts]),
+                              capture_output=True, text=True, timeout=300, check=False)
+    except subprocess.TimeoutExpired:
+        return "onnxruntime-genai took over 300 s to load the tokenizer files"
+    if done.returncode != 0:
+        return (f"onnxruntime-genai crashed reading the tokenizer files (exit code {done.returncode}: "
+                f"{done.stderr.strip()[-200:] or 'no message'})")
+    try:
+        answer = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return f"onnxruntime-genai printed no encodings ({done.stdout.strip()[-200:]!r})"
+    return answer["error"] if "error" in answer else answer["ids"]
 
 
 def _write_tokenizer(tokenizer: Any, directory: Path, ids: dict[str, Any]) -> bool:

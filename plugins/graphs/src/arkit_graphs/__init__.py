@@ -1,7 +1,8 @@
 """arkit-graphs: graphs as token sequences, generated valid by construction and measured against exact targets."""
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import lazy_loader
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from .bfs_adjacency import BfsAdjacencyTokenizer
@@ -27,33 +28,16 @@ __all__ = [
 ]
 
 
-#: Public name -> the submodule that defines it, imported the first time the name is used (PEP 562), so that
-#: importing this package (which ``arkit --help`` does through the plugin's entry point) imports no torch.
-_LAZY: dict[str, str] = {
-    "BfsAdjacencyTokenizer": ".bfs_adjacency",
-    "BfsLayersTokenizer": ".bfs_layers",
-    "LayerSchedule": ".bfs_layers",
-    "BfsConstraint": ".constraint",
-    "DATASETS": ".datasets",
-    "GraphDataset": ".datasets",
-    "atlas_graphs": ".datasets",
-    "augment": ".datasets",
-    "load_dataset": ".datasets",
-    "EdgeListTokenizer": ".edge_list",
-    "Graph": ".graph",
-    "as_graph": ".graph",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import a public name's submodule on first use."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later uses are plain attribute reads
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+#: Public names load on first use (PEP 562, through lazy_loader), so that importing this package (which
+#: ``arkit --help`` does through the plugin's entry point) imports no torch. Submodule -> its public names.
+__getattr__, __dir__, _ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "bfs_adjacency": ["BfsAdjacencyTokenizer"],
+        "bfs_layers": ["BfsLayersTokenizer", "LayerSchedule"],
+        "constraint": ["BfsConstraint"],
+        "datasets": ["DATASETS", "GraphDataset", "atlas_graphs", "augment", "load_dataset"],
+        "edge_list": ["EdgeListTokenizer"],
+        "graph": ["Graph", "as_graph"],
+    },
+)

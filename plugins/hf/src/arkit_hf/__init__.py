@@ -1,7 +1,8 @@
 """arkit-hf: bring Hugging Face transformers causal LMs to arkit's samplers, caches and export."""
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import lazy_loader
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from .backbone import HFCausalLMBackbone
@@ -12,26 +13,13 @@ __all__ = ["HFCausalLMBackbone", "HFTokenizer", "from_transformers", "save_llama
 __version__ = "0.1.0"
 
 
-#: Public name -> the submodule that defines it, imported the first time the name is used (PEP 562), so that
-#: importing this package (which ``arkit --help`` does through the plugin's entry point) imports no torch.
-_LAZY: dict[str, str] = {
-    "HFCausalLMBackbone": ".backbone",
-    "from_transformers": ".convert",
-    "save_llama": ".convert",
-    "to_llama": ".convert",
-    "HFTokenizer": ".tokenizer",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import a public name's submodule on first use."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later uses are plain attribute reads
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+#: Public names load on first use (PEP 562, through lazy_loader), so that importing this package (which
+#: ``arkit --help`` does through the plugin's entry point) imports no torch. Submodule -> its public names.
+__getattr__, __dir__, _ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "backbone": ["HFCausalLMBackbone"],
+        "convert": ["from_transformers", "save_llama", "to_llama"],
+        "tokenizer": ["HFTokenizer"],
+    },
+)

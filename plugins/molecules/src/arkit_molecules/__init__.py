@@ -1,7 +1,8 @@
 """arkit-molecules: SMILES, SELFIES and protein generation with arkit, and a validity-constrained SMILES sampler."""
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import lazy_loader
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from .conditioning import PropertyBins, property_value
@@ -47,48 +48,20 @@ __all__ = [
 __version__ = "0.1.0.dev0"
 
 
-#: Public name -> the submodule that defines it, imported the first time the name is used (PEP 562), so that
-#: importing this package (which ``arkit --help`` does through the plugin's entry point) imports no torch.
-_LAZY: dict[str, str] = {
-    "PropertyBins": ".conditioning",
-    "property_value": ".conditioning",
-    "SmilesConstraint": ".constraint",
-    "atom_capacity": ".constraint",
-    "DatasetNotInstalledError": ".datasets",
-    "LoadReport": ".datasets",
-    "SmilesData": ".datasets",
-    "kekulize": ".datasets",
-    "list_datasets": ".datasets",
-    "load_smiles": ".datasets",
-    "evaluate": ".metrics",
-    "fcd": ".metrics",
-    "internal_diversity": ".metrics",
-    "sa_score": ".metrics",
-    "evaluate_models": ".evaluation",
-    "pretrained": ".shipped",
-    "ProteinTokenizer": ".protein",
-    "Intervention": ".sampling",
-    "Samples": ".sampling",
-    "measure_intervention": ".sampling",
-    "sample_molecules": ".sampling",
-    "SelfiesTokenizer": ".selfies_tokenizer",
-    "split_selfies": ".selfies_tokenizer",
-    "to_selfies": ".selfies_tokenizer",
-    "to_smiles": ".selfies_tokenizer",
-    "SmilesTokenizer": ".smiles",
-    "split_smiles": ".smiles",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import a public name's submodule on first use."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later uses are plain attribute reads
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+#: Public names load on first use (PEP 562, through lazy_loader), so that importing this package (which
+#: ``arkit --help`` does through the plugin's entry point) imports no torch. Submodule -> its public names.
+__getattr__, __dir__, _ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "conditioning": ["PropertyBins", "property_value"],
+        "constraint": ["SmilesConstraint", "atom_capacity"],
+        "datasets": ["DatasetNotInstalledError", "LoadReport", "SmilesData", "kekulize", "list_datasets", "load_smiles"],
+        "metrics": ["evaluate", "fcd", "internal_diversity", "sa_score"],
+        "evaluation": ["evaluate_models"],
+        "shipped": ["pretrained"],
+        "protein": ["ProteinTokenizer"],
+        "sampling": ["Intervention", "Samples", "measure_intervention", "sample_molecules"],
+        "selfies_tokenizer": ["SelfiesTokenizer", "split_selfies", "to_selfies", "to_smiles"],
+        "smiles": ["SmilesTokenizer", "split_smiles"],
+    },
+)

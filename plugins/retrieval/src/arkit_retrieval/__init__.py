@@ -1,7 +1,8 @@
 """arkit-retrieval: generative retrieval with identifiers that always exist, and a corpus-backed drafter."""
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import lazy_loader
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from .bm25 import BM25
@@ -25,45 +26,22 @@ __all__ = ["BM25", "AtomicIdTokenizer", "DatastoreDrafter", "Document", "IdHead"
 __version__ = "0.1.0.dev0"
 
 
-#: Public name -> the submodule that defines it, imported the first time the name is used (PEP 562), so that
-#: importing this package (which ``arkit --help`` does through the plugin's entry point) imports no torch.
-_LAZY: dict[str, str] = {
-    "BM25": ".bm25",
-    "Document": ".corpus",
-    "QuerySplit": ".corpus",
-    "pydoc_topics": ".corpus",
-    "sentences": ".corpus",
-    "split_queries": ".corpus",
-    "stdlib_docs": ".corpus",
-    "unicode_names": ".corpus",
-    "DatastoreDrafter": ".datastore",
-    "IdHead": ".head",
-    "AtomicIdTokenizer": ".ids",
-    "SemanticIdTokenizer": ".ids",
-    "TitleIdTokenizer": ".ids",
-    "hits_at": ".metrics",
-    "mrr_at": ".metrics",
-    "pretrained_retriever": ".presets",
-    "QueryTruncatedWarning": ".retriever",
-    "Retriever": ".retriever",
-    "SubstringConstraint": ".substring",
-    "score_passages": ".substring",
-    "SuffixIndex": ".suffix_index",
-    "build_pipeline": ".training",
-    "training_pairs": ".training",
-    "IdTrieConstraint": ".trie",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import a public name's submodule on first use."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later uses are plain attribute reads
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+#: Public names load on first use (PEP 562, through lazy_loader), so that importing this package (which
+#: ``arkit --help`` does through the plugin's entry point) imports no torch. Submodule -> its public names.
+__getattr__, __dir__, _ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "bm25": ["BM25"],
+        "corpus": ["Document", "QuerySplit", "pydoc_topics", "sentences", "split_queries", "stdlib_docs", "unicode_names"],
+        "datastore": ["DatastoreDrafter"],
+        "head": ["IdHead"],
+        "ids": ["AtomicIdTokenizer", "SemanticIdTokenizer", "TitleIdTokenizer"],
+        "metrics": ["hits_at", "mrr_at"],
+        "presets": ["pretrained_retriever"],
+        "retriever": ["QueryTruncatedWarning", "Retriever"],
+        "substring": ["SubstringConstraint", "score_passages"],
+        "suffix_index": ["SuffixIndex"],
+        "training": ["build_pipeline", "training_pairs"],
+        "trie": ["IdTrieConstraint"],
+    },
+)

@@ -6,8 +6,9 @@ pointer constraint (``shapes/polygen``), level-by-level octree generation
 (validity, COV / MMD / 1-NNA next to the real-versus-real floor). See docs/shapes.md.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import lazy_loader
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from .constraint import PolygenConstraint
@@ -26,43 +27,18 @@ __all__ = ["CLASSES", "FaceCoordsTokenizer", "Mesh", "MeshSamples", "OctreeSched
 __version__ = "0.1.0.dev0"
 
 
-#: Public name -> the submodule that defines it, imported the first time the name is used (PEP 562), so that
-#: importing this package (which ``arkit --help`` does through the plugin's entry point) imports no torch.
-_LAZY: dict[str, str] = {
-    "PolygenConstraint": ".constraint",
-    "CLASSES": ".datasets",
-    "ShapeSplit": ".datasets",
-    "load_primitives": ".datasets",
-    "make_primitive": ".datasets",
-    "make_primitives": ".datasets",
-    "FaceCoordsTokenizer": ".face_coords",
-    "MeshSamples": ".generate",
-    "VoxelSamples": ".generate",
-    "sample_meshes": ".generate",
-    "sample_octrees": ".generate",
-    "OctreeSchedule": ".octree",
-    "OctreeTokenizer": ".octree",
-    "Voxels": ".octree",
-    "voxelise": ".octree",
-    "PolygenTokenizer": ".polygen",
-    "Mesh": ".shape",
-    "Shape": ".shape",
-    "check_mesh": ".shape",
-    "check_shapes": ".shape",
-    "normalise": ".shape",
-    "load_pretrained": ".training",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import a public name's submodule on first use."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later uses are plain attribute reads
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+#: Public names load on first use (PEP 562, through lazy_loader), so that importing this package (which
+#: ``arkit --help`` does through the plugin's entry point) imports no torch. Submodule -> its public names.
+__getattr__, __dir__, _ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "constraint": ["PolygenConstraint"],
+        "datasets": ["CLASSES", "ShapeSplit", "load_primitives", "make_primitive", "make_primitives"],
+        "face_coords": ["FaceCoordsTokenizer"],
+        "generate": ["MeshSamples", "VoxelSamples", "sample_meshes", "sample_octrees"],
+        "octree": ["OctreeSchedule", "OctreeTokenizer", "Voxels", "voxelise"],
+        "polygen": ["PolygenTokenizer"],
+        "shape": ["Mesh", "Shape", "check_mesh", "check_shapes", "normalise"],
+        "training": ["load_pretrained"],
+    },
+)

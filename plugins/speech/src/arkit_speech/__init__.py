@@ -6,8 +6,9 @@ preset. :func:`speak` turns text into audio with a trained pipeline; :func:`pret
 loads the shipped digit-string checkpoints.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import lazy_loader
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from .audio import Audio, resample
@@ -22,31 +23,17 @@ __all__ = ["Audio", "CodebookConstraint", "Codec2Tokenizer", "CodecSchedule", "S
            "pretrained", "resample", "speak"]
 
 
-#: Public name -> the submodule that defines it, imported the first time the name is used (PEP 562), so that
-#: importing this package (which ``arkit --help`` does through the plugin's entry point) imports no torch.
-_LAZY: dict[str, str] = {
-    "Audio": ".audio",
-    "resample": ".audio",
-    "Codec2Tokenizer": ".codec2",
-    "CodebookConstraint": ".constraint",
-    "pretrained": ".presets",
-    "CodecSchedule": ".schedule",
-    "Speech": ".synth",
-    "speak": ".synth",
-    "TTSTokenizer": ".tts",
-    "Utterance": ".tts",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import a public name's submodule on first use."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later uses are plain attribute reads
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+#: Public names load on first use (PEP 562, through lazy_loader), so that importing this package (which
+#: ``arkit --help`` does through the plugin's entry point) imports no torch. Submodule -> its public names.
+__getattr__, __dir__, _ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "audio": ["Audio", "resample"],
+        "codec2": ["Codec2Tokenizer"],
+        "constraint": ["CodebookConstraint"],
+        "presets": ["pretrained"],
+        "schedule": ["CodecSchedule"],
+        "synth": ["Speech", "speak"],
+        "tts": ["TTSTokenizer", "Utterance"],
+    },
+)

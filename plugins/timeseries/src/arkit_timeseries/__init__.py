@@ -1,9 +1,10 @@
 """arkit-timeseries: time-series forecasting with autoregressive models (Chronos-style tokens)."""
 
-import importlib
 import sys
 import types
 from typing import TYPE_CHECKING, Any
+
+import lazy_loader
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from .bins import MeanScaleBinsTokenizer
@@ -18,33 +19,23 @@ __all__ = ["Forecast", "MeanScaleBinsTokenizer", "PatchTokenizer", "Scale", "Tra
 __version__ = "0.1.0.dev0"
 
 
-#: Public name -> the submodule that defines it, imported the first time the name is used (PEP 562), so that
-#: importing this package (which ``arkit --help`` does through the plugin's entry point) imports no torch.
-_LAZY: dict[str, str] = {
-    "MeanScaleBinsTokenizer": ".bins",
-    "Forecast": ".forecast",
-    "forecast": ".forecast",
-    "scaled_for_training": ".forecast",
-    "PatchTokenizer": ".patch",
-    "pretrained": ".presets",
-    "Scale": ".scaling",
-    "TrainingWindows": ".training",
-    "pretrain": ".training",
-}
+#: Public names load on first use (PEP 562, through lazy_loader), so that importing this package (which
+#: ``arkit --help`` does through the plugin's entry point) imports no torch. Submodule -> its public names.
+__getattr__, __dir__, _ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "bins": ["MeanScaleBinsTokenizer"],
+        "forecast": ["Forecast", "forecast", "scaled_for_training"],
+        "patch": ["PatchTokenizer"],
+        "presets": ["pretrained"],
+        "scaling": ["Scale"],
+        "training": ["TrainingWindows", "pretrain"],
+    },
+)
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name's submodule on first use."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later uses are plain attribute reads
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+#: Public functions defined in a submodule of the same name.
+_SAME_NAME = frozenset({"forecast"})
 
 
 class _Package(types.ModuleType):
@@ -56,7 +47,7 @@ class _Package(types.ModuleType):
     """
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _LAZY.get(name) == f".{name}" and hasattr(value, name):
+        if isinstance(value, types.ModuleType) and name in _SAME_NAME and hasattr(value, name):
             value = getattr(value, name)
         super().__setattr__(name, value)
 

@@ -5,8 +5,9 @@ class-conditional generation with classifier-free guidance, evaluation against r
 and relaxed speculative decoding for image tokens. See docs/vision.md.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import lazy_loader
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from .datasets import DigitsSplit, ImageSplit, load_digits, load_shapes, make_shapes
@@ -21,35 +22,16 @@ __all__ = ["DigitsSplit", "FitReport", "Image", "ImageSplit", "MultiScaleVQToken
 __version__ = "0.1.0.dev0"
 
 
-#: Public name -> the submodule that defines it, imported the first time the name is used (PEP 562), so that
-#: importing this package (which ``arkit --help`` does through the plugin's entry point) imports no torch.
-_LAZY: dict[str, str] = {
-    "DigitsSplit": ".datasets",
-    "ImageSplit": ".datasets",
-    "load_digits": ".datasets",
-    "load_shapes": ".datasets",
-    "make_shapes": ".datasets",
-    "Samples": ".generate",
-    "image_bits": ".generate",
-    "sample_next_scale": ".generate",
-    "sample_raster": ".generate",
-    "Image": ".image",
-    "MultiScaleVQTokenizer": ".msvq",
-    "PixelTokenizer": ".pixels",
-    "FitReport": ".vq",
-    "VQTokenizer": ".vq",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import a public name's submodule on first use."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later uses are plain attribute reads
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+#: Public names load on first use (PEP 562, through lazy_loader), so that importing this package (which
+#: ``arkit --help`` does through the plugin's entry point) imports no torch. Submodule -> its public names.
+__getattr__, __dir__, _ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "datasets": ["DigitsSplit", "ImageSplit", "load_digits", "load_shapes", "make_shapes"],
+        "generate": ["Samples", "image_bits", "sample_next_scale", "sample_raster"],
+        "image": ["Image"],
+        "msvq": ["MultiScaleVQTokenizer"],
+        "pixels": ["PixelTokenizer"],
+        "vq": ["FitReport", "VQTokenizer"],
+    },
+)
