@@ -20,22 +20,22 @@ Lossless up to isomorphism: ``decode(encode(g)) == g`` (see :class:`Graph`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from arkit import ConfigError, InputError
 
 from ._order import bandwidth as _bandwidth, bfs_order
+from ._vocabulary import BOS, EOS, PAD, SEP, GraphVocabulary
 from .graph import Graph, as_graph
 
 __all__ = ["BfsAdjacencyTokenizer", "UNLABELLED"]
 
-PAD, BOS, EOS, SEP = 0, 1, 2, 3
 _FIRST = 4
 UNLABELLED = "*"  # the label decode gives a node or edge whose label token is missing
 
 
-class BfsAdjacencyTokenizer:
+class BfsAdjacencyTokenizer(GraphVocabulary):
     """BFS order + earlier-neighbour offsets within a bandwidth (GraphRNN-style), with optional labels.
 
     - ``bandwidth``: the largest offset ``M`` (default 8); ``None`` until :meth:`fit` learns it.
@@ -45,8 +45,6 @@ class BfsAdjacencyTokenizer:
     - ``vocab_size``: a fixed capacity (ids past the used ones are never produced), so a
       model can be built before :meth:`fit`; ``None`` means exactly the ids used.
     """
-
-    lossless = True
 
     def __init__(
         self,
@@ -59,19 +57,10 @@ class BfsAdjacencyTokenizer:
     ) -> None:
         if bandwidth is not None and (not isinstance(bandwidth, int) or bandwidth < 1):
             raise ConfigError(f"bandwidth must be an int >= 1 (or None to learn it), got {bandwidth!r}")
-        if max_nodes is not None and (not isinstance(max_nodes, int) or max_nodes < 1):
-            raise ConfigError(f"max_nodes must be an int >= 1 (or None to learn it), got {max_nodes!r}")
         if bandwidth is None and vocab_size is None:
             raise ConfigError("give bandwidth, or vocab_size (a capacity) and call fit(graphs) to learn the bandwidth")
         self.bandwidth = bandwidth
-        self.max_nodes = max_nodes
-        self.node_labels = None if node_labels is None else [str(x) for x in node_labels]
-        self.edge_labels = None if edge_labels is None else [str(x) for x in edge_labels]
-        self._capacity = vocab_size
-        if vocab_size is not None and self.fitted and vocab_size < self._used:
-            raise ConfigError(f"vocab_size {vocab_size} is smaller than the {self._used} ids this tokenizer uses")
-        self.special_tokens: Mapping[str, int] = {"pad": PAD, "bos": BOS, "eos": EOS}
-        self.sep = SEP
+        self._init_vocabulary(max_nodes, node_labels, edge_labels, vocab_size)
 
     # -- sizes -----------------------------------------------------------------------
     @property
@@ -81,10 +70,6 @@ class BfsAdjacencyTokenizer:
     @property
     def _used(self) -> int:
         return _FIRST + (self.bandwidth or 0) + len(self.node_labels or ()) + len(self.edge_labels or ())
-
-    @property
-    def vocab_size(self) -> int:
-        return self._capacity if self._capacity is not None else self._used
 
     def offset_id(self, d: int) -> int:
         """The id of offset ``d`` (neighbour ``i - d`` of node ``i``)."""
@@ -109,23 +94,10 @@ class BfsAdjacencyTokenizer:
             raise InputError("fit got no graphs")
         if self.bandwidth is None:
             self.bandwidth = max(1, max(_bandwidth(g) for g in graphs))
-        if self.max_nodes is None:
-            self.max_nodes = max(g.n for g in graphs)
-        if self.node_labels is None and any(g.node_labels is not None for g in graphs):
-            self.node_labels = sorted({x for g in graphs for x in g.node_labels or ()})
-        if self.edge_labels is None and any(g.edge_labels is not None for g in graphs):
-            self.edge_labels = sorted({x for g in graphs for x in g.edge_labels or ()})
-        if self._capacity is not None and self._capacity < self._used:
-            raise ConfigError(f"the data needs {self._used} ids (bandwidth {self.bandwidth}) but vocab_size is "
-                              f"{self._capacity}: build the tokenizer with a larger vocab_size")
-        for index, graph in enumerate(graphs):
-            self._encode_checked(graph, f"graph {index}")
+        self._learn(graphs, f" (bandwidth {self.bandwidth})")
         return self
 
     # -- encoding ----------------------------------------------------------------------
-    def encode(self, item: Any) -> list[int]:
-        return self._encode_checked(as_graph(item), "the graph")
-
     def _encode_checked(self, graph: Graph, what: str) -> list[int]:
         if not self.fitted:
             raise ConfigError("the tokenizer has no bandwidth yet: call fit(graphs) first")

@@ -16,29 +16,29 @@ isomorphism (see :class:`Graph`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from arkit import ConfigError, InputError
 
 from ._order import bfs_order
+from ._vocabulary import BOS, EOS, PAD, SEP, GraphVocabulary
 from .graph import Graph, as_graph
 
 __all__ = ["EdgeListTokenizer"]
 
-PAD, BOS, EOS, SEP, NODE = 0, 1, 2, 3, 4
+
+NODE = 4
 _UNLABELLED = "*"
 
 
-class EdgeListTokenizer:
+class EdgeListTokenizer(GraphVocabulary):
     """Node tokens, SEP, then ``(u, v)`` index pairs sorted by ``(v, u)``; optional node and edge labels.
 
     ``max_nodes``: the largest graph (default 16; learned by :meth:`fit` when ``None``);
     ``node_labels`` / ``edge_labels``: label alphabets (learned from labelled data);
     ``vocab_size``: an optional fixed capacity.
     """
-
-    lossless = True
 
     def __init__(
         self,
@@ -48,18 +48,9 @@ class EdgeListTokenizer:
         edge_labels: Sequence[str] | None = None,
         vocab_size: int | None = None,
     ) -> None:
-        if max_nodes is not None and (not isinstance(max_nodes, int) or max_nodes < 1):
-            raise ConfigError(f"max_nodes must be an int >= 1 (or None to learn it), got {max_nodes!r}")
         if max_nodes is None and vocab_size is None:
             raise ConfigError("give max_nodes, or vocab_size (a capacity) and call fit(graphs) to learn it")
-        self.max_nodes = max_nodes
-        self.node_labels = None if node_labels is None else [str(x) for x in node_labels]
-        self.edge_labels = None if edge_labels is None else [str(x) for x in edge_labels]
-        self._capacity = vocab_size
-        if vocab_size is not None and self.fitted and vocab_size < self._used:
-            raise ConfigError(f"vocab_size {vocab_size} is smaller than the {self._used} ids this tokenizer uses")
-        self.special_tokens: Mapping[str, int] = {"pad": PAD, "bos": BOS, "eos": EOS}
-        self.sep = SEP
+        self._init_vocabulary(max_nodes, node_labels, edge_labels, vocab_size)
 
     @property
     def fitted(self) -> bool:
@@ -72,10 +63,6 @@ class EdgeListTokenizer:
     @property
     def _used(self) -> int:
         return self._first_index + (self.max_nodes or 0) + len(self.edge_labels or ())
-
-    @property
-    def vocab_size(self) -> int:
-        return self._capacity if self._capacity is not None else self._used
 
     def index_id(self, v: int) -> int:
         """The id of node index ``v``."""
@@ -91,20 +78,8 @@ class EdgeListTokenizer:
         graphs = [as_graph(item, what=f"graph {index}") for index, item in enumerate(items)]
         if not graphs:
             raise InputError("fit got no graphs")
-        if self.max_nodes is None:
-            self.max_nodes = max(g.n for g in graphs)
-        if self.node_labels is None and any(g.node_labels is not None for g in graphs):
-            self.node_labels = sorted({x for g in graphs for x in g.node_labels or ()})
-        if self.edge_labels is None and any(g.edge_labels is not None for g in graphs):
-            self.edge_labels = sorted({x for g in graphs for x in g.edge_labels or ()})
-        if self._capacity is not None and self._capacity < self._used:
-            raise ConfigError(f"the data needs {self._used} ids but vocab_size is {self._capacity}")
-        for index, graph in enumerate(graphs):
-            self._encode_checked(graph, f"graph {index}")
+        self._learn(graphs)
         return self
-
-    def encode(self, item: Any) -> list[int]:
-        return self._encode_checked(as_graph(item), "the graph")
 
     def _encode_checked(self, graph: Graph, what: str) -> list[int]:
         if not self.fitted:
