@@ -47,7 +47,6 @@ import string
 import sys
 import sysconfig
 
-import safetensors.torch
 import torch
 
 import arkit
@@ -225,10 +224,10 @@ def export(out_dir: Path, target: Path, about: dict) -> dict:
     with ``training.json``: the data, seeds, steps and loss log of both stages."""
     stage2 = out_dir / "stage2"
     pipe = _pipeline()
-    step = _load_latest(pipe, out_dir) if (out_dir / "checkpoints").is_dir() else 0
+    step = pipe.load_checkpoint(out_dir) if (out_dir / "checkpoints").is_dir() else 0
     log = _log(out_dir)
     if (stage2 / "checkpoints").is_dir():
-        step += _load_latest(pipe, stage2)
+        step += pipe.load_checkpoint(stage2)
         log += _log(stage2, offset=log[-1]["step"] if log else 0)
     copy = copy_test(pipe)
     pipe.backbone.half()
@@ -270,7 +269,7 @@ def main() -> None:
         if args.init_from is None:
             pipe.fit(docs, _config(args, args.steps, args.out_dir, args.lr), eval_data=held)
         else:  # stage 2 only, from stage 1's newest checkpoint
-            _load_latest(pipe, args.init_from)
+            pipe.load_checkpoint(args.init_from)
         if args.copy_steps:
             copy_docs, _, copy_about = dataset(args.copy_steps, args.batch_size, args.seq_len, args.seed + 1,
                                                mix=COPY_MIX, curriculum=False, max_files=args.max_files)
@@ -286,17 +285,6 @@ def _config(args: argparse.Namespace, steps: int, out_dir: Path, lr: float) -> a
         warmup_steps=min(100, steps // 5), threads=1, progress=False, out_dir=str(out_dir),
         checkpoint_every=args.checkpoint_every, keep_checkpoints=2, eval_every=250, eval_batches=8, log_every=10,
         resume_from="latest" if args.resume else None)
-
-
-def _load_latest(pipe: arkit.Pipeline, out_dir: Path) -> int:
-    """Load the newest checkpoint of ``out_dir`` into ``pipe``'s backbone and head; return its step."""
-    checkpoints = sorted((out_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    if not checkpoints:
-        raise SystemExit(f"no checkpoint under {out_dir / 'checkpoints'}")
-    weights = safetensors.torch.load_file(str(checkpoints[-1] / "model.safetensors"))
-    for name, module in (("backbone", pipe.backbone), ("head", pipe.head)):
-        module.load_state_dict({k[len(name) + 1:]: v for k, v in weights.items() if k.startswith(name + ".")})
-    return int(checkpoints[-1].name.split("-")[-1])
 
 
 if __name__ == "__main__":

@@ -21,11 +21,15 @@ def test_bench_decode_reports_every_variant_the_ceiling_and_the_cache_figures() 
     assert {(r["batch"], r["variant"]) for r in report["results"]} == {(b, v) for b in (1, 2) for v in variants}
     for r in report["results"]:
         assert r["tokens_per_s"] > 0 and r["ms_per_step"] > 0 and len(r["samples_s"]) == 1
+        assert r["cpu_ms_per_step"] > 0  # thread CPU time, next to the wall time
         if r["variant"] == "transformers":  # the baseline; the others' ratios are timings, whatever they are
             assert r["ratio_to_transformers"] == 1.0
     small_b1 = next(t for t in report["targets"] if t["name"].startswith("small batch 1: arkit"))
     assert small_b1["ceiling"] > 0 and small_b1["met"] == (small_b1["value"] >= 2.0)
     assert report["floor"]["small"]["reference_loop_over_floor"] > 0
+    over = report["arkit_over_reference_loop"]
+    assert [(o["size"], o["batch"]) for o in over] == [("small", 1), ("small", 2)]
+    assert all(o["ratio"] > 0 and o["cpu_ratio"] > 0 for o in over)
     assert report["cache_bytes_allocated_per_decode_step"]["core/static"] == 0
     assert report["cache_bytes_allocated_per_decode_step"]["core/dynamic"] > 0
     assert 0 < report["overhead"]["small_batch1_share_outside_forward"] < 1

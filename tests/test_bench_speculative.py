@@ -21,6 +21,12 @@ def test_bench_speculative_quick_prints_figures_for_each_drafter(capsys: Any) ->
             for workload, batch in (("quote", 1), ("quote", 8), ("free", 1), ("free", 8), ("mixed", 8)):
                 assert (drafter, workload, batch, mode) in measured
             assert (drafter, "mixed", 1, mode) not in measured  # a mix needs two rows at least
+    try:
+        import arkit_retrieval  # noqa: F401 - installed: its corpus-backed drafter is measured too
+    except ImportError:
+        assert any("retrieval/datastore" in note for note in report["notes"])
+    else:
+        assert ("retrieval/datastore", "quote", 8, "greedy") in measured
     for r in report["results"]:
         assert r["speedup"] > 0 and r["mean_accepted_per_call"] >= 1.0
         if r["mode"] == "greedy":
@@ -29,6 +35,6 @@ def test_bench_speculative_quick_prints_figures_for_each_drafter(capsys: Any) ->
     assert {"transformers-plain", "transformers-assisted", "transformers-prompt-lookup"} <= peers
     names = [t["name"] for t in report["targets"]]
     assert any("core/prompt-lookup batch 1 quote" in n for n in names) and all("met" in t for t in report["targets"])
-    assert any(n.startswith("every drafter batch 8 free") for n in names)
+    assert any(n.startswith("every core drafter batch 8 free") for n in names)
     lossless = next(t for t in report["targets"] if t["name"].startswith("lossless"))
     assert lossless["met"] and lossless["target"] == sum(r["mode"] == "greedy" for r in report["results"])

@@ -90,6 +90,32 @@ def test_plugins_can_add_commands(capsys: pytest.CaptureFixture[str]) -> None:
         assert "say hello (plugin greeter)" in capsys.readouterr().out  # --help lists plugin commands
 
 
+def test_plugin_commands_by_import_path_import_their_module_only_when_run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "greeter_cli_mod.py").write_text(
+        "def add_arguments(parser):\n    parser.add_argument('name')\n\n"
+        "def run(args):\n    print('hi ' + args.name)\n    return 4\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    class Plugin:
+        @arkit.hookimpl
+        def arkit_register_commands(self, register):  # type: ignore[no-untyped-def]
+            register("hi", "greeter_cli_mod:run", help="say hi", arguments="greeter_cli_mod:add_arguments")
+            register("gone", "greeter_cli_nowhere:run")
+
+    with registered_plugin(Plugin(), "lazy-greeter"):
+        with pytest.warns(arkit.ArkitPluginWarning, match="there is no module 'greeter_cli_nowhere'"):
+            with pytest.raises(SystemExit):
+                main(["--help"])
+        assert "say hi (plugin lazy-greeter)" in capsys.readouterr().out
+        assert "greeter_cli_mod" not in sys.modules  # --help did not import the command's module
+        with pytest.warns(arkit.ArkitPluginWarning):
+            code, out, _ = run(capsys, "hi", "arkit")
+        assert code == 4 and out.strip() == "hi arkit"
+    sys.modules.pop("greeter_cli_mod", None)
+
+
 def test_a_plugin_command_clashing_with_a_builtin_is_reported_not_fatal(capsys: pytest.CaptureFixture[str]) -> None:
     class Plugin:
         @arkit.hookimpl

@@ -334,3 +334,37 @@ def test_a_constraint_whose_states_are_none_constrains_speculative_decoding_too(
                             constraint=_EvenIdsForever(), **options)
         assert out.sequences and all(len(s) == 8 for s in out.sequences)
         assert all(t % 2 == 0 and t < 20 for s in out.sequences for t in s)
+
+
+def test_generate_puts_every_module_in_inference_mode_even_one_left_training(pipe: arkit.Pipeline) -> None:
+    """The modules are checked before each generation (a module already in eval mode is left alone): a submodule
+    switched back to training mode, where dropout-like layers would change the tokens, is put in eval mode again."""
+    local = pipe.replace(backbone=pipe.backbone)
+    local.generate(prompt_ids=[[1, 2, 3]], max_new_tokens=2, eos_token_ids=())
+    assert not any(m.training for m in local.backbone.modules())
+    layer = next(iter(local.backbone.children()))
+    layer.train()
+    assert layer.training and not local.backbone.training  # only the submodule
+    local.generate(prompt_ids=[[1, 2, 3]], max_new_tokens=2, eos_token_ids=())
+    assert not any(m.training for m in local.backbone.modules())
+
+
+@pytest.mark.parametrize("rows", [[[1, 2, 3], [4, 5]], [(1, 2, 3), (4, 5)], torch.tensor([[1, 2], [3, 4]])])
+def test_prompt_ids_as_lists_tuples_or_tensors_give_the_same_tokens(pipe: arkit.Pipeline, rows: object) -> None:
+    as_lists = rows.tolist() if isinstance(rows, torch.Tensor) else [list(r) for r in rows]  # type: ignore[union-attr]
+    expected = pipe.generate(prompt_ids=as_lists, max_new_tokens=4, eos_token_ids=()).sequences
+    assert pipe.generate(prompt_ids=rows, max_new_tokens=4, eos_token_ids=()).sequences == expected
+
+
+@pytest.mark.parametrize("bad", [[[1, True]], [[1, 2.0]], [[1, -1]], [[1, 10**30]]])
+def test_prompt_ids_that_are_not_in_vocabulary_ints_are_refused(pipe: arkit.Pipeline, bad: list) -> None:
+    with pytest.raises(arkit.InputError):
+        pipe.generate(prompt_ids=bad, max_new_tokens=2)
+
+
+def test_padded_rows_decode_like_each_row_alone(pipe: arkit.Pipeline) -> None:
+    """Rows of different lengths share the batch (left padding, positions made once per generation)."""
+    rows = [[5, 6, 7, 8, 9, 10], [11], [12, 13, 14]]
+    batched = pipe.generate(prompt_ids=rows, max_new_tokens=9, eos_token_ids=()).sequences
+    assert batched == tuple(pipe.generate(prompt_ids=[r], max_new_tokens=9, eos_token_ids=()).sequences[0]
+                            for r in rows)

@@ -98,7 +98,7 @@ def test_through_the_pipeline_sequences_stay_within_delta_of_the_target() -> Non
     exact = sequence_distribution(lantern, PROMPT, NEW)
     # one draft token per pass: only the second token is ever relaxed, so whole sequences stay within delta
     runs = {name: pipe.generate(prompt_ids=[PROMPT] * n, max_new_tokens=NEW, eos_token_ids=(), seed=5,
-                                num_draft_tokens=1)
+                                num_draft_tokens=1, draft_schedule="constant")
             for name, pipe in (("lantern", lantern), ("exact", _toy(None)))}
     tvs = {}
     for name, out in runs.items():
@@ -112,7 +112,7 @@ def test_through_the_pipeline_sequences_stay_within_delta_of_the_target() -> Non
 def test_constraints_hold_under_relaxed_acceptance() -> None:
     pipe = _toy(LanternAcceptance(neighbours=TOY_NEIGHBOURS, delta=0.5))
     out = pipe.generate(prompt_ids=[PROMPT] * 200, max_new_tokens=6, eos_token_ids=(), seed=1, num_draft_tokens=3,
-                        constraint=FirstThree())
+                        draft_schedule="constant", constraint=FirstThree())
     assert all(t in (0, 1, 2) for seq in out.sequences for t in seq)
 
 

@@ -161,8 +161,10 @@ class PoorDrafter:
 
 
 def _sample(pipe: arkit.Pipeline, n: int, seed: int, constraint: Any = None) -> dict[tuple[int, ...], int]:
+    # constant: every pass drafts (at this batch size the adaptive schedule would find drafting not worth it,
+    # and the test would check plain decoding)
     out = pipe.generate(prompt_ids=[PROMPT] * n, max_new_tokens=NEW, eos_token_ids=(), seed=seed,
-                        num_draft_tokens=2, constraint=constraint)
+                        num_draft_tokens=2, constraint=constraint, draft_schedule="constant")
     return sequence_counts(out.sequences)
 
 
@@ -272,13 +274,13 @@ class WrongDrafter:
         return arkit.Draft(tokens=torch.zeros(tokens.shape[0], k, dtype=torch.long))
 
 
-def test_the_adaptive_schedule_pauses_a_failing_drafter() -> None:
-    """Drafts that keep failing shrink to one token, then drafting pauses for 1, 2, 4, ... passes."""
+def test_the_adaptive_schedule_stops_drafting_for_a_failing_drafter() -> None:
+    """Drafts that keep failing soon stop: the pass is a plain step, with a short probe now and then."""
     pipe = tiny_pipeline().replace(drafter=WrongDrafter())
     options = dict(max_new_tokens=60, eos_token_ids=(), num_draft_tokens=4)
     constant = pipe.generate(["hello"], draft_schedule="constant", **options)
     adaptive = pipe.generate(["hello"], **options)
     assert constant.sequences == adaptive.sequences
     assert constant.speculative.drafted > 3.5 * constant.speculative.target_calls  # 4 per pass, fewer near the end
-    # 4 + 3 + 2 + 1 tokens while shrinking, then single tokens between pauses of 1, 2, 4, 8, 16, 32 passes
+    # a hopeful first pass or two, then a two-token probe every dozen passes or so
     assert adaptive.speculative.drafted < 20 and adaptive.speculative.accepted == 0

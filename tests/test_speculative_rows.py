@@ -16,6 +16,8 @@ import torch
 
 import arkit
 
+from arkit.generation.speculative.schedule import DraftSchedule
+
 from .helpers import tiny_pipeline
 
 
@@ -47,14 +49,15 @@ class RowOracle:
     seed=st.integers(0, 10_000),
     cache=st.sampled_from(["core/dynamic", "core/static"]),
     guided=st.booleans(),
+    schedule=st.sampled_from(["constant", "adaptive"]),
 )
 def test_rows_that_copy_and_rows_that_do_not_decode_as_plain_decoding(
-    prompts: list[list[int]], data: Any, k: int, seed: int, cache: str, guided: bool
+    prompts: list[list[int]], data: Any, k: int, seed: int, cache: str, guided: bool, schedule: str
 ) -> None:
     copies = data.draw(st.lists(st.booleans(), min_size=len(prompts), max_size=len(prompts)), label="copies")
     pipe = tiny_pipeline().replace(cache=arkit.create("cache", cache))
     options: dict[str, Any] = dict(max_new_tokens=14, eos_token_ids=(), num_draft_tokens=k, output_logprobs=True,
-                                   draft_schedule="constant")
+                                   draft_schedule=schedule)
     if guided:
         options.update(guidance_scale=2.0, negative_prompt_ids=[[1]] * len(prompts))
     plain = pipe.generate(prompt_ids=prompts, **options)
@@ -85,3 +88,63 @@ def test_finished_rows_leave_the_target_passes() -> None:
     assert fast.sequences == plain.sequences
     assert widths[0] == 8 and widths[-1] == 4  # the copying rows were done after a few passes and left
     assert fast.speculative.row_calls < 8 * fast.speculative.target_calls
+
+
+def _schedule(k: int, outcomes: list[list[int]], copying: int = 0) -> DraftSchedule:
+    """A schedule of ``len(outcomes[0])`` rows after passes whose rows kept ``outcomes[i][r]`` of ``k`` drafts."""
+    schedule = DraftSchedule(k, len(outcomes[0]), adaptive=True)
+    for kept in outcomes:
+        schedule.update(range(len(kept)), kept, [k] * len(kept))
+    return schedule
+
+
+def test_the_width_rule_weighs_expected_tokens_against_the_pass_cost() -> None:
+    """Every row is verified at the pass's width: one row that copies among eight that fail is not worth
+    widening everyone's pass for, four are, and a row alone always is. Eight failing rows decode plainly."""
+    live = [True] * 8
+
+    def width(copying: int, rows: list[bool] = live) -> int:
+        schedule = _schedule(5, [[5 if r < copying else 0 for r in range(8)]] * 6)
+        return schedule.next(room=100, wanted=50, trees=False, live=rows)
+
+    assert width(8) == width(4) == 5
+    assert width(1) == 0 and width(0) == 0
+    assert width(1, [True] + [False] * 7) == 5  # the copying row alone in the batch
+    fresh = DraftSchedule(5, 1, adaptive=True)  # no history: the prior's 0.5 per token
+    assert 1 <= fresh.next(room=100, wanted=50, trees=False, live=[True]) <= 5
+    assert fresh.next(room=2, wanted=50, trees=False, live=[True]) <= 2  # within the context
+    assert fresh.next(room=100, wanted=0, trees=False, live=[True]) == 0  # nothing left to draft for
+    constant = DraftSchedule(5, 8, adaptive=False)
+    assert constant.next(room=100, wanted=50, trees=False, live=live) == 5
+
+
+def test_failing_rows_decode_plainly_and_are_tried_again_now_and_then() -> None:
+    schedule = DraftSchedule(3, 8, adaptive=True)
+    widths, estimates = [], []
+    for _ in range(100):  # eight rows whose drafts always fail
+        width = schedule.next(room=100, wanted=50, trees=False, live=[True] * 8)
+        schedule.update(range(8), [0] * 8, [width] * 8)
+        widths.append(width)
+        estimates.append(schedule.acceptance(0))
+    assert widths[0] > 0 and widths.count(0) > 80  # mostly plain steps: the drafter is not even called
+    assert any(widths[20:])  # but drafting is tried again from time to time
+    assert min(estimates) <= 0.4  # from the prior's 0.8 after the first failed pass
+
+
+def test_a_batch_whose_drafts_fail_drafts_little() -> None:
+    """Adaptive schedule: with four rows that copy, drafting goes on as under the constant schedule;
+    with none, the schedule soon stops drafting. The tokens equal plain decoding's either way."""
+    pipe = tiny_pipeline()
+    prompts = [list(b"row %d" % i) for i in range(8)]
+    options: dict[str, Any] = dict(max_new_tokens=40, eos_token_ids=(), num_draft_tokens=4)
+    plain = pipe.generate(prompt_ids=prompts, **options)
+    reference = [list(p) + list(s) for p, s in zip(prompts, plain.sequences)]
+    runs: dict[tuple[int, str], Any] = {}
+    for copying in (4, 0):
+        for schedule in ("constant", "adaptive"):
+            drafter = RowOracle(reference, [r < copying for r in range(8)], 259, 0)
+            out = pipe.replace(drafter=drafter).generate(prompt_ids=prompts, draft_schedule=schedule, **options)
+            assert out.sequences == plain.sequences
+            runs[copying, schedule] = out.speculative
+    assert runs[4, "adaptive"].accepted >= 0.75 * runs[4, "constant"].accepted
+    assert runs[0, "adaptive"].drafted < runs[0, "constant"].drafted / 4

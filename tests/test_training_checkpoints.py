@@ -91,3 +91,25 @@ def test_a_failed_save_leaves_no_checkpoint(tmp_path: Path, monkeypatch: pytest.
     with pytest.raises(OSError, match="disk full"):
         tiny_pipeline().fit(CORPUS, _config(tmp_path, steps=4))
     assert calls and list((tmp_path / "checkpoints").iterdir()) == []  # neither a checkpoint nor a temp folder
+
+
+def test_load_checkpoint_takes_a_run_folder_or_one_checkpoint(tmp_path: Path) -> None:
+    """``Pipeline.load_checkpoint``: the newest checkpoint of a run folder, or the one named; its weights
+    replace the pipeline's and its step comes back. Wrong folders and architectures get clear errors."""
+    trained = tiny_pipeline()
+    trained.fit(CORPUS, _config(tmp_path / "run", steps=8))
+    fresh = tiny_pipeline()
+    fresh.backbone.embed.weight.data.zero_()
+    assert fresh.load_checkpoint(tmp_path / "run") == 8
+    for a, b in zip(trained.backbone.state_dict().values(), fresh.backbone.state_dict().values()):
+        assert torch.equal(a, b)
+    for a, b in zip(trained.head.state_dict().values(), fresh.head.state_dict().values()):
+        assert torch.equal(a, b)
+    assert tiny_pipeline().load_checkpoint(tmp_path / "run" / "checkpoints" / "checkpoint-00000004") == 4
+    with pytest.raises(arkit.CheckpointError, match="holds no training checkpoint"):
+        tiny_pipeline().load_checkpoint(tmp_path / "empty")
+    torch.manual_seed(0)
+    other = arkit.Pipeline.from_preset("core/tiny-byte", backbone={"d_model": 64, "n_layers": 3, "n_heads": 4,
+                                       "max_seq_len": 128}, head={"d_model": 64})
+    with pytest.raises(arkit.CheckpointError, match="n_layers = 2 in the checkpoint, 3 here"):
+        other.load_checkpoint(tmp_path / "run")

@@ -23,33 +23,35 @@ from typing import Any, overload
 
 from .errors import ComponentProtocolError, ConfigError, PluginLoadError
 
-__all__ = ["LazyExamples", "LazyFactory", "made_by"]
+__all__ = ["LazyCallable", "LazyExamples", "LazyFactory", "made_by"]
 
 
 def _is_dotted(text: str) -> bool:
     return bool(text) and all(part.isidentifier() for part in text.split("."))
 
 
-class LazyFactory:
-    """A factory named by ``"module:attribute"``, imported on first call or inspection.
+class LazyCallable:
+    """A function named by ``"module:attribute"``, imported on its first call.
 
-    It stands in for the factory in :class:`arkit.ComponentInfo`: calling it builds
-    the component, ``inspect.signature`` gives the factory's signature, and other
-    public attributes (``lossless``) are read from the factory.
+    The module must exist when it is registered (checked without importing it); a module
+    that fails to import or an attribute that is missing is the plugin's
+    :class:`arkit.PluginLoadError`, raised on first use.
     """
+
+    _what = "path"
 
     def __init__(self, path: str, *, kind: str, name: str, plugin: str, distribution: str | None) -> None:
         module, sep, attribute = path.partition(":")
         if not sep or not _is_dotted(module) or not _is_dotted(attribute):
-            raise ConfigError(f"{kind} {name!r}: the factory path {path!r} is not 'module:attribute' "
+            raise ConfigError(f"{kind} {name!r}: the {self._what} {path!r} is not 'module:attribute' "
                               f"(for example 'arkit_mydomain.tokenizer:MyTokenizer')")
         try:  # cheap: imports at most the parent packages, which keep their own imports lazy
             spec = importlib.util.find_spec(module)
         except Exception as exc:  # noqa: BLE001 - a parent package that fails to import, a malformed name
-            raise ConfigError(f"{kind} {name!r}: cannot find module {module!r} of the factory path {path!r}: "
+            raise ConfigError(f"{kind} {name!r}: cannot find module {module!r} of the {self._what} {path!r}: "
                               f"{type(exc).__name__}: {exc}") from None
         if spec is None:
-            raise ConfigError(f"{kind} {name!r}: there is no module {module!r} (the factory path {path!r})")
+            raise ConfigError(f"{kind} {name!r}: there is no module {module!r} (the {self._what} {path!r})")
         self.path = path
         self.module = module
         self.attribute = attribute
@@ -59,18 +61,48 @@ class LazyFactory:
         self.distribution = distribution
         self._target: Callable[..., Any] | None = None
 
-    def resolve(self) -> Callable[..., Any]:
-        """The factory itself: imports its module the first time, checks it against the kind's protocol."""
-        if self._target is not None:
-            return self._target
+    def _import(self) -> Any:
         try:
             target: Any = importlib.import_module(self.module)
             for part in self.attribute.split("."):
                 target = getattr(target, part)
         except Exception as exc:  # noqa: BLE001 - whatever the plugin's module raises is the plugin's failure
             raise PluginLoadError(self.plugin, self.distribution,
-                                  f"{self.kind} {self.name!r}: importing its factory {self.path!r} raised "
+                                  f"{self.kind} {self.name!r}: importing its {self._what} {self.path!r} raised "
                                   f"{type(exc).__name__}: {exc}") from exc
+        if not callable(target):
+            raise PluginLoadError(self.plugin, self.distribution,
+                                  f"{self.kind} {self.name!r}: {self.path!r} is not callable")
+        return target
+
+    def resolve(self) -> Callable[..., Any]:
+        """The function itself, imported the first time."""
+        if self._target is None:
+            self._target = self._import()
+        return self._target
+
+    def __call__(self, *args: Any, **config: Any) -> Any:
+        return self.resolve()(*args, **config)
+
+    def __repr__(self) -> str:
+        return f"<{self.path} (imported on first use)>"
+
+
+class LazyFactory(LazyCallable):
+    """A factory named by ``"module:attribute"``, imported on first call or inspection.
+
+    It stands in for the factory in :class:`arkit.ComponentInfo`: calling it builds
+    the component, ``inspect.signature`` gives the factory's signature, and other
+    public attributes (``lossless``) are read from the factory.
+    """
+
+    _what = "factory path"
+
+    def resolve(self) -> Callable[..., Any]:
+        """The factory itself: imports its module the first time, checks it against the kind's protocol."""
+        if self._target is not None:
+            return self._target
+        target = self._import()
         from ._conformance import check_factory
 
         try:
@@ -88,9 +120,6 @@ class LazyFactory:
             return self.resolve() is cls
         except (PluginLoadError, ComponentProtocolError):
             return False
-
-    def __call__(self, *args: Any, **config: Any) -> Any:
-        return self.resolve()(*args, **config)
 
     @property
     def __signature__(self) -> inspect.Signature:

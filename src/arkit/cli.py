@@ -569,6 +569,7 @@ def _add_plugin_commands(parser: argparse.ArgumentParser, *, registry: bool = Tr
     when ``command`` is ``None`` (``arkit plugins``, which reports a plugin whose
     arguments fail): ``--help`` and the other commands do not run them.
     """
+    from ._lazy import LazyCallable
     from .plugins import get_host
 
     if registry:
@@ -581,10 +582,17 @@ def _add_plugin_commands(parser: argparse.ArgumentParser, *, registry: bool = Tr
     for impl in host.pm.hook.arkit_register_commands.get_hookimpls():
         name = impl.plugin_name
 
-        def register(command: str, run: Callable[[argparse.Namespace], int | None], *, help: str = "",
-                     arguments: Callable[[argparse.ArgumentParser], None] | None = None, _plugin: str = name) -> None:
+        def register(command: str, run: Callable[[argparse.Namespace], int | None] | str, *, help: str = "",
+                     arguments: Callable[[argparse.ArgumentParser], None] | str | None = None,
+                     _plugin: str = name) -> None:
             if command in BUILTIN_COMMANDS or command in sub.choices:
                 raise ConfigError(f"command {command!r} already exists")
+            record = host.records.get(_plugin)
+            where = dict(kind="command", name=command, plugin=_plugin, distribution=record.distribution if record else None)
+            if isinstance(run, str):  # "module:function": imported only when the command runs
+                run = LazyCallable(run, **where)
+            if isinstance(arguments, str):
+                arguments = LazyCallable(arguments, **where)
             p = sub.add_parser(command, help=f"{help} (plugin {_plugin})".strip())
             if arguments is not None and wanted in (None, command):
                 arguments(p)

@@ -98,10 +98,10 @@ class CommandRegister(Protocol):
     def __call__(
         self,
         name: str,
-        run: Callable[[argparse.Namespace], int | None],
+        run: Callable[[argparse.Namespace], int | None] | str,
         *,
         help: str = "",
-        arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+        arguments: Callable[[argparse.ArgumentParser], None] | str | None = None,
     ) -> None: ...
 
 #: Decorator marking a plugin's hook implementations (re-exported as ``arkit.hookimpl``).
@@ -237,7 +237,12 @@ def arkit_register_commands(register: CommandRegister) -> None:
     ``register(name, run, *, help="", arguments=None)``: ``arguments(parser)``
     adds options to an :class:`argparse.ArgumentParser`; ``run(args)`` executes
     the command and returns an exit code (``None`` means 0). Names must not
-    clash with built-in commands.
+    clash with built-in commands. ``run`` and ``arguments`` may be given as
+    import paths, ``"arkit_mydomain.cli:run"``: the module is then imported only
+    when the command is used, so ``arkit --help`` stays quick.
 
     .. versionadded:: 0.1.0
+
+    .. versionchanged:: 0.2.0
+       ``run`` and ``arguments`` may be import paths.
     """

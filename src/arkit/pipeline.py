@@ -247,6 +247,19 @@ class Pipeline:
             learn([x.item if isinstance(x, Conditioned) else x for x in data])
         return fit(self, data, config, eval_data=eval_data, schedule=schedule)
 
+    def load_checkpoint(self, path: str | os.PathLike[str]) -> int:
+        """Load the backbone and head weights of a training checkpoint written by :meth:`fit`; return its step.
+
+        ``path`` is a ``checkpoint-<step>`` folder, or a run's ``TrainConfig.out_dir`` (its newest
+        checkpoint is loaded). The checkpoint must have been written for this pipeline's
+        architecture (same tokenizer, backbone and head names and configs), else
+        :class:`arkit.CheckpointError` says what differs. Optimiser and random states are left
+        alone: to go on training, use ``TrainConfig(resume_from=...)`` instead.
+        """
+        from .training.checkpoint import load_model
+
+        return load_model(self, path)
+
     # -- persistence -------------------------------------------------------------
     def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:
         """Write the pipeline to ``directory`` (created or atomically replaced); return its path."""

@@ -173,10 +173,13 @@ class GenerationConfig:
     """Speculative decoding (a pipeline with a drafter): most tokens the drafter proposes per target call.
     Without a drafter nothing is drafted and the output is plain decoding's (as with a drafter, losslessly)."""
     draft_schedule: Literal["adaptive", "constant"] = "adaptive"
-    """``"adaptive"``: ask for one more draft token after a pass that kept every draft, one fewer after
-    a pass that kept less than half (between 1 and ``num_draft_tokens``); when even a single draft
-    token mostly fails, pause drafting for 1, 2, 4, ... (at most 32) passes before trying again, so a
-    poor drafter costs little. ``"constant"``: always ask for ``num_draft_tokens``."""
+    """``"adaptive"``: each pass's width is chosen by a cost model: every row keeps an estimate of its
+    chance to keep each next draft token (from its recent passes), a pass over ``A`` rows and ``1 + d``
+    positions is taken to cost like ``24 + A * (1 + d) + 4`` tokens (the last term only with a draft;
+    a CPU fit, see ``arkit.generation.speculative.schedule``), and the width with the most expected
+    tokens per unit of cost wins. Rows whose drafts fail ride along; a batch whose drafts all fail
+    decodes plainly (the drafter is not called) and tries again now and then. No clock is read, so
+    seeded runs draft alike everywhere. ``"constant"``: always ``num_draft_tokens``."""
 
     def __attrs_post_init__(self) -> None:
         _check(self.num_return_sequences <= self.num_beams,

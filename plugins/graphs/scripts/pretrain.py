@@ -3,7 +3,9 @@
 - ``trees``: ``graphs/bfs-small`` (0.6M parameters) on the ``trees`` dataset's training split
   (2,400 random labelled trees of 10-20 nodes, seed 0), 4 random node orders per tree.
 - ``trees-layers``: ``graphs/layers-small`` on the same trees, trained block-wise (one BFS layer per block).
-- ``community-small``: ``graphs/bfs-small`` on the ``community-small`` training split (800 graphs), 8 orders each.
+- ``community-small``: ``graphs/bfs-small`` on the ``community-small`` training split (800 graphs), 16 orders
+  each, its tokenizer in maximum-cardinality node order (the two blocks come out one after the other).
+  Shipped: ``--steps 3000``, then ``--more --steps 1500``.
 - ``atlas-5``: a tiny ``graphs/bfs-small`` (d_model 64, 2 layers) on the 21 connected 5-node graphs of
   ``nx.graph_atlas_g()``, equally often (200 random node orders each): the exact-distribution tests' model.
 
@@ -33,7 +35,8 @@ RECIPES = {
     "trees": {"dataset": "trees", "copies": 4, "model": None, "batch_size": 32, "lr": 3e-3},
     "trees-layers": {"dataset": "trees", "copies": 4, "model": None, "batch_size": 64, "lr": 3e-3,
                      "tokenizer": "layers"},
-    "community-small": {"dataset": "community-small", "copies": 8, "model": None, "batch_size": 16, "lr": 3e-3},
+    "community-small": {"dataset": "community-small", "copies": 16, "model": None, "batch_size": 16, "lr": 3e-3,
+                        "order": "max-cardinality"},
     "atlas-5": {"dataset": "atlas-5", "copies": 200, "model": {"d_model": 64, "n_layers": 2, "n_heads": 2},
                 "batch_size": 32, "lr": 3e-3},
 }
@@ -59,7 +62,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         pipe = train_pipeline(data.train, steps=args.steps, copies=recipe["copies"], model=recipe["model"],
                               batch_size=recipe["batch_size"], lr=recipe["lr"], seed=args.seed, progress=False,
-                              out_dir=tmp, tokenizer=recipe.get("tokenizer", "bfs"))
+                              out_dir=tmp, tokenizer=recipe.get("tokenizer", "bfs"),
+                              order=recipe.get("order"))
         log = (Path(tmp) / "metrics.jsonl").read_text()
     elapsed = time.perf_counter() - start
     for module in (pipe.backbone, pipe.head):
@@ -71,7 +75,8 @@ def main() -> None:
         f"checkpoint {args.name}: rebuilt by `python plugins/graphs/scripts/pretrain.py {args.name} "
         f"--steps {args.steps} --seed {args.seed}`\n"
         f"data: {recipe['dataset']} training split ({len(data.train)} graphs, seed {args.seed}), "
-        f"{recipe['copies']} random node orders per graph\n"
+        f"{recipe['copies']} random node orders per graph"
+        f"{', tokenizer order ' + recipe['order'] if recipe.get('order') else ''}\n"
         f"model: {recipe.get('tokenizer', 'bfs')} preset {recipe['model'] or ''} ({pipe.num_parameters} parameters), float16 weights\n"
         f"training: {args.steps} steps, batch {recipe['batch_size']}, lr {recipe['lr']}, 1 torch thread, "
         f"{elapsed:.0f} s; loss {losses[0]:.3f} -> {losses[-1]:.3f}\n"

@@ -11,7 +11,8 @@ import pytest
 import arkit
 from arkit_graphs import Graph, atlas_graphs, load_dataset
 from arkit_graphs.metrics import (
-    degree_histogram, er_baseline, graphlet4_histogram, is_valid, mmd2, mmd_table, spectral_histogram, vun,
+    bisection_cut, degree_histogram, er_baseline, graphlet4_histogram, is_valid, mmd2, mmd_table, spectral_histogram,
+    vun,
 )
 
 
@@ -63,6 +64,11 @@ def test_vun_counts_isomorphic_duplicates_and_training_copies() -> None:
                  Graph(3, [(0, 1)])]  # disconnected: invalid, unique, novel
     r = vun(generated, train, "tree")
     assert r == {"valid": 0.75, "unique": 0.75, "novel": 0.75, "vun": 0.25}
+    # a malformed sequence is invalid even when its lenient decoding is a tree
+    r = vun(generated, train, "tree", well_formed=[True, False, True, True])
+    assert r == {"valid": 0.5, "unique": 0.75, "novel": 0.75, "vun": 0.0}
+    with pytest.raises(arkit.ConfigError, match="2 flags for 4 graphs"):
+        vun(generated, train, "tree", well_formed=[True, True])
 
 
 def test_validity_rules() -> None:
@@ -89,3 +95,13 @@ def test_datasets_are_seeded_and_atlas_is_complete() -> None:
     assert len(atlas_graphs(5)) == 21 and len(atlas_graphs(4)) == 6  # connected graphs on 5 and 4 nodes
     with pytest.raises(arkit.ConfigError, match="unknown graph dataset"):
         load_dataset("proteins")
+
+
+def test_bisection_cut_finds_two_cliques_joined_by_one_edge() -> None:
+    # two K5 joined by one edge, nodes shuffled: the balanced cut is that edge
+    edges = [(u, v) for block in (range(5), range(5, 10)) for u in block for v in block if u < v]
+    g = Graph(10, [*edges, (4, 5)]).relabel([3, 8, 1, 6, 9, 0, 5, 2, 7, 4])
+    assert bisection_cut(g) == 1
+    assert bisection_cut(Graph(1)) == 0
+    complete = Graph(6, [(u, v) for u in range(6) for v in range(u + 1, 6)])
+    assert bisection_cut(complete) == 9  # 3 x 3 pairs across any balanced split

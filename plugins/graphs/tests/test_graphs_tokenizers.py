@@ -10,6 +10,7 @@ import pytest
 import arkit
 from arkit.testing import TokenizerContract
 from arkit_graphs import BfsAdjacencyTokenizer, EdgeListTokenizer, Graph
+from arkit_graphs._order import max_cardinality_order
 from arkit_graphs.bfs_layers import BfsLayersTokenizer
 
 
@@ -19,6 +20,13 @@ class TestBfsAdjacencyContract(TokenizerContract):
     items = connected_graphs(max_nodes=10)
     invalid_items = st.sampled_from([Graph(0), Graph(3, [(0, 1)]), Graph(11, [(i, i + 1) for i in range(10)]),
                                      "not a graph", None])
+
+
+class TestMaxCardinalityBfsAdjacencyContract(TokenizerContract):
+    component = "graphs/bfs-adjacency"
+    config = {"bandwidth": 10, "max_nodes": 10, "order": "max-cardinality"}
+    items = connected_graphs(max_nodes=10)
+    invalid_items = st.sampled_from([Graph(0), Graph(3, [(0, 1)]), Graph(11, [(i, i + 1) for i in range(10)])])
 
 
 class TestLabelledBfsAdjacencyContract(TokenizerContract):
@@ -44,22 +52,50 @@ class TestBfsLayersContract(TokenizerContract):
     invalid_items = st.sampled_from([Graph(0), Graph(3, [(0, 1), (1, 2), (0, 2)]), Graph(3, [(0, 1)]), Graph(13)])
 
 
+@pytest.mark.parametrize("order", ["bfs", "max-cardinality"])
 @settings(max_examples=60, deadline=None)
 @given(graph=connected_graphs(max_nodes=12))
-def test_bfs_round_trip_is_an_isomorphism_and_stays_inside_the_bandwidth(graph: Graph) -> None:
-    tok = BfsAdjacencyTokenizer(bandwidth=None, max_nodes=None, vocab_size=40).fit([graph])
+def test_bfs_round_trip_is_an_isomorphism_and_stays_inside_the_bandwidth(order: str, graph: Graph) -> None:
+    tok = BfsAdjacencyTokenizer(bandwidth=None, max_nodes=None, vocab_size=40, order=order).fit([graph])
     ids = tok.encode(graph)
     back = tok.parse(ids)  # strict: the encoder never writes anything malformed
     assert nx.is_isomorphic(back.to_networkx(), graph.to_networkx())
     assert ids.count(tok.sep) == graph.n
-    # every offset points to an earlier node within the learned bandwidth
-    node = 0
+    # every offset points to an earlier node within the learned bandwidth; every node but the first has one
+    node, back_edges = 0, 0
     for t in ids:
         if t == tok.sep:
-            node += 1
+            assert node == 0 or back_edges >= 1
+            node, back_edges = node + 1, 0
         else:
             d = t - tok.offset_id(1) + 1
             assert 1 <= d <= min(node, tok.bandwidth)
+            back_edges += 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.tuples(st.integers(3, 8), st.integers(3, 8)), data=st.data())
+def test_max_cardinality_order_finishes_a_clique_before_crossing_a_bridge(sizes: tuple[int, int],
+                                                                          data: st.DataObject) -> None:
+    """Two cliques joined by one edge, nodes in any order: the search leaves a clique only once it is done."""
+    a, b = sizes
+    edges = [(u, v) for u in range(a) for v in range(u + 1, a)]
+    edges += [(u, v) for u in range(a, a + b) for v in range(u + 1, a + b)] + [(a - 1, a)]
+    perm = list(data.draw(st.permutations(range(a + b))))
+    graph = Graph(a + b, edges).relabel(perm)
+    new = {old: i for i, old in enumerate(perm)}  # relabel renames node perm[i] to i
+    side = {new[v]: v < a for v in range(a + b)}
+    order = max_cardinality_order(graph)
+    sides = [side[v] for v in order]
+    switches = sum(x != y for x, y in zip(sides, sides[1:]))
+    # from a bridge end, the partner across ties with the clique mates on visited neighbours (one each);
+    # the mates win on common neighbours
+    assert switches == 1
+
+
+def test_an_unknown_node_order_is_a_config_error() -> None:
+    with pytest.raises(arkit.ConfigError, match="order must be one of"):
+        BfsAdjacencyTokenizer(bandwidth=3, max_nodes=5, order="dfs")
 
 
 @settings(max_examples=60, deadline=None)

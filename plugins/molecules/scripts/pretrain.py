@@ -8,6 +8,10 @@ Items are packed into ``--seq-len`` rows by ``Pipeline.fit`` (one torch thread).
     nice -n 10 python plugins/molecules/scripts/pretrain.py --kind smiles --steps 2000 \\
         --out-dir runs/molecules-smiles > runs/molecules-smiles.log 2>&1
     # interrupted? the same command with --resume continues from the newest checkpoint
+    # a shorter schedule, resumable with a longer one (the shipped SELFIES model: 200, 600, then 2,000 steps;
+    # see its training.json):
+    nice -n 10 python plugins/molecules/scripts/pretrain.py --kind selfies --steps 200 --warmup-steps 20 \\
+        --train-size 50000 --checkpoint-every 20 --out-dir runs/molecules-selfies
     # ship the newest checkpoint of a run that is still going (or was stopped):
     python plugins/molecules/scripts/pretrain.py --kind smiles --out-dir runs/molecules-smiles --export-only
 
@@ -24,6 +28,7 @@ import json
 import os
 from pathlib import Path
 import shutil
+import sys
 import time
 
 import safetensors.torch
@@ -83,6 +88,9 @@ def export(pipe: arkit.Pipeline, out_dir: Path, target: Path, meta: dict[str, ob
         lines = [line for line in log.read_text().splitlines()
                  if line.strip() and json.loads(line).get("step", 0) <= step]
         (staging / "training_log.jsonl").write_text("\n".join(lines) + "\n")
+    runs = out_dir / "invocations.jsonl"  # every training command run into out_dir (a resumed run has several)
+    if runs.is_file():
+        meta = {**meta, "invocations": [json.loads(line) for line in runs.read_text().splitlines() if line.strip()]}
     (staging / "training.json").write_text(json.dumps({**meta, "steps_trained": step,
                                                        "parameters": pipe.num_parameters}, indent=2) + "\n")
     staging.chmod(0o755)  # save_pretrained's temporary folder is private; the shipped one is for everyone
@@ -99,6 +107,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--warmup-steps", type=int, default=100, help="linear warm-up steps before the decay")
     parser.add_argument("--train-size", type=int, default=250_000, help="MOSES training molecules (random subset)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-dir", type=Path, default=None, help="checkpoints and metrics.jsonl")
@@ -127,16 +136,19 @@ def main() -> None:
             pipe.save_pretrained(initial)
         info_path.write_text(json.dumps(info, indent=2) + "\n")
     config = arkit.TrainConfig(steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
-                               warmup_steps=100, threads=1, seed=args.seed, out_dir=str(out_dir),
+                               warmup_steps=args.warmup_steps, threads=1, seed=args.seed, out_dir=str(out_dir),
                                checkpoint_every=args.checkpoint_every, keep_checkpoints=2, log_every=10,
                                progress=False, resume_from="latest" if args.resume else None)
     meta = {"kind": args.kind, "seed": args.seed, "data": info, "model": MODEL,
             "train_config": {"steps": args.steps, "batch_size": args.batch_size, "seq_len": args.seq_len,
-                             "lr": args.lr, "warmup_steps": 100},
+                             "lr": args.lr, "warmup_steps": args.warmup_steps},
             "command": f"python plugins/molecules/scripts/pretrain.py --kind {args.kind} --steps {args.steps} "
                        f"--batch-size {args.batch_size} --seq-len {args.seq_len} --lr {args.lr} "
-                       f"--train-size {args.train_size} --seed {args.seed}"}
+                       f"--warmup-steps {args.warmup_steps} --train-size {args.train_size} --seed {args.seed}"}
     if not args.export_only:
+        with (out_dir / "invocations.jsonl").open("a") as f:
+            f.write(json.dumps({"argv": sys.argv[1:], "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+                    + "\n")
         result = pipe.fit(data, config)
         print(f"loss {result.losses[0]:.3f} -> {result.losses[-1]:.3f} in {time.perf_counter() - begin:.0f} s",
               flush=True)

@@ -69,8 +69,12 @@ def test_shipped_smiles_model_is_as_valid_as_the_committed_eval_says() -> None:
 
 
 @needs_molsets
-def test_eval_loads_the_shipped_checkpoints_and_prints_every_target(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+def test_eval_loads_the_shipped_checkpoints_and_prints_every_target(tmp_path, capsys: pytest.CaptureFixture[str],  # noqa: ANN001
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from arkit.cli import main
+    from arkit_molecules import evaluation
+
+    monkeypatch.setattr(evaluation, "RING_PROBE", 300)  # the ring limit from fewer training molecules: faster
 
     assert main(["molecules", "eval", "--samples", "24", "--reference-size", "100", "--json",
                  "--out", str(tmp_path)]) == 0
@@ -79,6 +83,9 @@ def test_eval_loads_the_shipped_checkpoints_and_prints_every_target(tmp_path, ca
     assert results["models"]["smiles"]["steps_trained"] == training_info("smiles-moses")["steps_trained"]
     assert {"smiles", "smiles+constraint"} <= set(results["runs"])
     assert results["runs"]["smiles+constraint"]["valid"] == 1.0
+    limit = results["constraint"]["max_ring_size"]
+    assert 5 <= limit <= 8 and "300 MOSES training molecules" in results["constraint"]["source"]
+    assert max(map(int, results["runs"]["smiles+constraint"]["ring_sizes"]), default=0) <= limit
     assert results["train_molecules"] > 1_500_000  # novelty against the full MOSES training split
     names = [t["name"] for t in results["targets"]]
     assert "unconstrained SMILES validity" in names and "FCD / same-n floor, SELFIES" in names
@@ -100,3 +107,11 @@ def test_docs_tables_are_the_committed_eval_json() -> None:
         assert source["steps_trained"] == training_info(f"{name}-moses")["steps_trained"]
     for figure in ("rings.png", "properties.png", "samples.png"):
         assert (_EVAL.parent / figure).is_file()
+
+
+@pytest.mark.parametrize("value", ["2", "abc", "-1"])
+def test_eval_refuses_a_bad_ring_limit_before_loading_anything(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from arkit.cli import main
+
+    assert main(["molecules", "eval", "--max-ring-size", value]) != 0
+    assert "--max-ring-size must be an int >= 3" in capsys.readouterr().err

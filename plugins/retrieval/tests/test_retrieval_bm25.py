@@ -7,7 +7,7 @@ import math
 import pytest
 
 import arkit
-from arkit_retrieval import BM25, Document, hits_at, mrr_at
+from arkit_retrieval import BM25, Document, hits_at, mrr_at, paired_comparison
 
 
 def test_bm25_matches_the_formula_on_a_tiny_corpus() -> None:
@@ -40,3 +40,16 @@ def test_metrics_hand_computed() -> None:
 def test_unknown_gold_id_is_named() -> None:
     with pytest.raises(arkit.InputError, match="gold id 'nope' of query 0"):
         hits_at([[("x", 1.0)]], ["nope"], 1, known={"x"})
+
+
+def test_paired_comparison_hand_computed() -> None:
+    a = [[("x", 1.0)], [("x", 1.0)], [("y", 1.0), ("x", 0.5)], [("x", 1.0)]]
+    b = [[("y", 1.0), ("x", 0.5)], [("x", 1.0)], [("x", 1.0)], [("y", 1.0)]]
+    out = paired_comparison(a, b, ["x"] * 4, resamples=200)
+    assert (out["a_only_hits@1"], out["b_only_hits@1"]) == (2, 1)
+    assert out["mcnemar_p"] == 1.0  # 2 vs 1 discordant: 2 * P(X <= 1 | n=3) = 2 * 4/8, capped at 1
+    assert out["mrr_gain"] == pytest.approx(((1 - 0.5) + 0 + (0.5 - 1) + 1) / 4)
+    low, high = out["mrr_gain_95"]
+    assert -1 <= low <= out["mrr_gain"] <= high <= 1
+    lopsided = paired_comparison([[("x", 1.0)]] * 12, [[("y", 1.0)]] * 12, ["x"] * 12, resamples=50)
+    assert lopsided["mcnemar_p"] == pytest.approx(2 / 2**12, abs=1e-4)

@@ -15,7 +15,7 @@ N = 40
 # Measured on 1,000 known-item queries (arkit retrieval eval): see docs/retrieval.md. With n = 40
 # queries the binomial standard deviation is at most sqrt(0.25 / 40) = 0.079; the bar sits 4 of
 # them under the measured rate, so only a real regression fails it.
-MEASURED_KNOWN_HITS1 = 0.904  # 1,000 queries, arkit retrieval eval
+MEASURED_KNOWN_HITS1 = 0.999  # 1,000 queries, arkit retrieval eval
 BAR = MEASURED_KNOWN_HITS1 - 4 * 0.079
 
 

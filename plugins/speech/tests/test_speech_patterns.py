@@ -12,7 +12,7 @@ import arkit
 from arkit.testing import ConstraintContract
 from arkit_speech import TTSTokenizer
 from arkit_speech.constraint import CodebookConstraint
-from arkit_speech.patterns import PATTERNS, calls_per_second, deinterleave, interleave, num_steps
+from arkit_speech.patterns import PATTERNS, calls_per_second, deinterleave, interleave, min_calls, num_steps
 from arkit_speech.schedule import CodecSchedule
 
 TOK = TTSTokenizer()
@@ -47,10 +47,17 @@ def test_delay_shifts_codebook_k_by_k_steps(clip: np.ndarray) -> None:
 
 
 def test_calls_per_second_of_each_pattern() -> None:
-    # 25 frames (one second of codec2-1200), K = 6: prefill + steps + the end-of-audio step
-    assert calls_per_second("flatten", 25, 6, 25.0) == 1 + 150 + 1
-    assert calls_per_second("delay", 25, 6, 25.0) == 1 + 30 + 1
+    # 25 frames (one second of codec2-1200), K = 6. flatten: the prefill predicts the first token, 149 more
+    # calls the rest, one the eos; delay: prefill + T + K - 1 blocks (block 0 is fed K pads, the all-eos block
+    # after the last code is not run); parallel: prefill + T blocks + the eos block
+    assert calls_per_second("flatten", 25, 6, 25.0) == 150 + 1
+    assert calls_per_second("delay", 25, 6, 25.0) == 1 + 30
     assert calls_per_second("parallel", 25, 6, 25.0) == 1 + 25 + 1
+    # delay / flatten -> 1 / K only as utterances grow: the K - 1 tail steps are a fixed cost per utterance
+    assert min_calls("delay", 25, 6) / min_calls("flatten", 25, 6) > 1 / 6
+    assert min_calls("delay", 25_000, 6) / min_calls("flatten", 25_000, 6) == pytest.approx(1 / 6, rel=1e-3)
+    with pytest.raises(arkit.InputError, match="at least one frame"):
+        min_calls("delay", 0, 6)
     with pytest.raises(arkit.ConfigError, match="unknown token pattern"):
         interleave(np.zeros((2, 2)), "zigzag")  # type: ignore[arg-type]
 
@@ -63,12 +70,16 @@ def test_schedule_blocks_round_trip_and_obey_their_own_masks(T: int, pattern: st
     blocks = schedule.blocks(clip)
     assert len(blocks) == (T + K if pattern == "delay" else T + 1)
     assert np.array_equal(schedule.frames(blocks), clip)
-    for k, block in enumerate(blocks):
+    # generation runs every block but delay's last (all eos, determined once codebook 0 has ended)
+    run = T + K - 1 if pattern == "delay" else T + 1
+    assert np.array_equal(schedule.frames(blocks[:run]), clip)
+    for k, block in enumerate(blocks[:run]):
         assert schedule.block_inputs(k, [1], blocks[:k]) is not None
         mask = schedule.allowed(k, [1], blocks[:k], K)
         assert mask.shape == (K, TOK.vocab_size) and mask.any(-1).all()
         assert all(bool(mask[j, t]) for j, t in enumerate(block)), f"block {k} breaks its mask"
-    assert schedule.block_inputs(len(blocks), [1], blocks) is None
+    assert schedule.block_inputs(run, [1], blocks[:run]) is None
+    assert 1 + run == min_calls(pattern, T, K)  # the prefill and one call per block run
 
 
 @settings(max_examples=40, deadline=None)

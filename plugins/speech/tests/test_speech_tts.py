@@ -9,7 +9,7 @@ import torch
 
 import arkit
 from arkit.testing import TokenizerContract
-from arkit_speech import Audio, TTSTokenizer, Utterance
+from arkit_speech import Audio, MelRVQTokenizer, TTSTokenizer, Utterance
 from arkit_speech.constraint import CodebookConstraint
 from arkit_speech.espeak import SAMPLE_RATE, VOICES, phonemize, synthesize
 
@@ -43,6 +43,32 @@ class TestTTSContract(TokenizerContract):
         assert loaded.config == original.config and loaded.vocab_size == original.vocab_size
         item = Utterance(text="four two", voice_prompt=_FRAMES[1], audio=_FRAMES[2])
         assert loaded.encode(item) == original.encode(item)
+
+
+class TestTTSMelRVQContract(TestTTSContract):
+    """The same contract with ``speech/mel-rvq`` as the audio codec: its codebooks are the tokenizer's tensors, so
+    they are saved (perturbed first, as training would) and read back."""
+
+    config = {"codec": "mel-rvq"}
+    max_examples = 10
+
+    def assert_equivalent(self, original, loaded) -> None:  # noqa: ANN001
+        super().assert_equivalent(original, loaded)
+        assert isinstance(loaded.codec, MelRVQTokenizer) and loaded.codec.fitted
+        assert torch.equal(loaded.codec.codebooks, original.codec.codebooks)
+
+
+def test_the_audio_codec_is_swappable() -> None:
+    mel = TTSTokenizer(codec="mel-rvq")
+    assert isinstance(mel.codec, MelRVQTokenizer) and mel.config["codec"] == "mel-rvq"
+    assert "codec" not in TOK.config and not TOK.state_dict()  # codec2: nothing to save, old checkpoints load
+    assert (mel.vocab_size, mel.num_codebooks, mel.codebook_size) == (TOK.vocab_size, K, 256)
+    clip = Audio(np.sin(np.arange(4000) / 8000 * 2 * np.pi * 200).astype(np.float32) * 0.3, 8000)
+    ids = mel.encode(Utterance(text="one", audio=clip))
+    assert len(mel.target_ids(ids)) == 13 * K  # 0.5 s: 12.5 frames, rounded up
+    assert len(mel.decode(ids).samples) == 13 * 320
+    with pytest.raises(arkit.ConfigError, match="unknown audio codec"):
+        TTSTokenizer(codec="mp3")
 
 
 def test_espeak_speaks_every_voice_at_22050_hz() -> None:

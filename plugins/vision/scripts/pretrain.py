@@ -19,6 +19,29 @@ test images never. Every model has label dropout 0.1 (the null class, for guidan
     python plugins/vision/scripts/pretrain.py --stages digits-raster         # one stage
     # interrupted? ship the best checkpoint so far of each stage that started:
     python plugins/vision/scripts/pretrain.py --out-dir runs/vision --export-only
+    # train a finished stage on to 2,000 steps (same data, tokenizer and seed; exact resume from its last checkpoint)
+    python plugins/vision/scripts/pretrain.py --out-dir runs/vision --stages shapes-next-scale --resume-steps 2000
+    # fine-tune a shipped shapes model on the 2,000 training shapes plus 18,000 more procedural ones
+    python plugins/vision/scripts/pretrain.py --out-dir runs/vision --stages shapes-raster --finetune-steps 1500
+
+The shipped shapes models are the 2,000-shape runs above, then fine-tuned (runs under ``runs/vision/finetune``)::
+
+    pretrain.py --out-dir runs/vision --stages shapes-raster --finetune-steps 1500 --extra-shapes 18000
+    pretrain.py --out-dir runs/vision/finetune --stages shapes-raster --resume-steps 3000
+    pretrain.py --out-dir runs/vision --stages shapes-next-scale --finetune-steps 1500 --extra-shapes 18000
+    pretrain.py --out-dir runs/vision --stages shapes-draft --finetune-steps 1500 --finetune-lr 2e-3 --extra-shapes 18000
+
+On 2,000 shapes every shapes model overfits within about 1,000 steps (training 1,000 more steps of
+``shapes-next-scale`` raised its validation loss from 2.344 to 2.487), so more steps need more images.
+``--finetune-steps`` starts from the shipped checkpoint's weights and tokenizer (a fresh optimiser, warm-up and
+cosine schedule at ``--finetune-lr``) and trains on the training images plus ``--extra-shapes`` more shapes drawn
+by ``make_shapes(n, seed=1)``: the generator's parameters are continuous, so these are new images, none of the
+validation or test shapes (drawn from ``seed=0``). Early stopping is on the same validation images; the run's
+``training.json`` records the starting checkpoint (``finetuned_from``) and the data, and the starting
+checkpoint's log is kept as ``base_training_log.jsonl``.
+
+``--resume-steps`` keeps the run's cosine schedule shape with the new total: the learning rate rises from its
+floor to where a ``--resume-steps`` run would be at the resumed step (a warm restart), then decays again.
 
 Each shipped folder holds the pipeline (float16 safetensors), ``training.json`` (seed, data, steps, best
 step and loss, the command) and ``training_log.jsonl`` (the run's metrics, one JSON object a line).
@@ -96,15 +119,20 @@ def _export(name: str, run: Path, extra: dict[str, Any]) -> None:
             "eval_losses": evals, "parameters": pipe.num_parameters, "torch_threads": 1}
     (target / "training.json").write_text(json.dumps(info, indent=2) + "\n")
     shutil.copyfile(run / "metrics.jsonl", target / "training_log.jsonl")
+    if (run / "base_training_log.jsonl").is_file():  # a --finetune-steps run: the starting checkpoint's log
+        shutil.copyfile(run / "base_training_log.jsonl", target / "base_training_log.jsonl")
     _log(f"{name}: shipped step {best_step} (valid loss {best_loss:.4f}) of {last} to {target}")
 
 
 def _train(name: str, pipe: arkit.Pipeline, train: list[Any], valid: list[Any], size: ModelSize, seq_len: int,
-           out_dir: Path, extra: dict[str, Any], eval_every: int, schedule: Any = None) -> None:
+           out_dir: Path, extra: dict[str, Any], eval_every: int, schedule: Any = None, base_log: str | None = None
+           ) -> None:
     run = out_dir / name
     if run.exists():
         shutil.rmtree(run)
     run.mkdir(parents=True)
+    if base_log is not None:
+        (run / "base_training_log.jsonl").write_text(base_log)
     pipe.save_pretrained(run / "init")  # the fitted tokenizer and the untrained model, for --export-only
     extra = {**extra, "seed": size.seed, "model": attrs.asdict(size), "seq_len": seq_len, "eval_every": eval_every,
              "command": " ".join(sys.argv)}
@@ -183,6 +211,79 @@ def _stage(name: str, out_dir: Path, seed: int, scale: float, eval_every: int) -
                scale_items(tokenizer, list(data.valid)), size, seq_len, out_dir, extra, eval_every, schedule=schedule)
 
 
+EXTRA_SHAPES_SEED = 1
+"""The seed of the extra training shapes (``make_shapes(n, seed=EXTRA_SHAPES_SEED)``); the eval's split uses 0."""
+
+
+def _finetune(name: str, out_dir: Path, steps: int, lr: float, extra_shapes: int, eval_every: int) -> None:
+    """Train the shipped ``name`` on from its weights on the training shapes plus ``extra_shapes`` new ones."""
+    from arkit_vision.datasets import make_shapes
+
+    if not name.startswith("shapes-"):
+        raise SystemExit(f"--finetune-steps applies to the shapes stages (their data are procedural), not {name}")
+    shipped = arkit.Pipeline.from_pretrained(CHECKPOINTS / name)
+    before = json.loads((CHECKPOINTS / name / "training.json").read_text())
+    size = attrs.evolve(ModelSize(**before["model"]), steps=steps, lr=lr)
+    pipe = _pipeline(shipped.tokenizer, size, int(before["seq_len"]) + 8)
+    for part, module in (("backbone", pipe.backbone), ("head", pipe.head)):
+        module.load_state_dict({k: v.float() for k, v in getattr(shipped, part).state_dict().items()})
+    data = split("shapes")
+    t0 = time.time()
+    images = list(data.train) + make_shapes(extra_shapes, seed=EXTRA_SHAPES_SEED)
+    train = with_label_dropout(images, size.label_dropout, seed=size.seed)
+    valid, schedule = list(data.valid), None
+    if name.endswith("next-scale"):
+        schedule = pipe.tokenizer.schedule
+        train, valid = scale_items(pipe.tokenizer, train), scale_items(pipe.tokenizer, valid)
+    _log(f"{name}: {len(images)} training shapes prepared in {time.time() - t0:.0f} s")
+    previous = {k: before[k] for k in ("model", "steps_run", "best_step", "best_valid_loss", "command")}
+    extra = {"data": "procedural shapes, 32 x 32 RGB, 4 classes: the 2,000 training shapes of load_shapes(seed=0) plus "
+                     f"{extra_shapes:,} drawn by make_shapes({extra_shapes}, seed={EXTRA_SHAPES_SEED}); valid 200, "
+                     "test 400 of load_shapes(seed=0) (never trained on)",
+             "label_dropout": size.label_dropout, "tokenizer": before.get("tokenizer"), "extra_shapes": extra_shapes,
+             "finetuned_from": {"checkpoint": f"shipped {name}", **previous, "log": "base_training_log.jsonl"}}
+    base_log = (CHECKPOINTS / name / "training_log.jsonl").read_text()
+    _train(name, pipe, train, valid, size, int(before["seq_len"]), out_dir, extra, eval_every, schedule=schedule,
+           base_log=base_log)
+
+
+def _resume(name: str, out_dir: Path, steps: int) -> None:
+    """Train the finished run ``out_dir/name`` on to ``steps`` from its latest checkpoint, then ship its best."""
+    run = out_dir / name
+    if not (run / "extra.json").is_file() or not (run / "checkpoints").is_dir():
+        raise SystemExit(f"{name}: nothing to resume under {run}; train the stage first")
+    extra = json.loads((run / "extra.json").read_text())
+    size = attrs.evolve(ModelSize(**extra["model"]), steps=steps)
+    pipe = arkit.Pipeline.from_pretrained(run / "init")  # the run's fitted tokenizer and initial model
+    data = split(name.split("-")[0])
+    images = list(data.train)
+    if extra.get("extra_shapes"):  # a --finetune-steps run: the same extra shapes again
+        from arkit_vision.datasets import make_shapes
+
+        images += make_shapes(int(extra["extra_shapes"]), seed=EXTRA_SHAPES_SEED)
+    train = with_label_dropout(images, size.label_dropout, seed=size.seed)
+    valid, schedule = list(data.valid), None
+    if name.endswith("next-scale"):
+        schedule = pipe.tokenizer.schedule
+        train, valid = scale_items(pipe.tokenizer, train), scale_items(pipe.tokenizer, valid)
+    done = max(int(p.name.split("-")[-1]) for p in (run / "checkpoints").glob("checkpoint-*"))
+    if done >= steps:
+        raise SystemExit(f"{name}: {run} is already at step {done} >= --resume-steps {steps}")
+    eval_every = int(extra["eval_every"])
+    extra["resumed"] = [*extra.get("resumed", []), {"from_step": done, "to_step": steps, "command": " ".join(sys.argv)}]
+    extra["model"] = attrs.asdict(size)
+    (run / "extra.json").write_text(json.dumps(extra, indent=2))
+    config = arkit.TrainConfig(steps=steps, batch_size=size.batch_size, seq_len=int(extra["seq_len"]), lr=size.lr,
+                               overflow="truncate", threads=1, progress=False, seed=size.seed, eval_every=eval_every,
+                               checkpoint_every=eval_every, keep_checkpoints=steps // eval_every + 1,
+                               out_dir=str(run), log_every=20, resume_from="latest")
+    t0 = time.time()
+    _log(f"{name}: resuming at step {done}, training on to {steps}")
+    pipe.fit(train, config, eval_data=valid, schedule=schedule)
+    _log(f"{name}: trained {steps - done} more steps in {time.time() - t0:.0f} s")
+    _export(name, run, extra)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {', '.join(STAGES)}")
@@ -191,6 +292,13 @@ def main() -> None:
     parser.add_argument("--steps-scale", type=float, default=1.0, help="multiply every model's step count")
     parser.add_argument("--eval-every", type=int, default=100, help="validation loss and checkpoint interval")
     parser.add_argument("--judge-steps", type=int, default=600)
+    parser.add_argument("--resume-steps", type=int, default=None,
+                        help="train each stage's finished run under --out-dir on to this many steps, then ship it")
+    parser.add_argument("--finetune-steps", type=int, default=None,
+                        help="shapes stages: train the shipped checkpoint on for this many steps (fresh optimiser)")
+    parser.add_argument("--finetune-lr", type=float, default=1e-3, help="peak learning rate of --finetune-steps")
+    parser.add_argument("--extra-shapes", type=int, default=18_000,
+                        help="procedural shapes added to the 2,000 training shapes by --finetune-steps")
     parser.add_argument("--export-only", action="store_true",
                         help="ship the best checkpoint so far of each stage run under --out-dir, train nothing")
     args = parser.parse_args()
@@ -199,6 +307,17 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown stages {unknown}; known: {', '.join(STAGES)}")
     torch.set_num_threads(1)
+    if args.finetune_steps is not None:
+        for name in stages:
+            _finetune(name, args.out_dir / "finetune", args.finetune_steps, args.finetune_lr, args.extra_shapes,
+                      args.eval_every)
+        return
+    if args.resume_steps is not None:
+        for name in stages:
+            if name == "judges":
+                raise SystemExit("--resume-steps applies to the model stages, not the judges")
+            _resume(name, args.out_dir, args.resume_steps)
+        return
     if args.export_only:
         for name in stages:
             run = args.out_dir / name

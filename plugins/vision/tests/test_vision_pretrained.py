@@ -164,3 +164,33 @@ def test_from_scratch_trains_every_model_per_seed(monkeypatch):
     for section, name in (("digits", "digits_raster"), ("digits", "digits_next_scale"), ("shapes", "shapes_raster"),
                           ("shapes", "shapes_next_scale")):
         assert report[section][name]["checkpoint"] == "trained from scratch per seed"
+
+
+def test_a_tiny_nucleus_is_greedy_and_decoding_is_described():
+    """top-p keeps at least the most likely id, so a nucleus of 1e-9 draws what temperature 0 draws."""
+    from arkit_vision.evaluation import Decoding
+    from arkit_vision.report import tables
+
+    pipe = load_model("digits-raster")
+    labels = list(range(10))
+    greedy = sample_raster(pipe, labels, temperature=0.0, seed=3).images
+    nucleus = sample_raster(pipe, labels, top_p=1e-9, seed=4).images
+    assert greedy == nucleus
+    scales = load_model("shapes-next-scale")
+    a, b = (sample_next_scale(scales, [0, 1], scales.tokenizer.schedule, seed=s, **kw).images
+            for s, kw in ((1, {"temperature": 0.0}), (2, {"top_p": 1e-9})))
+    assert a == b
+    assert Decoding(guidance_scale=2.0, temperature=0.8, top_p=0.9).describe() == \
+        "guidance 2, temperature 0.8, top-p 0.9"
+    assert Decoding(guidance_scale=1.25).describe() == "guidance 1.25"
+    with pytest.raises(arkit.ConfigError, match="top_p"):
+        sample_raster(pipe, [0], top_p=0.0)
+    # reports written before top-k / top-p render as before
+    row = {"decoding": {"guidance_scale": 1.5, "temperature": 1.0}, "model_calls_per_image": 64.0,
+           **{k: {"mean": 0.5, "std": 0.0, "per_seed": [0.5]} for k in
+              ("mlp_accuracy", "cnn_accuracy", "mlp_fd_over_floor", "cnn_fd_over_floor", "near_copy_rate")}}
+    real = {"mlp_test_accuracy": 1.0, "cnn_test_accuracy": 1.0, "mlp_frechet_floor": 1.0, "cnn_frechet_floor": 1.0,
+            "test_near_copy_rate": 0.0}
+    report = {"shapes": {"data": {"samples_per_seed": 2, "test": 2}, "real": real, "shapes_raster": row},
+              "targets": []}
+    assert "| shapes_raster | guidance 1.5 | 64 |" in tables(report)["shapes"]

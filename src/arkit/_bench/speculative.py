@@ -105,6 +105,12 @@ def _token_recycling(ctx: dict[str, Any]) -> Any:
     return arkit.create("drafter", "core/token-recycling", vocab_size=ctx["target"].head.vocab_size)
 
 
+def _datastore(ctx: dict[str, Any]) -> Any:
+    # arkit-retrieval's REST drafter over the corpus the target learned: its continuations quote that corpus
+    target = ctx["target"]
+    return arkit.create("drafter", "retrieval/datastore", documents=[target.encode(d) for d in ctx["corpus"]])
+
+
 RECIPES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "core/prompt-lookup": _prompt_lookup,
     "core/draft-model": _draft_model,
@@ -112,6 +118,7 @@ RECIPES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "core/medusa": _medusa,
     "core/jacobi": _jacobi,
     "core/token-recycling": _token_recycling,
+    "retrieval/datastore": _datastore,  # skipped with a note where arkit-retrieval is not installed
 }
 
 
@@ -236,9 +243,11 @@ def run(
                 _measure(report, base, drafters, ids, mode, workload, batch, hf, new_tokens, num_draft_tokens,
                          repeats, seed)
     for name, workload, batch, mode, minimum in TARGETS:
+        # "*": every core drafter (a plugin's drafter, such as retrieval/datastore, is reported, not judged here)
         hit = [r for r in report["results"] if (r["workload"], r["batch"], r["mode"]) == (workload, batch, mode)
-               and (name == "*" or r["drafter"] == name)]
-        label = f"{'every drafter' if name == '*' else name} batch {batch} {workload} {mode}: speedup >= {minimum}x"
+               and (r["drafter"] == name or name == "*" and r["drafter"].startswith("core/"))]
+        label = (f"{'every core drafter' if name == '*' else name} batch {batch} {workload} {mode}: "
+                 f"speedup >= {minimum}x")
         if not hit:
             report["targets"].append({"name": label, "value": None, "target": minimum, "met": False,
                                       "note": "not measured (drafter missing or workload/mode/batch not run)"})

@@ -226,6 +226,8 @@ class TransformerBackbone(nn.Module):
         cos, sin = _rope_tables(max_seq_len, self.head_dim, rope_theta)
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
+        # both tables side by side: a forward pass gathers its positions' rows once (one op less per decode step)
+        self.register_buffer("rope_cos_sin", torch.cat((cos, sin), -1), persistent=False)
         self._init_weights(init_std)
         column_major_linears(self)
 
@@ -334,7 +336,7 @@ class TransformerBackbone(nn.Module):
             mask = torch.zeros(attention_mask.shape, dtype=x.dtype, device=x.device)
             mask = mask.masked_fill_(~attention_mask, torch.finfo(x.dtype).min).unsqueeze(1)
 
-        cos, sin = self.rope_cos[positions].unsqueeze(1), self.rope_sin[positions].unsqueeze(1)  # [B, 1, T, Dh]
+        cos, sin = self.rope_cos_sin[positions].unsqueeze(1).chunk(2, dim=-1)  # [B, 1, T, Dh] each
         if cos.dtype != x.dtype:
             cos, sin = cos.to(x.dtype), sin.to(x.dtype)
         for i, layer in enumerate(self.layers):

@@ -60,13 +60,13 @@ class StaticCache:
         if not 0 <= layer < len(self.lengths):
             raise InputError(f"cache has {len(self.lengths)} layers (allocate it first), got layer {layer}")
         start, new = self.lengths[layer], key.shape[2]
-        if start + new > self.max_len:
+        keys, values = self._layers[layer]
+        if start + new > keys.shape[2]:  # the layer's buffer holds max_len positions (no property call per step)
             raise InputError(
                 f"the static cache holds {self.max_len} positions and {start} are used: cannot add {new}. "
                 f"Allocate it with a larger max_len (prompt length + max_new_tokens)"
             )
         end = start + new
-        keys, values = self._layers[layer]
         keys.narrow(2, start, new).copy_(key)
         values.narrow(2, start, new).copy_(value)
         self.lengths[layer] = end

@@ -170,11 +170,14 @@ def check_prompts(pipe: Pipeline, rows: Sequence[Sequence[int]], context: int, m
                 f"(model max_seq_len {backbone.max_seq_len}, max_length {max_length}): shorten it"
             )
     for row, prompt in enumerate(rows):
-        try:
-            ids = torch.as_tensor(list(prompt), dtype=torch.long)
-        except (TypeError, ValueError, RuntimeError):
-            raise InputError(f"prompt {row} must be a sequence of integer token ids") from None
-        low, high = int(ids.min()), int(ids.max())
+        if all(type(t) is int for t in prompt):  # plain ints: no tensor needed
+            low, high = min(prompt), max(prompt)
+        else:
+            try:
+                ids = torch.as_tensor(list(prompt), dtype=torch.long)
+            except (TypeError, ValueError, RuntimeError):
+                raise InputError(f"prompt {row} must be a sequence of integer token ids") from None
+            low, high = int(ids.min()), int(ids.max())
         if low < 0 or high >= backbone.vocab_size:
             bad = low if low < 0 else high
             raise InputError(f"prompt {row} holds token id {bad}, outside the vocabulary [0, {backbone.vocab_size})")
@@ -195,6 +198,9 @@ def token_rows(rows: Any, what: str = "prompt_ids") -> list[list[int]]:
         raise InputError(f"{what} must be a list of token-id lists (one per row), got {type(rows).__name__}")
     out = []
     for r, row in enumerate(rows):
+        if type(row) in (list, tuple) and all(type(t) is int for t in row):  # plain ints (bools are not): as given
+            out.append(list(row))
+            continue
         if isinstance(row, torch.Tensor) and row.dim() == 1 and not (row.is_floating_point() or row.is_complex()
                                                                      or row.dtype == torch.bool):
             out.append(row.tolist())

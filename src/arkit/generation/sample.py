@@ -86,7 +86,8 @@ def steps(pipe: Pipeline, request: Request, stats: Stats | None = None) -> Itera
     ids, positions, mask = prefill_inputs(history, L)
     logits = head(backbone(ids, positions=positions, cache=cache, attention_mask=mask, **extras)[:, -1])
     stats.steps, stats.prefill_s = 1, time.perf_counter() - start
-    next_positions = positions[:, -1:] + 1
+    # Each row's position at every later step, made once: ``new_positions[i]`` (``[R, 1]``) feeds step ``L + i``.
+    new_positions = positions[:, -1:] + torch.arange(1, total - L + 1, device=batch.device)[:, None, None]
 
     # Every live row has emitted as many tokens as there were steps; rows that finished keep their count
     # (read only by min_new_tokens). ``live`` is None while every row is still going.
@@ -143,8 +144,7 @@ def steps(pipe: Pipeline, request: Request, stats: Stats | None = None) -> Itera
         if padded or live is not None:  # otherwise every slot is real and no mask is needed
             mask = step_mask(history, cache.offset if evicting else 0, t + 1)  # slots the cache still holds
         fed = history[:, t : t + 1] if live is None else history[:, t : t + 1].clamp(min=0)  # placeholders: id 0
-        logits = head(backbone(fed, positions=next_positions, cache=cache, attention_mask=mask, **extras)[:, -1])
-        next_positions = next_positions + 1
+        logits = head(backbone(fed, positions=new_positions[t - L], cache=cache, attention_mask=mask, **extras)[:, -1])
         stats.steps += 1
 
 

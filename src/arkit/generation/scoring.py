@@ -77,7 +77,8 @@ class Scoring:
         - ``allowed``: ``BoolTensor`` shaped like the scores, ids allowed besides the constraint.
         - ``step``: the generated position, for error messages. ``strict``: see :meth:`constraint_mask`.
         """
-        logits = logits.float()
+        if logits.dtype != torch.float32:  # (a float32 model's logits are used as they are: no copy, no call)
+            logits = logits.float()
         if math.isnan(logits.max()):  # max propagates NaN: one reduction finds any
             raise GenerationError(f"the model produced NaN logits at generated position {step}; check the weights "
                                   f"(a diverged training run?)")

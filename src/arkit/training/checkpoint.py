@@ -34,7 +34,7 @@ import torch
 
 from ..errors import CheckpointError
 
-__all__ = ["CheckpointError", "architecture", "latest", "list_checkpoints", "read", "save"]
+__all__ = ["CheckpointError", "architecture", "latest", "list_checkpoints", "load_model", "read", "save"]
 
 _NAME = re.compile(r"^checkpoint-(\d{8,})$")
 _FORMAT = 1
@@ -191,6 +191,25 @@ def read(path: str | os.PathLike[str], expected_architecture: Mapping[str, Any])
         "optimizer": _join_optimizer(optimizer, record["optimizer"]),
         "rng": [ranks[r] for r in sorted(ranks)],
     }
+
+
+def load_model(pipe: Any, path: str | os.PathLike[str]) -> int:
+    """:meth:`arkit.Pipeline.load_checkpoint`: a checkpoint folder's (or a run folder's newest) model weights
+    into ``pipe``'s backbone and head, checked against its architecture; return the checkpoint's step."""
+    path = Path(path)
+    if not _NAME.match(path.name):
+        run = path / "checkpoints" if (path / "checkpoints").is_dir() else path
+        found = latest(run) if run.is_dir() else None
+        if found is None:
+            raise CheckpointError(f"{path} holds no training checkpoint (checkpoint-<step> folders, directly or under "
+                                  f"checkpoints/): pass a checkpoint folder or the TrainConfig.out_dir of a run")
+        path = found
+    state = read(path, architecture(pipe.components))
+    weights = state["weights"]
+    for role in ("backbone", "head"):
+        part = {name[len(role) + 1:]: t for name, t in weights.items() if name.startswith(role + ".")}
+        load_weights(getattr(pipe, role), part, path)
+    return int(state["record"]["step"])
 
 
 def _differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:

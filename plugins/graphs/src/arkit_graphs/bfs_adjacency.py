@@ -1,6 +1,8 @@
 """``graphs/bfs-adjacency``: GraphRNN's BFS adjacency sequences as tokens.
 
-Nodes are put in breadth-first order from node 0 (neighbours by index). Node ``i``
+Nodes are put in breadth-first order from node 0 (neighbours by index; with
+``order="max-cardinality"``, in maximum-cardinality-search order instead, which keeps
+dense communities contiguous: see :mod:`arkit_graphs._order`). Node ``i``
 is then written as the offsets ``d = i - j`` of its earlier neighbours ``j``, in
 increasing order, followed by a separator::
 
@@ -9,8 +11,9 @@ increasing order, followed by a separator::
 
 and the graph ends with ``eos``. BFS order guarantees every earlier neighbour lies
 within the *bandwidth* ``M`` (the largest index distance between neighbours),
-which the tokenizer learns from the data (:meth:`fit`) and saves in its config.
-Only connected graphs have such a sequence: a disconnected one is refused.
+which the tokenizer learns from the data (:meth:`fit`) and saves in its config
+(with either order, every node of a connected graph but the first has an earlier
+neighbour). Only connected graphs have such a sequence: a disconnected one is refused.
 
 Token ids: ``0`` pad, ``1`` bos, ``2`` eos, ``3`` SEP, ``4 .. 3+M`` offsets
 ``1 .. M``, then one id per node label and one per edge label (both optional, so
@@ -25,7 +28,7 @@ from typing import Any
 
 from arkit import ConfigError, InputError
 
-from ._order import bandwidth as _bandwidth, bfs_order
+from ._order import ORDERS, bandwidth as _bandwidth, node_order
 from ._vocabulary import BOS, EOS, PAD, SEP, GraphVocabulary
 from .graph import Graph, as_graph
 
@@ -44,6 +47,7 @@ class BfsAdjacencyTokenizer(GraphVocabulary):
       :meth:`fit` learns them from labelled data).
     - ``vocab_size``: a fixed capacity (ids past the used ones are never produced), so a
       model can be built before :meth:`fit`; ``None`` means exactly the ids used.
+    - ``order``: the node order, ``"bfs"`` (default, GraphRNN's) or ``"max-cardinality"``.
     """
 
     def __init__(
@@ -54,7 +58,11 @@ class BfsAdjacencyTokenizer(GraphVocabulary):
         node_labels: Sequence[str] | None = None,
         edge_labels: Sequence[str] | None = None,
         vocab_size: int | None = None,
+        order: str = "bfs",
     ) -> None:
+        if order not in ORDERS:
+            raise ConfigError(f"order must be one of {sorted(ORDERS)}, got {order!r}")
+        self.order = order
         if bandwidth is not None and (not isinstance(bandwidth, int) or bandwidth < 1):
             raise ConfigError(f"bandwidth must be an int >= 1 (or None to learn it), got {bandwidth!r}")
         if bandwidth is None and vocab_size is None:
@@ -84,7 +92,7 @@ class BfsAdjacencyTokenizer(GraphVocabulary):
     @property
     def config(self) -> dict[str, Any]:
         return {"bandwidth": self.bandwidth, "max_nodes": self.max_nodes, "node_labels": self.node_labels,
-                "edge_labels": self.edge_labels, "vocab_size": self._capacity}
+                "edge_labels": self.edge_labels, "vocab_size": self._capacity, "order": self.order}
 
     # -- learning ----------------------------------------------------------------------
     def fit(self, items: Iterable[Any]) -> BfsAdjacencyTokenizer:
@@ -93,7 +101,7 @@ class BfsAdjacencyTokenizer(GraphVocabulary):
         if not graphs:
             raise InputError("fit got no graphs")
         if self.bandwidth is None:
-            self.bandwidth = max(1, max(_bandwidth(g) for g in graphs))
+            self.bandwidth = max(1, max(_bandwidth(g, self.order) for g in graphs))
         self._learn(graphs, f" (bandwidth {self.bandwidth})")
         return self
 
@@ -114,7 +122,7 @@ class BfsAdjacencyTokenizer(GraphVocabulary):
             raise InputError(f"{what}: its labels (node {graph.node_labels is not None}, edge "
                              f"{graph.edge_labels is not None}) do not match the tokenizer's (node "
                              f"{self.node_labels is not None}, edge {self.edge_labels is not None})")
-        order = bfs_order(graph)
+        order = node_order(graph, self.order)
         position = {v: i for i, v in enumerate(order)}
         ids: list[int] = []
         for i, v in enumerate(order):
@@ -125,7 +133,7 @@ class BfsAdjacencyTokenizer(GraphVocabulary):
                 ids.append(self.node_label_id(label))
             for d in sorted(i - position[w] for w in graph.neighbours[v] if position[w] < i):
                 if d > self.bandwidth:
-                    raise InputError(f"{what} needs bandwidth {d} in BFS order, more than the saved bandwidth "
+                    raise InputError(f"{what} needs bandwidth {d} in {self.order} order, more than the saved bandwidth "
                                      f"{self.bandwidth}: refit the tokenizer on data that includes it")
                 ids.append(self.offset_id(d))
                 if self.edge_labels is not None:

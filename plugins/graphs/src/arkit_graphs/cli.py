@@ -139,6 +139,11 @@ def print_report(report: dict[str, Any]) -> None:
             print(f"{name + ' held-out test':<28}{h['valid']:>8.3f}{h['unique']:>8.3f}{h['novel']:>8.3f}{'':>8}{floor}"
                   f"   <- MMD: train-vs-test floor")
             print(f"{name + ' Erdős–Rényi':<28}{'':>32}{er}")
+    community = report.get("community-small", {})
+    if "mean_cut" in community.get("held_out", {}):
+        cuts = {k: community[k]["mean_cut"] for k in ("free", "constrained", "held_out")}
+        print(f"community-small, edges across a Kernighan-Lin bisection (mean): free {cuts['free']:.2f}, "
+              f"constrained {cuts['constrained']:.2f}, held-out {cuts['held_out']:.2f}")
     if "atlas" in report:
         a = report["atlas"]
         print(f"\natlas ({a['classes']} connected {a['nodes']}-node graphs, {a['samples']} samples per run; "

@@ -5,7 +5,9 @@
   train-versus-test floor, an Erdős–Rényi baseline and the held-out trees' own uniqueness and novelty;
 - **block-wise trees**: the ``graphs/bfs-layers`` model sampled a BFS layer per call, with the
   model calls per graph against node-by-node decoding of the BFS-adjacency model;
-- **community-small**: the same metrics (clustering MMD² is the one trees cannot test: it is 0 there);
+- **community-small**: the same metrics (clustering MMD² is the one trees cannot test: it is 0 there),
+  plus the mean number of edges across a Kernighan-Lin bisection (few when a graph has two
+  dense communities), for the samples and the held-out graphs;
 - **atlas**: the exact-distribution test (:mod:`arkit_graphs.exact`), plain, speculative and biased.
 """
 
@@ -23,7 +25,7 @@ import arkit
 from .constraint import BfsConstraint
 from .datasets import atlas_graphs, load_dataset
 from .graph import Graph
-from .metrics import mmd_table, summary, vun
+from .metrics import bisection_cut, mmd_table, summary, vun
 from .sampling import GraphSamples, sample_graphs
 
 __all__ = ["atlas_report", "blockwise_report", "dataset_report", "evaluate", "targets"]
@@ -31,7 +33,7 @@ __all__ = ["atlas_report", "blockwise_report", "dataset_report", "evaluate", "ta
 
 def _row(samples: GraphSamples, graphs: Sequence[Graph], train: Sequence[Graph], test: Sequence[Graph],
          rule: str, seed: int) -> dict[str, Any]:
-    row: dict[str, Any] = vun(graphs, train, rule)
+    row: dict[str, Any] = vun(graphs, train, rule, well_formed=samples.well_formed)
     row["well_formed"] = float(np.mean(samples.well_formed))
     row["mmd"] = mmd_table(graphs, test, train, seed=seed)
     row.update({f"mean_{k}": v for k, v in summary(graphs).items()})
@@ -50,13 +52,17 @@ def dataset_report(pipe: arkit.Pipeline, dataset: str, *, samples: int = 500, se
     constraint = BfsConstraint.for_tokenizer(pipe.tokenizer, **(rules or {}))
     constrained = sample_graphs(pipe, samples, constraint=constraint, seed=seed + 10_000)
     held_out = vun(list(data.test), data.train, data.rule)
-    return {
+    report = {
         "dataset": dataset, "rule": data.rule, "train": len(data.train), "test": len(data.test),
         "constraint": constraint.config,
         "free": _row(free, free.graphs, data.train, data.test, data.rule, seed),
         "constrained": _row(constrained, constrained.graphs, data.train, data.test, data.rule, seed),
         "held_out": {"unique": held_out["unique"], "novel": held_out["novel"], "valid": held_out["valid"]},
     }
+    if dataset == "community-small":
+        for key, graphs in (("free", free.graphs), ("constrained", constrained.graphs), ("held_out", data.test)):
+            report[key]["mean_cut"] = float(np.mean([bisection_cut(g, seed=seed) for g in graphs]))
+    return report
 
 
 def blockwise_report(layers: arkit.Pipeline, node_by_node_tokens: float, *, samples: int = 500, seed: int = 0,
@@ -115,7 +121,7 @@ def atlas_report(pipe: arkit.Pipeline, *, n: int = 5, samples: int = 2000, seed:
     variants: dict[str, tuple[arkit.Pipeline, dict[str, Any]]] = {
         "plain": (pipe, {}),
         "speculative": (pipe.replace(drafter=arkit.create("drafter", "core/prompt-lookup")),
-                        {"num_draft_tokens": draft_tokens}),
+                        {"num_draft_tokens": draft_tokens, "draft_schedule": "constant"}),
         "biased": (pipe.replace(sampler=arkit.create("sampler", "core/multinomial",
                                                      temperature=biased_temperature)), {}),
     }

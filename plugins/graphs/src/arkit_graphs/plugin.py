@@ -5,8 +5,6 @@ Components are registered by import path, so that listing them (``arkit plugins`
 
 from __future__ import annotations
 
-import argparse
-
 import arkit
 from arkit.hookspecs import CommandRegister, ComponentRegister, PresetRegister
 
@@ -83,15 +81,5 @@ def arkit_register_pipeline_presets(register: PresetRegister) -> None:
 @arkit.hookimpl
 def arkit_register_commands(register: CommandRegister) -> None:
     """``arkit graphs demo`` and ``arkit graphs eval``."""
-
-    def arguments(parser: argparse.ArgumentParser) -> None:
-        from .cli import add_arguments
-
-        add_arguments(parser)
-
-    def run(args: argparse.Namespace) -> int | None:
-        from .cli import run as run_command
-
-        return run_command(args)
-
-    register("graphs", run, help="graph generation: train, sample and evaluate", arguments=arguments)
+    register("graphs", "arkit_graphs.cli:run", help="graph generation: train, sample and evaluate",
+             arguments="arkit_graphs.cli:add_arguments")  # imported only when the command is used

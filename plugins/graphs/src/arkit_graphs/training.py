@@ -29,12 +29,14 @@ def train_pipeline(
     model: dict[str, Any] | None = None,
     progress: bool = True,
     out_dir: str | None = None,
+    order: str | None = None,
 ) -> arkit.Pipeline:
     """A small pipeline trained on ``copies`` random node orders of each graph (GraphRNN's BFS-start augmentation).
 
     ``tokenizer``: ``"bfs"``, ``"edge-list"`` or ``"layers"`` (trees only, trained block-wise with
     :class:`~arkit_graphs.bfs_layers.LayerSchedule`: one row per tree); ``model``: overrides of the backbone config
-    (``{"d_model": 64, "n_layers": 2}``); documents longer than ``seq_len`` are never cut.
+    (``{"d_model": 64, "n_layers": 2}``); ``order``: the ``"bfs"`` tokenizer's node order (``"bfs"`` or
+    ``"max-cardinality"``; ``None`` keeps the preset's); documents longer than ``seq_len`` are never cut.
     """
     import torch
 
@@ -42,6 +44,10 @@ def train_pipeline(
         raise arkit.ConfigError(f"tokenizer must be one of {sorted(TOKENIZER_PRESETS)}, got {tokenizer!r}")
     torch.manual_seed(seed)
     overrides: dict[str, Any] = {}
+    if order is not None:
+        if tokenizer != "bfs":
+            raise arkit.ConfigError(f"order applies to the 'bfs' tokenizer only, not {tokenizer!r}")
+        overrides["tokenizer"] = {"order": order}
     if model:
         overrides["backbone"] = dict(model)
         if "d_model" in model:

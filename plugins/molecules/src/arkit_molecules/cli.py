@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--reference-size", type=int, default=10_000,
                     help="MOSES test molecules for the chemistry metrics (default 10000)")
     ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--max-ring-size", default="train", metavar="{N,train,none}",
+                    help="the constrained run's largest ring in atoms: N (>= 3), 'train' (default: the largest ring "
+                         "among 20000 MOSES training molecules) or 'none'")
     ev.add_argument("--out", help="write eval.json and the figures (rings.png, properties.png, samples.png) here")
     ev.add_argument("--json", action="store_true", help="print the results as JSON")
 
@@ -136,9 +139,10 @@ def _eval(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_models
 
     _check(args)
+    limit = _ring_limit(getattr(args, "max_ring_size", "train"))
     models, sources = _models(args)
     results = evaluate_models(models, samples=args.samples, seed=args.seed, reference_size=args.reference_size,
-                              progress=not args.json)
+                              max_ring_size=limit, progress=not args.json)
     results = _jsonable({"models": sources, **results})
     if args.out:
         from .figures import write_figures
@@ -151,6 +155,9 @@ def _eval(args: argparse.Namespace) -> int:
         print(json.dumps(results, indent=2))
         return 0
     _print_table(results["runs"])
+    limit = results["constraint"]["max_ring_size"]
+    print(f"\nconstraint: rings of at most {limit} atoms ({results['constraint']['source']})" if limit else
+          "\nconstraint: no ring-size limit")
     test = results["test"]
     print(f"\nMOSES test ({test['molecules']} molecules): large-ring rate {test['large_ring_rate']:.3f}, "
           f"filters {test['filters']:.3f}; real twin: SNN {test['twin']['snn']:.3f}, Frag {test['twin']['frag']:.3f}, "
@@ -160,6 +167,21 @@ def _eval(args: argparse.Namespace) -> int:
         value = "n/a" if t["value"] is None else f"{t['value']:.4f}"
         print(f"  [{'met' if t['met'] else 'NOT met'}] {t['name']}: {value} (target {t['target']})")
     return 0
+
+
+def _ring_limit(value: Any) -> int | str | None:
+    """``--max-ring-size``: an int >= 3, ``"train"`` or ``None`` (from ``"none"``)."""
+    if value in ("train", None):
+        return value
+    if isinstance(value, str) and value.lower() == "none":
+        return None
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        limit = 0
+    if limit < 3:
+        raise ConfigError(f"--max-ring-size must be an int >= 3, 'train' or 'none', got {value!r}")
+    return limit
 
 
 def _write_json(path: Path, data: Any) -> None:

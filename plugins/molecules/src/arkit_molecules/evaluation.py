@@ -11,6 +11,11 @@ seeded sample of the MOSES test split, split into three disjoint parts:
   twin is measured against the same reference, so every metric has a real-data value
   at the same n beside it.
 
+The constrained run limits ring sizes (``SmilesConstraint(max_ring_size=...)``): by
+default to the largest ring among :data:`RING_PROBE` seeded MOSES training molecules
+(:func:`largest_training_ring`), so the constraint forbids only what the training
+data never shows.
+
 Novelty is measured against the **full** MOSES training split (1.58M molecules): a
 generated molecule's RDKit canonical SMILES is looked up among the split's SMILES, as
 MOSES's ``novelty`` does (the split is stored canonical; ``train_canonical_agreement``
@@ -27,7 +32,7 @@ from collections.abc import Mapping, Sequence
 import functools
 import math
 import random
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -39,13 +44,27 @@ from .chemistry import (
 )
 from .metrics import evaluate, internal_diversity, properties
 
-__all__ = ["HISTOGRAMS", "TARGETS", "Reference", "chemistry_table", "evaluate_models", "full_train_set", "targets"]
+__all__ = ["HISTOGRAMS", "RING_PROBE", "TARGETS", "Reference", "chemistry_table", "evaluate_models", "full_train_set",
+           "largest_training_ring", "targets"]
 
 #: Histogram bins (low, high, count) of the property distributions stored for the figures.
 HISTOGRAMS = {"qed": (0.0, 1.0, 20), "sa": (1.0, 6.0, 20)}
 
 #: The thresholds of the issue's targets.
 TARGETS = {"validity": 0.90, "fcd_over_floor": 2.0, "large_ring_gap": 0.02, "unique": 0.99, "novel": 0.90}
+
+
+#: How many MOSES training molecules :func:`largest_training_ring` looks at.
+RING_PROBE = 20_000
+
+
+@functools.lru_cache(maxsize=4)
+def largest_training_ring(size: int = RING_PROBE, seed: int = 0) -> int:
+    """The most atoms in one ring among ``size`` seeded MOSES training molecules (the constraint's default limit)."""
+    from .datasets import load_smiles
+
+    mols = _mols(load_smiles("moses-train", limit=size, seed=seed).smiles)
+    return max((len(ring) for mol in mols for ring in mol.GetRingInfo().AtomRings()), default=3)
 
 
 @functools.lru_cache(maxsize=1)
@@ -139,12 +158,15 @@ def _run_row(smiles: Sequence[str], *, fcd_reference: Sequence[str], reference: 
 
 
 def evaluate_models(models: Mapping[str, Any], *, samples: int = 1000, seed: int = 0, reference_size: int = 10_000,
-                    progress: bool = True) -> dict[str, Any]:
+                    max_ring_size: int | Literal["train"] | None = "train", progress: bool = True) -> dict[str, Any]:
     """Sample and measure each of ``models`` (``{"smiles": pipe, "selfies": pipe}``, either may be absent).
 
-    Returns ``{"samples", "seed", "reference_size", "test": {...}, "runs": {run: row}, "targets": [...],
-    "picks": {run: [12 SMILES]}}``; runs are ``smiles``, ``smiles+constraint`` (SMILES models)
-    and ``selfies``.
+    ``max_ring_size``: the constrained run's largest ring (atoms); ``"train"`` takes
+    :func:`largest_training_ring`, ``None`` sets no limit.
+
+    Returns ``{"samples", "seed", "reference_size", "constraint": {"max_ring_size", "source"}, "test": {...},
+    "runs": {run: row}, "targets": [...], "picks": {run: [12 SMILES]}}``; runs are ``smiles``,
+    ``smiles+constraint`` (SMILES models) and ``selfies``.
     """
     from rdkit import Chem
 
@@ -157,6 +179,15 @@ def evaluate_models(models: Mapping[str, Any], *, samples: int = 1000, seed: int
         raise ConfigError(f"reference_size must be >= 10, got {reference_size}")
     if not models:
         raise ConfigError("no model to evaluate: pass a SMILES and/or a SELFIES pipeline")
+    if max_ring_size == "train":
+        max_ring_size = largest_training_ring(RING_PROBE)
+        ring_source = f"the largest ring among {RING_PROBE} MOSES training molecules (seed 0)"
+    elif max_ring_size is None:
+        ring_source = "no limit"
+    elif isinstance(max_ring_size, int) and not isinstance(max_ring_size, bool) and max_ring_size >= 3:
+        ring_source = "given"
+    else:
+        raise ConfigError(f"max_ring_size must be 'train', None or an int >= 3, got {max_ring_size!r}")
     test = list(load_smiles("moses-test", limit=2 * samples + reference_size, seed=seed).smiles)
     if len(test) < 2 * samples + reference_size:
         raise ConfigError(f"the MOSES test split has {len(test)} molecules; samples * 2 + reference_size must not "
@@ -169,7 +200,8 @@ def evaluate_models(models: Mapping[str, Any], *, samples: int = 1000, seed: int
     for kind, pipe in models.items():
         if kind == "smiles":
             runs["smiles"] = sample_molecules(pipe, samples, seed=seed, progress=progress)
-            runs["smiles+constraint"] = sample_molecules(pipe, samples, constrained=True, seed=seed, progress=progress)
+            runs["smiles+constraint"] = sample_molecules(pipe, samples, constrained=True, seed=seed, progress=progress,
+                                                         max_ring_size=max_ring_size)
         elif kind == "selfies":
             runs["selfies"] = sample_molecules(pipe, samples, seed=seed, progress=progress)
         else:
@@ -193,6 +225,7 @@ def evaluate_models(models: Mapping[str, Any], *, samples: int = 1000, seed: int
                 "twin": twin_row}
     picks = {name: [Chem.MolToSmiles(m) for m in _mols(run.smiles)[:12]] for name, run in runs.items()}
     return {"samples": samples, "seed": seed, "reference_size": reference_size,
+            "constraint": {"max_ring_size": max_ring_size, "source": ring_source},
             "train_molecules": len(train), "train_canonical_agreement": agreement,
             "test": test_row, "runs": rows, "targets": targets(rows, test_row), "picks": picks}
 

@@ -5,8 +5,6 @@ Components are registered by import path, so that listing them (``arkit plugins`
 
 from __future__ import annotations
 
-import argparse
-
 import arkit
 from arkit.hookspecs import CommandRegister, ComponentRegister, PresetRegister
 
@@ -32,6 +30,14 @@ def arkit_register_tokenizers(register: ComponentRegister) -> None:
 
 
 @arkit.hookimpl
+def arkit_register_constraints(register: ComponentRegister) -> None:
+    """``molecules/smiles``: valid Kekulé SMILES only, within a token budget and a largest ring size."""
+    register("molecules/smiles", "arkit_molecules.constraint:SmilesConstraint",
+             description="Kekulé SMILES that parse and sanitise in RDKit: valences, branches, ring closures; "
+                         "optional max_tokens and max_ring_size (atoms per ring)")
+
+
+@arkit.hookimpl
 def arkit_register_pipeline_presets(register: PresetRegister) -> None:
     """``molecules/smiles-small`` and ``molecules/selfies-small``: untrained 0.6M-parameter models."""
     for name, tokenizer in (("smiles", "molecules/smiles"), ("selfies", "molecules/selfies")):
@@ -53,15 +59,5 @@ def arkit_register_pipeline_presets(register: PresetRegister) -> None:
 @arkit.hookimpl
 def arkit_register_commands(register: CommandRegister) -> None:
     """``arkit molecules eval`` and ``arkit molecules demo``."""
-
-    def arguments(parser: argparse.ArgumentParser) -> None:
-        from .cli import add_arguments
-
-        add_arguments(parser)
-
-    def run(args: argparse.Namespace) -> int | None:
-        from .cli import run as run_command
-
-        return run_command(args)
-
-    register("molecules", run, help="molecule generation: train, sample and evaluate", arguments=arguments)
+    register("molecules", "arkit_molecules.cli:run", help="molecule generation: train, sample and evaluate",
+             arguments="arkit_molecules.cli:add_arguments")  # imported only when the command is used

@@ -50,10 +50,12 @@ def render_tables(results: Mapping[str, Any]) -> str:
             "filters": test["filters"]}
     lines.append("| MOSES test (real twin) | " + " | ".join(
         _cell(real.get(key)) if key in real else "" for key, _ in _COLUMNS) + " |")
+    limit = results.get("constraint", {}).get("max_ring_size")
     for name, row in results["runs"].items():
         if row.get("intervention"):
             i = row["intervention"]
-            lines += ["", f"Constraint ({name}): the model's most likely token was forbidden at "
+            ring = "" if limit is None else f" rings of at most {limit} atoms, {results['constraint']['source']};"
+            lines += ["", f"Constraint ({name}):{ring} the model's most likely token was forbidden at "
                           f"{_cell(100 * i['argmax_removed'], 2)} % of {i['steps']} positions; mean probability mass "
                           f"removed {_cell(100 * i['mass_removed'], 2)} %."]
     lines += ["", "| target | value | threshold | met |", "|---|---|---|---|"]

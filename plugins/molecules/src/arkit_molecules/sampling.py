@@ -95,12 +95,12 @@ def measure_intervention(pipe: Pipeline, prompts: Sequence[Sequence[int]], seque
 def sample_molecules(
     pipe: Pipeline, n: int, *, prompt: str = "", constrained: bool = False, max_new_tokens: int = 80,
     batch_size: int = 250, seed: int = 0, progress: bool = True, guidance_scale: float = 1.0,
-    **generate_options: Any,
+    max_ring_size: int | None = None, **generate_options: Any,
 ) -> Samples:
     """Sample ``n`` molecules (``prompt``: a condition tag such as ``"<qed2>"``, or nothing).
 
     ``constrained=True`` passes a :class:`SmilesConstraint` with ``max_tokens=max_new_tokens``
-    (SMILES pipelines only) and measures its intervention (not with guidance, whose mixed
+    and ``max_ring_size`` (SMILES pipelines only) and measures its intervention (not with guidance, whose mixed
     logits the teacher-forced replay does not reproduce). ``guidance_scale`` != 1 mixes the
     prompted and the bare-``bos`` predictions (classifier-free guidance) to strengthen a condition.
     """
@@ -109,7 +109,10 @@ def sample_molecules(
     selfies = isinstance(pipe.tokenizer, SelfiesTokenizer)
     if constrained and selfies:
         raise ConfigError("the validity constraint is for SMILES; SELFIES strings are valid by construction")
-    constraint = SmilesConstraint(pipe.tokenizer, max_tokens=max_new_tokens) if constrained else None
+    if max_ring_size is not None and not constrained:
+        raise ConfigError("max_ring_size limits the validity constraint's rings: pass constrained=True with it")
+    constraint = (SmilesConstraint(pipe.tokenizer, max_tokens=max_new_tokens, max_ring_size=max_ring_size)
+                  if constrained else None)
     prompt_ids = pipe.encode(prompt)
     raw: list[str] = []
     sequences: list[tuple[int, ...]] = []

@@ -1,9 +1,10 @@
 """``arkit retrieval demo | eval | search | bench``.
 
-- ``eval [--json] [--pipeline DIR] [--known N] [--held-out N] [--no-scale] [--no-drafter]``:
+- ``eval [--json] [--pipeline DIR] [--known N] [--held-out N] [--validation N] [--no-scale] [--no-drafter]``:
   Hits@1/10 and MRR@10 of the generative retriever, BM25 and the hybrid on the
-  docstring split, valid-id rates, queries per second, the constraint cost at
-  scale and the datastore drafter, with a ``targets`` list.
+  docstring split (the hybrid's fusion chosen on the validation sentences),
+  valid-id rates, queries per second, the constraint cost at scale and the
+  datastore drafter, with a ``targets`` list.
 - ``demo [--out DIR]``: load the shipped retriever (it indexed the docstring
   corpus), print results for a few typed queries next to BM25, and write the
   metrics table (``metrics.md``, ``metrics.json``) to ``DIR``.
@@ -37,6 +38,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--pipeline", type=Path, help="a saved retriever pipeline (default: the shipped one)")
     ev.add_argument("--known", type=int, default=1000, help="known-item queries sampled (0: all)")
     ev.add_argument("--held-out", type=int, default=0, help="held-out queries used (0: all)")
+    ev.add_argument("--validation", type=int, default=0,
+                    help="validation queries the hybrid's fusion is chosen on (0: all)")
     ev.add_argument("--beams", type=int, default=10)
     ev.add_argument("--no-scale", action="store_true", help="skip the 138k-name constraint-cost measurement")
     ev.add_argument("--no-drafter", action="store_true", help="skip the datastore drafter bench (it trains a model)")
@@ -45,6 +48,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     demo.add_argument("--query", action="append", help="a query (repeatable; default: a few built-in ones)")
     demo.add_argument("--known", type=int, default=300, help="known-item queries in the metrics table")
     demo.add_argument("--held-out", type=int, default=300, help="held-out queries in the metrics table")
+    demo.add_argument("--validation", type=int, default=300, help="validation queries the hybrid's fusion is chosen on")
     se = sub.add_parser("search", help="search with a saved pipeline folder")
     se.add_argument("pipeline", type=Path)
     se.add_argument("query", nargs="+")
@@ -95,7 +99,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     retriever = _retriever(args.pipeline)
     report = evaluate(retriever, known_limit=args.known or None, held_out_limit=args.held_out or None,
-                      num_beams=args.beams)
+                      validation_limit=args.validation or None, num_beams=args.beams)
     scale = None if args.no_scale else constraint_cost()
     drafter = None if args.no_drafter else datastore_bench()
     report["constraint_cost"] = scale
@@ -105,6 +109,8 @@ def _eval(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=1))
     else:
         print(_table(report["rows"]))
+        fusion = report["fusion"]
+        print(f"hybrid fusion: {fusion['method']} weight {fusion['weight']} (chosen on {fusion['queries']} validation queries)")
         print("valid-id rate:", json.dumps(report["valid_id_rate"]))
         for t in report["targets"]:
             print(f"{'MET ' if t['met'] else 'MISS'} {t['name']}: {t['value']} (target {t['target']})")
@@ -127,7 +133,8 @@ def _demo(args: argparse.Namespace) -> int:
         gen = ", ".join(f"{d} ({s:.2f})" for d, s in g)
         lex = ", ".join(d for d, _ in b)
         print(f"| {q} | {gen} | {lex} |")
-    report = evaluate(retriever, known_limit=args.known, held_out_limit=args.held_out, valid_queries=50)
+    report = evaluate(retriever, known_limit=args.known, held_out_limit=args.held_out,
+                      validation_limit=args.validation, valid_queries=50)
     args.out.mkdir(parents=True, exist_ok=True)
     table = _table(report["rows"])
     (args.out / "metrics.md").write_text(table + "\n\nvalid-id rate: " + json.dumps(report["valid_id_rate"]) + "\n")

@@ -65,14 +65,19 @@ class QuerySplit:
     """Documents split for evaluation (DSI style).
 
     ``indexed``: the text the model is trained on, per document (the held-out
-    sentence removed). ``known_item``: one indexed sentence per document, as a
-    query. ``held_out``: one sentence per document with three or more
-    sentences, removed from the indexed text, as a query.
+    sentences removed), its sentences separated by blank lines so that
+    :func:`sentences` gives back exactly the indexed sentences. ``known_item``:
+    one indexed sentence per document, as a query. ``held_out``: one sentence per
+    document with three or more sentences, removed from the indexed text, as a
+    query (the reported test set). ``validation``: a second removed sentence per
+    document with four or more sentences, never trained on and never reported:
+    the split on which anything the eval tunes (the hybrid's fusion weight) is chosen.
     """
 
     indexed: tuple[Document, ...]
     known_item: tuple[tuple[str, str], ...]
     held_out: tuple[tuple[str, str], ...]
+    validation: tuple[tuple[str, str], ...] = ()
 
 
 def _own_doc(obj: object) -> str | None:
@@ -154,31 +159,45 @@ def sentences(text: str, *, min_chars: int = 20) -> list[str]:
 
 
 def split_queries(docs: list[Document], *, seed: int = 0) -> QuerySplit:
-    """Hold out one sentence of each document with three or more sentences; pick one known-item sentence per document.
+    """Hold out one sentence of each document with three or more sentences (test) and a second one of each
+    document with four or more (validation); pick one known-item sentence per document.
 
-    The held-out sentence never appears in the indexed text. Known-item queries are
-    drawn from sentences unique to their document (a sentence two documents share
-    cannot name one of them).
+    Held-out and validation sentences never appear in the indexed text. Known-item
+    queries are drawn from sentences unique to their document (a sentence two
+    documents share cannot name one of them). The test and known-item draws use
+    ``Random(seed)`` exactly as before the validation split existed (same sentences);
+    the validation sentence is then drawn with ``Random(seed + 1)`` among the rest
+    (never the summary line, never the known-item sentence).
     """
-    rng = random.Random(seed)
+    rng, val_rng = random.Random(seed), random.Random(seed + 1)
     split = [sentences(d.text) for d in docs]
     counts: dict[str, int] = {}
     for sents in split:
         for s in set(sents):
             counts[s] = counts.get(s, 0) + 1
-    indexed, known, held = [], [], []
+    indexed, known, held, val = [], [], [], []
     for doc, sents in zip(docs, split):
         keep = list(sents)
         if len(sents) >= 3:
             out = rng.randrange(1, len(sents))  # never the summary line
             held.append((sents[out], doc.doc_id))
             keep = sents[:out] + sents[out + 1:]
-        text = "\n".join(keep) if keep else " ".join(doc.text.split())
-        indexed.append(Document(doc.doc_id, text))
-        unique = [s for s in (keep or [text]) if counts.get(s, 1) == 1]
-        if unique:
-            known.append((rng.choice(unique), doc.doc_id))
-    return QuerySplit(indexed=tuple(indexed), known_item=tuple(known), held_out=tuple(held))
+        flat = " ".join(doc.text.split())
+        unique = [s for s in (keep or [flat]) if counts.get(s, 1) == 1]
+        chosen = rng.choice(unique) if unique else None
+        if chosen is not None:
+            known.append((chosen, doc.doc_id))
+        if len(keep) >= 3:
+            options = [i for i in range(1, len(keep)) if keep[i] != chosen]
+            second = options[val_rng.randrange(len(options))]
+            val.append((keep[second], doc.doc_id))
+            keep = keep[:second] + keep[second + 1:]
+        # Blank lines between sentences: sentences(text) splits them back exactly, so every
+        # indexed sentence is a training pair. (Joined by single newlines, paragraphs that did not
+        # end in punctuation fused into one long pseudo-sentence, and their known-item queries
+        # were never trained on.)
+        indexed.append(Document(doc.doc_id, "\n\n".join(keep) if keep else flat))
+    return QuerySplit(indexed=tuple(indexed), known_item=tuple(known), held_out=tuple(held), validation=tuple(val))
 
 
 def pydoc_topics() -> list[Document]:

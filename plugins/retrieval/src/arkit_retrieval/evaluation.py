@@ -1,13 +1,17 @@
 """``arkit retrieval eval``: generative retrieval, BM25 and the hybrid on one split, with the issue's targets.
 
 Queries (:func:`~arkit_retrieval.split_queries`, seed 0): *known-item* sentences
-that were indexed (a seeded sample of ``known_limit``) and *held-out* sentences
-never trained on (all of them by default). Rows:
+that were indexed (a seeded sample of ``known_limit``), *held-out* sentences never
+trained on (the reported test set, all of them by default) and *validation*
+sentences, also never trained on, used only to choose the hybrid's fusion. Rows:
 
 - ``generative``: constrained beam search (``num_beams``) over the id trie;
 - ``bm25``: ``bm25s`` over the indexed text of the same documents;
-- ``hybrid``: BM25's top ``rerank_depth`` reranked by reciprocal-rank fusion of
-  BM25's rank and the generative model's constrained log-probability rank.
+- ``hybrid``: BM25's top ``rerank_depth`` reranked by fusing BM25 with the model's
+  constrained log-probabilities (:mod:`~arkit_retrieval.fusion`); the method and
+  weight are chosen on the validation split (``fusion`` in the report);
+- ``hybrid_rrf_untuned``: the same candidates fused by plain, equal-weight
+  reciprocal-rank fusion (nothing tuned), for reference.
 
 Also the valid-id rate with the constraint at several beam widths and without it
 (greedy), queries per second, and optionally the constraint-cost and drafter benches.
@@ -22,12 +26,11 @@ from typing import Any
 
 from .bm25 import BM25
 from .corpus import split_queries, stdlib_docs
-from .metrics import hits_at, mrr_at
+from .fusion import choose_fusion, fuse
+from .metrics import hits_at, mrr_at, paired_comparison
 from .retriever import QueryTruncatedWarning, Retriever
 
 __all__ = ["evaluate", "hybrid_rerank", "targets"]
-
-_RRF_K = 60  # the constant of reciprocal-rank fusion (Cormack et al. 2009)
 
 
 def _row(ranked: list, gold: list[str], known: set[str], seconds: float) -> dict[str, Any]:
@@ -36,16 +39,19 @@ def _row(ranked: list, gold: list[str], known: set[str], seconds: float) -> dict
             "qps": round(len(gold) / seconds, 2) if seconds > 0 else None}
 
 
-def hybrid_rerank(retriever: Retriever, queries: list[str], bm25_lists: list[list[tuple[str, float]]]) -> list[list[tuple[str, float]]]:
-    """Rerank each BM25 list by reciprocal-rank fusion of BM25's order and the model's log-probability order."""
-    out = []
-    for query, candidates in zip(queries, bm25_lists):
-        ids = [d for d, _ in candidates]
-        logp = retriever.score(query, ids)
-        model_rank = {d: r for r, d in enumerate(sorted(ids, key=lambda d: -logp[ids.index(d)]))}
-        fused = [(d, 1 / (_RRF_K + i + 1) + 1 / (_RRF_K + model_rank[d] + 1)) for i, d in enumerate(ids)]
-        out.append(sorted(fused, key=lambda x: -x[1]))
-    return out
+def _model_scores(retriever: Retriever, queries: list[str],
+                  bm25_lists: list[list[tuple[str, float]]]) -> list[list[float]]:
+    return [retriever.score(q, [d for d, _ in c]) for q, c in zip(queries, bm25_lists)]
+
+
+def hybrid_rerank(retriever: Retriever, queries: list[str], bm25_lists: list[list[tuple[str, float]]], *,
+                  method: str = "rrf", weight: float = 0.5) -> list[list[tuple[str, float]]]:
+    """Rerank each BM25 list by fusing it with the model's constrained log-probabilities.
+
+    ``method`` and ``weight`` as in :func:`~arkit_retrieval.fusion.fuse`.
+    """
+    logps = _model_scores(retriever, queries, bm25_lists)
+    return [fuse(c, lp, method=method, weight=weight) for c, lp in zip(bm25_lists, logps)]
 
 
 def evaluate(retriever: Retriever, **kwargs: Any) -> dict[str, Any]:
@@ -59,8 +65,8 @@ def evaluate(retriever: Retriever, **kwargs: Any) -> dict[str, Any]:
 
 
 def _evaluate(retriever: Retriever, *, known_limit: int | None = 1000, held_out_limit: int | None = None,
-             num_beams: int = 10, rerank_depth: int = 100, valid_queries: int = 100, valid_beams: tuple[int, ...] = (1, 5, 10),
-             seed: int = 0) -> dict[str, Any]:
+              validation_limit: int | None = None, num_beams: int = 10, rerank_depth: int = 100,
+              valid_queries: int = 100, valid_beams: tuple[int, ...] = (1, 5, 10), seed: int = 0) -> dict[str, Any]:
     split = split_queries(stdlib_docs(), seed=0)
     known_ids = set(retriever.ids)
     rng = random.Random(seed)
@@ -68,12 +74,20 @@ def _evaluate(retriever: Retriever, *, known_limit: int | None = 1000, held_out_
     if known_limit is not None and known_limit < len(known):
         known = rng.sample(known, known_limit)
     held = list(split.held_out)[:held_out_limit]
+    validation = list(split.validation)[:validation_limit]
+    tok = retriever.pipeline.tokenizer
     out: dict[str, Any] = {"corpus": {"documents": len(split.indexed), "known_item_queries": len(known),
-                                      "held_out_queries": len(held),
-                                      "truncated_queries": sum(retriever.pipeline.tokenizer.text_length(q) >
-                                                               retriever.pipeline.tokenizer.max_text_tokens
+                                      "held_out_queries": len(held), "validation_queries": len(validation),
+                                      "truncated_queries": sum(tok.text_length(q) > tok.max_text_tokens
                                                                for q, _ in known + held)}}
     bm25 = BM25().index(list(split.indexed))
+    # The fusion is chosen on the validation split only; the held-out (reported) queries play no part in it.
+    val_texts, val_gold = [q for q, _ in validation], [d for _, d in validation]
+    val_lists = [r[:rerank_depth] for r in bm25.search(val_texts, k=rerank_depth)]
+    choice = choose_fusion(val_lists, _model_scores(retriever, val_texts, val_lists), val_gold)
+    choice["bm25_hits@1"] = round(hits_at(val_lists, val_gold, 1, known_ids), 4)
+    choice["bm25_mrr@10"] = round(mrr_at(val_lists, val_gold, 10, known_ids), 4)
+    out["fusion"] = {"selected_on": "validation", "criterion": "mean of Hits@1 and MRR@10", **choice}
     rows: dict[str, Any] = {}
     for name, queries in (("known_item", known), ("held_out", held)):
         texts, gold = [q for q, _ in queries], [d for _, d in queries]
@@ -85,9 +99,19 @@ def _evaluate(retriever: Retriever, *, known_limit: int | None = 1000, held_out_
         bm25_s = time.perf_counter() - t
         rows[f"bm25/{name}"] = _row([r[:10] for r in lexical], gold, known_ids, bm25_s)
         if name == "held_out":
+            lists = [r[:rerank_depth] for r in lexical]
             t = time.perf_counter()
-            hybrid = hybrid_rerank(retriever, texts, [r[:rerank_depth] for r in lexical])
-            rows[f"hybrid/{name}"] = _row(hybrid, gold, known_ids, time.perf_counter() - t + bm25_s)
+            logps = _model_scores(retriever, texts, lists)
+            score_s = time.perf_counter() - t
+            t = time.perf_counter()
+            hybrid = [fuse(c, lp, method=choice["method"], weight=choice["weight"]) for c, lp in zip(lists, logps)]
+            rows[f"hybrid/{name}"] = _row(hybrid, gold, known_ids, time.perf_counter() - t + score_s + bm25_s)
+            out["hybrid_vs_bm25_held_out"] = {"a": "hybrid", "b": "bm25",
+                                              **paired_comparison(hybrid, lexical, gold, seed=seed)}
+            t = time.perf_counter()
+            plain = [fuse(c, lp, method="rrf", weight=0.5) for c, lp in zip(lists, logps)]
+            rows[f"hybrid_rrf_untuned/{name}"] = _row(plain, gold, known_ids,
+                                                      time.perf_counter() - t + score_s + bm25_s)
     out["rows"] = rows
     sample = [q for q, _ in held[:valid_queries]]
     valid: dict[str, Any] = {}

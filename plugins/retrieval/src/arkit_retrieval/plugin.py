@@ -49,6 +49,5 @@ def arkit_register_drafters(register: ComponentRegister) -> None:
 @arkit.hookimpl
 def arkit_register_commands(register: CommandRegister) -> None:
     """``arkit retrieval demo|eval|search|bench``."""
-    from . import cli  # argparse wiring only; the heavy imports happen when a command runs
-
-    register("retrieval", cli.run, help="generative retrieval: demo, eval, search, bench", arguments=cli.arguments)
+    register("retrieval", "arkit_retrieval.cli:run", help="generative retrieval: demo, eval, search, bench",
+             arguments="arkit_retrieval.cli:arguments")  # imported only when the command is used

@@ -51,17 +51,6 @@ def arkit_register_constraints(register: ComponentRegister) -> None:
 @arkit.hookimpl
 def arkit_register_commands(register: Any) -> None:
     """``arkit shapes demo | eval``."""
-    import argparse
-
-    def arguments(parser: argparse.ArgumentParser) -> None:
-        from .cli import add_arguments
-
-        add_arguments(parser)
-
-    def run(args: argparse.Namespace) -> int | None:
-        from .cli import run as run_command
-
-        return run_command(args)
-
-    register("shapes", run, help="3D shape generation: evaluate the shipped model, or a demo that trains one",
-             arguments=arguments)
+    register("shapes", "arkit_shapes.cli:run",
+             help="3D shape generation: evaluate the shipped model, or a demo that trains one",
+             arguments="arkit_shapes.cli:add_arguments")  # imported only when the command is used

@@ -1,7 +1,7 @@
 """arkit-speech: text to speech over codec2 tokens for arkit.
 
-Components (registered through the ``arkit`` entry point): ``speech/codec2`` and
-``speech/tts`` tokenizers, the ``speech/codebooks`` constraint, the ``speech/tts-small``
+Components (registered through the ``arkit`` entry point): ``speech/codec2``, ``speech/mel-rvq``
+and ``speech/tts`` tokenizers, the ``speech/codebooks`` constraint, the ``speech/tts-small``
 preset. :func:`speak` turns text into audio with a trained pipeline; :func:`pretrained`
 loads the shipped digit-string checkpoints.
 """
@@ -14,13 +14,14 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from .audio import Audio, resample
     from .codec2 import Codec2Tokenizer
     from .constraint import CodebookConstraint
+    from .melrvq import MelRVQTokenizer, log_mel_distance, pretrained_mel_rvq
     from .presets import pretrained
     from .schedule import CodecSchedule
     from .synth import Speech, speak
     from .tts import TTSTokenizer, Utterance
 
-__all__ = ["Audio", "CodebookConstraint", "Codec2Tokenizer", "CodecSchedule", "Speech", "TTSTokenizer", "Utterance",
-           "pretrained", "resample", "speak"]
+__all__ = ["Audio", "CodebookConstraint", "Codec2Tokenizer", "CodecSchedule", "MelRVQTokenizer", "Speech",
+           "TTSTokenizer", "Utterance", "log_mel_distance", "pretrained", "pretrained_mel_rvq", "resample", "speak"]
 
 
 #: Public names load on first use (PEP 562, through lazy_loader), so that importing this package (which
@@ -31,6 +32,7 @@ __getattr__, __dir__, _ = lazy_loader.attach(
         "audio": ["Audio", "resample"],
         "codec2": ["Codec2Tokenizer"],
         "constraint": ["CodebookConstraint"],
+        "melrvq": ["MelRVQTokenizer", "log_mel_distance", "pretrained_mel_rvq"],
         "presets": ["pretrained"],
         "schedule": ["CodecSchedule"],
         "synth": ["Speech", "speak"],

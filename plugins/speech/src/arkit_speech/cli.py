@@ -101,8 +101,11 @@ def _eval(args: argparse.Namespace) -> int:
         also = {n: load("shipped", n) for n in names}
     else:
         also = {Path(a).name: load(a) for a in args.also}
+    from .melrvq import SHIPPED, pretrained_mel_rvq
+
+    mel = pretrained_mel_rvq() if (SHIPPED / "config.json").is_file() else None
     report = evaluate(pipe, delay=delay, n_per_voice=args.n_per_voice, speed_rows=args.speed_rows,
-                      guidance_scale=args.guidance, seed=args.seed, others=also)
+                      guidance_scale=args.guidance, seed=args.seed, others=also, mel_rvq=mel)
     print(json.dumps(report, indent=1) if args.json else _table(report))
     return 0
 

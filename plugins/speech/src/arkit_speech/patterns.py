@@ -12,7 +12,7 @@ each step being what one model call emits:
 
 Values here are codebook values (``0 .. codebook_size - 1``); ``fill`` is any value outside
 that range. :func:`interleave` and :func:`deinterleave` are exact inverses (tested with
-hypothesis). :func:`calls_per_second` counts model calls per second of audio.
+hypothesis). :func:`min_calls` and :func:`calls_per_second` count model calls (per clip, per second of audio).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 
 from arkit import ConfigError, InputError
 
-__all__ = ["PATTERNS", "Pattern", "calls_per_second", "deinterleave", "interleave", "num_steps"]
+__all__ = ["PATTERNS", "Pattern", "calls_per_second", "deinterleave", "interleave", "min_calls", "num_steps"]
 
 Pattern = Literal["flatten", "delay", "parallel"]
 PATTERNS: tuple[Pattern, ...] = ("flatten", "delay", "parallel")
@@ -81,9 +81,25 @@ def deinterleave(steps: list[list[int]], pattern: Pattern, codebooks: int) -> np
     return np.stack([arr[k:k + T, k] for k in range(codebooks)], axis=1) if T else np.zeros((0, codebooks), np.int64)
 
 
+def min_calls(pattern: Pattern, frames: int, codebooks: int) -> int:
+    """Model calls (the prefill included) that generating a clip of ``frames`` frames takes at least.
+
+    - ``flatten``: ``T * K + 1``: the prefill predicts the first token, each later call one more, and one
+      call predicts ``eos``;
+    - ``delay``: ``T + K``: the prefill, block 0 (its K ``pad`` inputs), then blocks 1 .. ``T + K - 2``; the
+      all-``eos`` block after them is determined, so it is not run (:class:`~arkit_speech.schedule.CodecSchedule`);
+    - ``parallel``: ``T + 2``: the prefill, blocks 0 .. ``T - 1`` and the ``eos`` block ``T``.
+
+    Delay over flatten is ``(T + K) / (T * K + 1)``: ``1 / K`` only as ``T`` grows; the ``K - 1`` steps
+    that finish the delayed codebooks, the prefill and block 0 are each utterance's fixed cost.
+    """
+    if frames <= 0:
+        raise InputError("a clip needs at least one frame")
+    return num_steps(pattern, frames, codebooks) + (1 if pattern == "flatten" else 1 if pattern == "delay" else 2)
+
+
 def calls_per_second(pattern: Pattern, frames: int, codebooks: int, frames_per_second: float) -> float:
-    """Model calls per second of audio for one clip: the prefill plus one call per step, plus the end-of-audio step."""
+    """Model calls per second of audio for one clip of ``frames`` frames (:func:`min_calls` over its seconds)."""
     if frames <= 0:
         raise InputError("calls per second needs at least one frame")
-    calls = 1 + num_steps(pattern, frames, codebooks) + 1
-    return calls / (frames / frames_per_second)
+    return min_calls(pattern, frames, codebooks) / (frames / frames_per_second)

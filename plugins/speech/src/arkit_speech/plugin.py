@@ -4,18 +4,20 @@ that listing them (``arkit plugins``) imports no torch."""
 
 from __future__ import annotations
 
-import argparse
-
 import arkit
 from arkit.hookspecs import CommandRegister, ComponentRegister, PresetRegister
 
 
 @arkit.hookimpl
 def arkit_register_tokenizers(register: ComponentRegister) -> None:
-    """``speech/codec2`` (audio <-> codec2 frames as K tokens) and ``speech/tts`` (phonemes + prompt + codes)."""
+    """``speech/codec2`` (audio <-> codec2 frames as K tokens), ``speech/mel-rvq`` (audio <-> learned residual-VQ
+    log-mel frames) and ``speech/tts`` (phonemes + prompt + codes)."""
     register("speech/codec2", "arkit_speech.codec2:Codec2Tokenizer",
              description="codec2 speech codec (pycodec2, 8 kHz): each frame's bits as K codebook tokens "
                          "(mode 1200: 6 x 8 bits per 40 ms); every id sequence decodes")
+    register("speech/mel-rvq", "arkit_speech.melrvq:MelRVQTokenizer",
+             description="learned: log-mel frames (8 kHz, 4 x 10 ms per frame) as K residual-VQ k-means ids, "
+                         "decoded by Griffin-Lim (librosa); fit(clips) or arkit_speech.pretrained_mel_rvq()")
     register("speech/tts", "arkit_speech.tts:TTSTokenizer",
              description="[voice] prompt codes [text] espeak-ng IPA phonemes [audio] codec2 codes, "
                          "for decoder-only text to speech")
@@ -41,15 +43,5 @@ def arkit_register_constraints(register: ComponentRegister) -> None:
 @arkit.hookimpl
 def arkit_register_commands(register: CommandRegister) -> None:
     """``arkit speech demo``, ``arkit speech eval`` and ``arkit speech say``."""
-
-    def arguments(parser: argparse.ArgumentParser) -> None:
-        from .cli import add_arguments
-
-        add_arguments(parser)
-
-    def run(args: argparse.Namespace) -> int | None:
-        from .cli import run as run_command
-
-        return run_command(args)
-
-    register("speech", run, help="text to speech over codec2 tokens: demo, eval, say", arguments=arguments)
+    register("speech", "arkit_speech.cli:run", help="text to speech over codec2 tokens: demo, eval, say",
+             arguments="arkit_speech.cli:add_arguments")  # imported only when the command is used

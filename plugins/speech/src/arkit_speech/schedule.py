@@ -7,7 +7,11 @@ ids), so position ``j`` sees the previous step of every codebook and, through th
 two-way attention, the rest of its own inputs.
 
 End of audio: with ``delay``, codebook 0 emits ``eos`` instead of frame ``T``, codebook ``j``
-``j`` steps later, and the row ends after the all-``eos`` block; with ``parallel`` a block
+``j`` steps later; generation ends with block ``T + K - 2``, which holds the last code
+(codebook ``K - 1`` of frame ``T - 1``): the all-``eos`` block that training targets end with
+is fully determined, so it costs no model call. A delay row thus takes the prefill, block 0
+(its K ``pad`` inputs) and ``T + K - 2`` more blocks: ``T + K`` calls, against flatten's
+``T * K + 1`` (see :func:`arkit_speech.patterns.min_calls`). With ``parallel`` a block
 holding any ``eos`` ends the row (training targets put ``eos`` at every position). Positions
 before a delayed codebook starts emit ``pad``. :meth:`CodecSchedule.allowed` enforces all of
 this, so every generated row decodes to whole frames.
@@ -82,13 +86,21 @@ class CodecSchedule(arkit.BlockSchedule):
         last = list(blocks[k - 1])
         if (all if self._shift else any)(t == self.eos for t in last):
             return None
+        if self._shift:  # delay: once codebook 0 ended at block T, block T + K - 2 holds the last code (codebook
+            ended = self._ended(blocks)  # K - 1 of frame T - 1); the all-eos block after it would be a wasted call
+            if ended is not None and k > ended + (self.K - 1) * self._shift - 1:
+                return None
         return last
+
+    def _ended(self, blocks: Sequence[Sequence[int]]) -> int | None:
+        """The block at which codebook 0 emitted ``eos`` (the row's frame count ``T``), if it has."""
+        return next((s for s, b in enumerate(blocks) if b and b[0] == self.eos), None)
 
     def allowed(self, k: int, prompt: Sequence[int], blocks: Sequence[Sequence[int]], n: int) -> torch.Tensor:
         V = self.tokenizer.vocab_size
         mask = torch.zeros(n, V, dtype=torch.bool)
         offset = self.tokenizer.audio_offset
-        ended = next((s for s, b in enumerate(blocks) if b and b[0] == self.eos), None)  # T, once known
+        ended = self._ended(blocks)  # T, once known
         frames_so_far = k  # codebook 0's frame index at this block
         for j in range(n):
             frame = k - j * self._shift

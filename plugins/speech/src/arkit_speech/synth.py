@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import time
 from types import SimpleNamespace
 from typing import Any
-from typing import Any
 
 import numpy as np
 
@@ -41,6 +40,9 @@ class Speech:
     elapsed_s: float
     speculative: Any = None
     """:class:`arkit.SpeculativeStats` when the pipeline has a drafter (flatten pattern)."""
+    cpu_s: float = 0.0
+    """CPU seconds this process spent on the batch (``time.process_time``): on a shared machine, the cost of the
+    work itself, where ``elapsed_s`` also counts the time other processes held the cores."""
 
     @property
     def seconds(self) -> float:
@@ -83,7 +85,7 @@ def speak(pipe: arkit.Pipeline, texts: Sequence[str], voice_prompts: Sequence[np
         raise InputError(f"the prompt has {longest} tokens, which leaves no room for audio in the model's context "
                          f"of {context}: shorten the text or the voice prompt")
     max_frames = min(max_frames, room)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     if tok.by_word:
         if pattern != "flatten":
             raise ConfigError("a by_word pipeline speaks with the flatten pattern")
@@ -108,7 +110,8 @@ def speak(pipe: arkit.Pipeline, texts: Sequence[str], voice_prompts: Sequence[np
         frames = [schedule.frames(rows) for rows in blocks.blocks]
         calls, stats = blocks.calls, None
     audio = [tok.codec.frames_to_audio(f) for f in frames]
-    return Speech(audio=audio, frames=frames, calls=calls, elapsed_s=time.perf_counter() - start, speculative=stats)
+    return Speech(audio=audio, frames=frames, calls=calls, elapsed_s=time.perf_counter() - start, speculative=stats,
+                  cpu_s=time.process_time() - start_cpu)
 
 
 def _speak_by_word(pipe: arkit.Pipeline, item: Utterance, max_frames: int, seed: int,

@@ -5,7 +5,8 @@ A sequence is::
     [voice] prompt codes [text] phonemes [audio] target codes        (bos/eos added by the caller)
 
 - phonemes: espeak-ng IPA characters (:mod:`arkit_speech.espeak`), one id each;
-- prompt and target codes: the audio tokenizer's ids (``speech/codec2`` by default),
+- prompt and target codes: the audio tokenizer's ids (``speech/codec2`` by default, or
+  ``speech/mel-rvq`` with ``codec="mel-rvq"``),
   frame-major, shifted by :attr:`TTSTokenizer.audio_offset`;
 - an utterance with ``phonemes=""`` has no text: the unconditional twin that
   classifier-free guidance mixes with (the demo drops the text of a share of the
@@ -25,11 +26,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from torch import nn
 
 from arkit import ConfigError, InputError
 
 from .audio import Audio
 from .codec2 import Codec2Tokenizer
+from .melrvq import MelRVQTokenizer
 from .espeak import check_text, phonemize
 from .patterns import PATTERNS
 
@@ -39,6 +42,7 @@ PHONEMES = " abdefhijklmnoprstuvwxzæçðŋɐɑɒɔəɚɛɜɝɡɪɬɹɾʃʊʌʍ�
 """The phoneme characters espeak-ng's English voices emit (IPA), plus the word space."""
 
 _SPECIALS = ("pad", "bos", "eos", "voice", "text", "audio")
+_CODECS = ("codec2", "mel-rvq")
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,14 +63,22 @@ class Utterance:
     """The target split by word (codec frames per word of ``text``), for ``by_word`` tokenizers."""
 
 
-class TTSTokenizer:
-    """Phonemes + voice prompt + codec frames <-> ids (see the module docstring for the layout)."""
+class TTSTokenizer(nn.Module):
+    """Phonemes + voice prompt + codec frames <-> ids (see the module docstring for the layout).
+
+    ``codec``: the audio tokenizer, ``"codec2"`` (``speech/codec2`` in mode ``codec_mode`` with
+    ``codebook_bits``-bit codebooks) or ``"mel-rvq"`` (``speech/mel-rvq`` with the shipped
+    codebooks, :func:`~arkit_speech.melrvq.pretrained_mel_rvq`). A module, so that a learned
+    codec's codebooks save with the pipeline (codec2 has no tensors: nothing is written)."""
 
     lossless = False
 
     def __init__(self, language: str = "en-us", codec_mode: int = 1200, codebook_bits: int = 8,
                  max_prompt_frames: int = 25, phonemes: str = PHONEMES, pattern: str = "flatten",
-                 by_word: bool = False) -> None:
+                 by_word: bool = False, codec: str = "codec2") -> None:
+        super().__init__()
+        if codec not in _CODECS:
+            raise ConfigError(f"unknown audio codec {codec!r} for speech/tts; use one of {', '.join(_CODECS)}")
         if len(set(phonemes)) != len(phonemes):
             raise ConfigError("phonemes must not repeat a character")
         if pattern not in PATTERNS:
@@ -74,7 +86,15 @@ class TTSTokenizer:
         self.pattern, self.by_word = pattern, bool(by_word)
         self.language, self.phonemes = language, phonemes
         self.max_prompt_frames = int(max_prompt_frames)
-        self.codec = Codec2Tokenizer(codec_mode, codebook_bits)
+        self.codec_name = codec
+        self.codec: Codec2Tokenizer | MelRVQTokenizer
+        if codec == "codec2":
+            self.codec = Codec2Tokenizer(codec_mode, codebook_bits)
+        else:
+            from .melrvq import pretrained_mel_rvq
+
+            self.codec = pretrained_mel_rvq()
+        self._codec2_config = (int(codec_mode), int(codebook_bits))
         self.special_tokens: Mapping[str, int] = {name: i for i, name in enumerate(_SPECIALS)}
         self._phoneme_ids = {ch: len(_SPECIALS) + i for i, ch in enumerate(phonemes)}
         self.audio_offset = len(_SPECIALS) + len(phonemes)
@@ -84,8 +104,11 @@ class TTSTokenizer:
 
     @property
     def config(self) -> dict[str, Any]:
-        config = {"language": self.language, "codec_mode": self.codec.mode, "codebook_bits": self.codec.codebook_bits,
-                  "max_prompt_frames": self.max_prompt_frames, "phonemes": self.phonemes}
+        mode, bits = self._codec2_config
+        config: dict[str, Any] = {"language": self.language, "codec_mode": mode, "codebook_bits": bits,
+                                  "max_prompt_frames": self.max_prompt_frames, "phonemes": self.phonemes}
+        if self.codec_name != "codec2":
+            config["codec"] = self.codec_name
         if self.pattern != "flatten":  # defaults are left out, so checkpoints written before these existed resume
             config["pattern"] = self.pattern
         if self.by_word:

@@ -39,6 +39,5 @@ def arkit_register_pipeline_presets(register: PresetRegister) -> None:
 @arkit.hookimpl
 def arkit_register_commands(register: CommandRegister) -> None:
     """``arkit timeseries eval|demo|archeck|bench``."""
-    from . import cli  # argparse wiring only; the heavy imports happen when a command runs
-
-    register("timeseries", cli.run, help="time-series forecasting: eval, demo, archeck, bench", arguments=cli.arguments)
+    register("timeseries", "arkit_timeseries.cli:run", help="time-series forecasting: eval, demo, archeck, bench",
+             arguments="arkit_timeseries.cli:arguments")  # imported only when the command is used

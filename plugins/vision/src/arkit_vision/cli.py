@@ -23,9 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--shapes-samples", type=int, default=200, help="generated shapes per model and seed (default 200)")
     ev.add_argument("--lantern-images", type=int, default=100,
                     help="shapes decoded one at a time per speculative method and seed (default 100)")
-    ev.add_argument("--lantern-delta", type=float, default=0.4, help="LANTERN total-variation budget (default 0.4)")
+    ev.add_argument("--lantern-delta", type=float, default=0.3, help="LANTERN total-variation budget (default 0.3)")
     ev.add_argument("--lantern-neighbours", type=int, default=8, help="LANTERN neighbourhood size (default 8)")
-    ev.add_argument("--lantern-draft-tokens", type=int, default=4, help="draft tokens per target call (default 4)")
+    ev.add_argument("--lantern-draft-tokens", type=int, default=8, help="draft tokens per target call (default 8)")
     ev.add_argument("--from-scratch", action="store_true",
                     help="train every model (and the CNN judges) anew per seed instead of loading the shipped "
                          "checkpoints (about an hour per seed on one CPU thread)")

@@ -39,12 +39,14 @@ def _content(tokenizer: Any) -> int:
     return int(tokenizer.vocab_size - len(tokenizer.special_tokens) - getattr(tokenizer, "num_classes", 0))
 
 
-def content_sampler(tokenizer: Any, *, temperature: float = 1.0, top_k: int | None = None) -> Any:
-    """A ``core/chain`` sampler: ban class and special ids, then sample with ``temperature`` (0: greedy)."""
+def content_sampler(tokenizer: Any, *, temperature: float = 1.0, top_k: int | None = None,
+                    top_p: float = 1.0) -> Any:
+    """A ``core/chain`` sampler: ban class and special ids, then sample with ``temperature`` (0: greedy),
+    restricted to the ``top_k`` most likely ids and the ``top_p`` nucleus (``core/multinomial``)."""
     banned = [[i] for i in range(_content(tokenizer), tokenizer.vocab_size)]
     return arkit.create("sampler", "core/chain", steps=[
         {"name": "core/bad-tokens", "config": {"sequences": banned}},
-        {"name": "core/multinomial", "config": {"temperature": temperature, "top_k": top_k}},
+        {"name": "core/multinomial", "config": {"temperature": temperature, "top_k": top_k, "top_p": top_p}},
     ])
 
 
@@ -63,11 +65,15 @@ def _check_labels(tokenizer: Any, labels: Sequence[int | None]) -> None:
 
 
 def sample_raster(pipe: arkit.Pipeline, labels: Sequence[int | None], *, guidance_scale: float = 1.0,
-                  temperature: float = 1.0, seed: int = 0, batch_size: int = 64, num_draft_tokens: int = 4) -> Samples:
-    """One image per label, token by token in raster order (``None``: unconditional)."""
+                  temperature: float = 1.0, top_k: int | None = None, top_p: float = 1.0, seed: int = 0,
+                  batch_size: int = 64, num_draft_tokens: int = 4, draft_schedule: str | None = None) -> Samples:
+    """One image per label, token by token in raster order (``None``: unconditional); ``temperature``,
+    ``top_k`` and ``top_p`` as in :func:`content_sampler`. With a drafter, ``draft_schedule``
+    (``GenerationConfig.draft_schedule``; ``None``: the engine's default) decides how many of the
+    ``num_draft_tokens`` each target call verifies; ``"constant"`` always drafts all of them."""
     tokenizer = pipe.tokenizer
     _check_labels(tokenizer, labels)
-    pipe = pipe.replace(sampler=content_sampler(tokenizer, temperature=temperature))
+    pipe = pipe.replace(sampler=content_sampler(tokenizer, temperature=temperature, top_k=top_k, top_p=top_p))
     n = int(getattr(tokenizer, "num_content_tokens"))
     images: list[Image] = []
     calls, start = 0, time.perf_counter()
@@ -78,7 +84,8 @@ def sample_raster(pipe: arkit.Pipeline, labels: Sequence[int | None], *, guidanc
         guided = guidance_scale != 1.0
         out = pipe.generate(prompt_ids=prompts, negative_prompt_ids=negative if guided else None,
                             max_new_tokens=n, eos_token_ids=(), seed=seed + lo, guidance_scale=guidance_scale,
-                            num_draft_tokens=num_draft_tokens)
+                            num_draft_tokens=num_draft_tokens,
+                            **({} if draft_schedule is None else {"draft_schedule": draft_schedule}))
         images += [attrs.evolve(tokenizer.decode(seq), label=label) for seq, label in zip(out.sequences, chunk)]
         if out.speculative is not None:
             s = out.speculative
@@ -93,12 +100,13 @@ def sample_raster(pipe: arkit.Pipeline, labels: Sequence[int | None], *, guidanc
 
 
 def sample_next_scale(pipe: arkit.Pipeline, labels: Sequence[int | None], schedule: arkit.NextScaleSchedule, *,
-                      guidance_scale: float = 1.0, temperature: float = 1.0, seed: int = 0,
-                      batch_size: int = 64) -> Samples:
-    """One image per label, a whole token map per model call (VAR); the tokenizer (``vision/msvq``) decodes the maps."""
+                      guidance_scale: float = 1.0, temperature: float = 1.0, top_k: int | None = None,
+                      top_p: float = 1.0, seed: int = 0, batch_size: int = 64) -> Samples:
+    """One image per label, a whole token map per model call (VAR); the tokenizer (``vision/msvq``) decodes the maps.
+    ``temperature``, ``top_k`` and ``top_p`` as in :func:`content_sampler`."""
     tokenizer = pipe.tokenizer
     _check_labels(tokenizer, labels)
-    pipe = pipe.replace(sampler=content_sampler(tokenizer, temperature=temperature))
+    pipe = pipe.replace(sampler=content_sampler(tokenizer, temperature=temperature, top_k=top_k, top_p=top_p))
     images: list[Image] = []
     calls, start = 0, time.perf_counter()
     for lo in range(0, len(labels), batch_size):

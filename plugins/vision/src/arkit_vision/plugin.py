@@ -42,9 +42,8 @@ def arkit_register_tokenizers(register: ComponentRegister) -> None:
 @arkit.hookimpl
 def arkit_register_commands(register: Any) -> None:
     """``arkit vision eval | bench | demo``."""
-    from .cli import add_arguments, run
-
-    register("vision", run, help="image generation: evaluate, benchmark decoding, demo", arguments=add_arguments)
+    register("vision", "arkit_vision.cli:run", help="image generation: evaluate, benchmark decoding, demo",
+             arguments="arkit_vision.cli:add_arguments")  # imported only when the command is used
 
 
 def _content_sampler(content: int, vocab: int) -> tuple[str, dict[str, Any]]:

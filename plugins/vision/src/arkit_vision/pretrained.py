@@ -8,6 +8,9 @@
   also the target model of the LANTERN benchmark.
 - ``shapes-draft``: a 1-layer model over the same codes, the draft model of speculative decoding.
 - ``shapes-next-scale``: ``vision/msvq`` over 32 x 32 RGB shapes (scales 1, 2, 4, 8), next-scale.
+
+The three shapes models were trained on the 2,000 training shapes of :func:`split`, then fine-tuned on
+those plus 18,000 new procedural shapes (``make_shapes(18000, seed=1)``; never the validation or test shapes).
 - ``judge-digits``, ``judge-shapes``: the CNN feature spaces of the Frechet distance
   (:mod:`arkit_vision.features`).
 """
@@ -37,7 +40,8 @@ JUDGES = ("digits", "shapes")
 """The shipped CNN judges (``judge-<name>``)."""
 
 SHAPES_TRAIN = 2_000
-"""Training shapes of the shipped shapes models (:func:`split`)."""
+"""Training shapes of :func:`split` (the shipped shapes models were then fine-tuned on these plus 18,000
+more drawn by ``make_shapes(18000, seed=1)``; their ``training.json`` says so)."""
 
 JUDGE_TRAIN = 2_000
 """The judges of shapes (MLP and CNN) learn from the first this-many training shapes (all of them)."""

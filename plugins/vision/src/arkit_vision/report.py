@@ -27,8 +27,15 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _decoding(settings: dict[str, Any]) -> str:
+    """How a model was sampled, e.g. ``"guidance 1.5, temperature 0.8, top-p 0.9"``."""
+    from .evaluation import Decoding
+
+    return Decoding(**settings).describe()
+
+
 def _models_table(section: dict[str, Any], names: list[str]) -> str:
-    header = ["model", "guidance / temperature", "calls / image", "accuracy (MLP)", "accuracy (CNN)", "FD / floor (MLP)",
+    header = ["model", "decoding", "calls / image", "accuracy (MLP)", "accuracy (CNN)", "FD / floor (MLP)",
               "FD / floor (CNN)", "near copies", "test bits / token"]
     rows = []
     for name in names:
@@ -36,7 +43,7 @@ def _models_table(section: dict[str, Any], names: list[str]) -> str:
             continue
         row = section[name]
         bits = _pm(row["test_bits_per_token"]) if "test_bits_per_token" in row else "–"
-        decoding = f"{row['decoding']['guidance_scale']:g} / {row['decoding']['temperature']:g}"
+        decoding = _decoding(row["decoding"])
         rows.append([name, decoding, f"{row['model_calls_per_image']:g}",
                      _pm(row["mlp_accuracy"]), _pm(row["cnn_accuracy"]), _pm(row["mlp_fd_over_floor"], 2),
                      _pm(row["cnn_fd_over_floor"], 2), _pm(row["near_copy_rate"]), bits])

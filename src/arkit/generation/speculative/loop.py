@@ -9,10 +9,12 @@
 2. Verify: one target pass over ``[pending, draft...]`` scores every position of
    every row, through the same scoring step as plain decoding.
 3. Accept: the rule keeps a prefix of each row's draft (a tree: a root-to-node
-   path) and picks the target's own token after it, the new pending token.
+   path) and picks the target's own token after it, the new pending token. A
+   pass without drafts is a plain step: the sampler picks the token.
 4. Emit the kept tokens and the new one, row by row, under the stopping rules.
 5. Roll back the cache to the longest kept draft among live rows; tell the
-   drafter what the target decided; adapt the draft length. Once a quarter of
+   drafter what the target decided; update each row's acceptance estimate,
+   from which the next pass's width is chosen (``schedule.py``). Once a quarter of
    the pass's rows have finished, they leave the target's passes and cache, so a
    batch whose rows end at different times does not pay for the finished ones.
    The drafter still sees every row; a drafter that observes the passes keeps
@@ -44,7 +46,7 @@ from .rows import Rows
 from .schedule import DraftSchedule
 from .slots import Slots
 from .trees import draft_attention, row_length, row_reach
-from .verify import accept, target_probs, target_scores
+from .verify import accept, plain_step, target_probs, target_scores
 
 if TYPE_CHECKING:
     from ...pipeline import Pipeline
@@ -85,7 +87,7 @@ def decode_speculative(
     drafting.start(pipe, B, generator)
     scoring, stopping = Scoring.of(pipe, request), Stopping(request, batch.lengths[:B])
     rows = Rows(request.prompts, request.constraint)
-    schedule = DraftSchedule(k, adaptive=config.draft_schedule == "adaptive")
+    schedule = DraftSchedule(k, B, adaptive=config.draft_schedule == "adaptive")
     padded = batch.padded
 
     fed, positions, mask = prefill_inputs(slots.history, L)
@@ -106,7 +108,7 @@ def decode_speculative(
             room = min(backbone.max_seq_len - 1 - next_list[i] for i, row in enumerate(ids * (1 + guided))
                        if live[row])
             wanted = max(config.max_new_tokens - rows.produced[r] for r in range(B) if live[r]) - 1
-            kk = schedule.next(room, wanted, drafting.trees)
+            kk = schedule.next(room, wanted, drafting.trees, live)
             draft = Draft(tokens=fed.new_zeros(B, 0))
             if kk:
                 began = time.perf_counter()
@@ -143,10 +145,13 @@ def decode_speculative(
         scores = target_scores(scoring, logits, prefix, draft, states, live_before, [rows.produced[r] for r in ids])
 
         # 3. Accept: keep a prefix of each draft (a tree: a path); the target adds its own token after it.
-        decision = accept(rule, draft, target_probs(pipe.sampler, scores), scores, generator, live_before)
+        if n == 1:  # no draft: a plain step, the sampler picks
+            decision = plain_step(pipe.sampler, scores, generator)
+        else:
+            decision = accept(rule, draft, target_probs(pipe.sampler, scores), scores, generator, live_before)
 
         # 4. Emit each live row's kept drafts and the target's token, stopping where the row ends.
-        proposed = sum(row_reach(draft, a) for a in range(A) if live_before[a])
+        proposed = [row_reach(draft, a) if live_before[a] else 0 for a in range(A)]
         for a in range(A):
             if live_before[a]:
                 stats.drafted += row_length(draft, a)
@@ -168,7 +173,7 @@ def decode_speculative(
                 tokens=fed[:B, -n:], hidden=hidden[:B], logits=guide(logits, config.guidance_scale) if guided else logits,
                 accepted=torch.tensor(kept, device=fed.device), next_tokens=next_tokens,
                 live=torch.tensor(live_before, device=fed.device), last_kept=decision.last_kept.to(fed.device)))
-        schedule.update(sum(kept), proposed)
+        schedule.update(ids, kept, proposed)
         if not any(rows.live):
             return
 

@@ -1,45 +1,86 @@
-"""How many draft tokens to ask for in the next pass.
+"""How many draft tokens the next pass verifies.
 
-``draft_schedule="constant"`` always asks for ``num_draft_tokens``. ``"adaptive"``
-(the default) grows the ask by one after a pass that kept every drafted token and
-shrinks it by one after a pass that kept less than half. When even one draft token
-mostly fails, drafting pauses for 1, 2, 4, ... (at most :data:`MAX_PAUSE`) passes
-before it tries again, so a drafter that does not fit the text costs little.
+``draft_schedule="constant"`` always drafts ``num_draft_tokens``.
+
+``"adaptive"`` (the default) chooses each pass's width with a cost model. Every row of
+a batch is verified at the same width, so the question is whether the batch as a whole
+gains from it:
+
+- each row ``r`` keeps an estimate ``p_r`` of its chance to keep each next draft token,
+  from its recent passes (kept tokens against kept tokens plus first rejections, older
+  passes weighing less), so its ``j``-th draft token is kept with probability about
+  ``p_r ** j``;
+- a pass over ``A`` rows and ``1 + d`` positions is taken to cost like
+  ``OVERHEAD + A * (1 + d) + DRAFTING`` tokens' worth of time (a plain step:
+  ``OVERHEAD + A``): reading the weights and the loop's own work, one token per
+  position, and, when there is a draft, proposing it, checking it and scoring and
+  accepting each position;
+- the width ``d`` with the most expected tokens per unit of cost wins. When that is
+  ``d = 0`` the drafter is not called and the pass is a plain step.
+
+Once the width is paid for, every row drafts to it: a row that mostly fails rides along
+at no extra target cost, and its estimate keeps learning. While the whole batch decodes
+plainly, the estimates drift back towards the prior (0.8: drafting is tried first), so
+drafting is tried again after a while. A drafter that never fits costs a probe pass now and then; rows that copy
+together draft long; one copying row among seven that do not is not worth widening
+everyone's pass for, four are.
+
+Nothing here reads a clock: the widths depend only on earlier passes' outcomes, so a
+seeded sampled generation drafts the same way on every machine.
 """
 
 from __future__ import annotations
 
-__all__ = ["MAX_PAUSE", "DraftSchedule"]
+from collections.abc import Sequence
 
-MAX_PAUSE = 32
-"""Longest run of passes without drafts under the adaptive schedule (pauses double while drafts keep failing)."""
+__all__ = ["DRAFTING", "OVERHEAD", "DraftSchedule"]
+
+OVERHEAD = 24
+"""A target pass's fixed cost, in tokens' worth of time, for the width rule."""
+
+DRAFTING = 4
+"""The extra fixed cost of a pass that verifies a draft (proposing, checking, scoring and accepting it),
+in tokens' worth. Both constants are a CPU fit for ``arkit bench speculative``'s 3M-parameter target on one
+thread: six positions cost about 1.3x one at batch 1 and 2x at batch 8. On a GPU, where a pass's positions
+cost almost nothing, they overstate the cost of drafting."""
+
+_DECAY = 0.8  # weight of a row's earlier passes in its estimate, per pass that drafts
+_FORGET = 0.99  # per plain pass: the evidence fades and the estimate drifts back to the prior
+_PRIOR = 0.8  # the estimate of a row without history (hopeful: drafting is tried first), worth one draft token
 
 
 class DraftSchedule:
-    """The draft length of each pass, between 1 and ``k`` (0 while paused)."""
+    """The draft width of each pass of a batch of ``rows`` rows, between 0 and ``k``."""
 
-    def __init__(self, k: int, *, adaptive: bool) -> None:
+    def __init__(self, k: int, rows: int, *, adaptive: bool) -> None:
         self.k, self.adaptive = k, adaptive
-        self.asked = k  # drafts asked per pass
-        self.pause = 0  # passes left without drafting
-        self.wait = 1  # the next pause's length
+        self.hits = [0.0] * rows  # recent kept draft tokens per row, decayed
+        self.trials = [0.0] * rows  # and kept tokens plus first rejections
 
-    def update(self, kept: int, proposed: int) -> None:
-        """After a pass: rows' drafts could add ``proposed`` tokens and ``kept`` of them were kept."""
-        if not self.adaptive or not proposed:
-            return
-        if kept == proposed:
-            self.asked, self.wait = min(self.k, self.asked + 1), 1
-        elif 2 * kept < proposed:
-            if self.asked == 1:  # even one draft token mostly fails: decode plainly for a while, then try again
-                self.pause, self.wait = self.wait, min(2 * self.wait, MAX_PAUSE)
-            self.asked = max(1, self.asked - 1)
+    def acceptance(self, row: int) -> float:
+        """Row ``row``'s estimated chance of keeping each next draft token."""
+        return (self.hits[row] + _PRIOR) / (self.trials[row] + 1.0)
 
-    def next(self, room: int, wanted: int, trees: bool) -> int:
-        """Draft tokens for the next pass: the ask, within the context's ``room`` and the tokens rows still
-        ``wanted`` after the pending one. A tree's nodes outnumber its depth: any size helps while a row
-        wants two or more tokens."""
-        k = max(0, min(self.asked, room, wanted if not trees or wanted <= 0 else self.asked))
-        if self.pause:
-            self.pause, k = self.pause - 1, 0
-        return k
+    def update(self, rows: Sequence[int], kept: Sequence[int], proposed: Sequence[int]) -> None:
+        """After a pass: row ``rows[a]``'s draft could add ``proposed[a]`` tokens and ``kept[a]`` of them were kept."""
+        for row, got, tried in zip(rows, kept, proposed):
+            decay = _DECAY if tried else _FORGET
+            self.hits[row] = decay * self.hits[row] + got
+            self.trials[row] = decay * self.trials[row] + got + (got < tried)
+
+    def next(self, room: int, wanted: int, trees: bool, live: Sequence[bool]) -> int:
+        """The next pass's draft width, within the context's ``room`` and the tokens rows still ``wanted``
+        after the pending one. A tree's nodes outnumber its depth: any size helps while a row wants two or
+        more tokens."""
+        limit = max(0, min(self.k, room, wanted if not trees or wanted <= 0 else self.k))
+        if not self.adaptive or not limit:
+            return limit
+        p = [self.acceptance(r) for r, alive in enumerate(live) if alive]
+        rows = len(p)
+        best, best_rate, tokens = 0, float(rows), float(rows)
+        for d in range(1, limit + 1):
+            tokens += sum(x**d for x in p)
+            rate = tokens * (OVERHEAD + rows) / (OVERHEAD + rows * (1 + d) + DRAFTING)
+            if rate > best_rate:
+                best, best_rate = d, rate
+        return best

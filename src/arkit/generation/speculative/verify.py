@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ...protocols import AcceptanceRule, Constraint, Sampler
     from ..scoring import Scoring
 
-__all__ = ["Decision", "accept", "target_probs", "target_scores"]
+__all__ = ["Decision", "accept", "plain_step", "target_probs", "target_scores"]
 
 
 def target_scores(
@@ -40,10 +40,12 @@ def target_scores(
     token; ``states``: each row's constraint state before the pass (``None`` without a constraint).
     """
     B, n = prefix.shape[0], draft.tokens.shape[1] + 1
+    low = min((p for p, alive in zip(produced, live) if alive), default=0)
+    if n == 1 and states is None:  # no draft, no constraint: plain decoding's scoring (the sampler checks support)
+        return scoring(logits[:, 0], prefix, produced=produced, step=low)[:, None]
     contexts = node_contexts(prefix, draft, n)
     depths = node_depths(draft, n)
     along = _ConstraintPaths(scoring.constraint, draft, states, live, n) if states is not None else None
-    low = min((p for p, alive in zip(produced, live) if alive), default=0)
     out = []
     for i in range(n):
         depth = depths[i]
@@ -114,6 +116,15 @@ class Decision:
     """``LongTensor[B]``: the target's token after each row's kept draft (the next pending token)."""
     last_kept: torch.Tensor
     """``LongTensor[B]``: the pass position whose scores gave ``next_tokens`` (``1 +`` the last kept node)."""
+
+
+def plain_step(sampler: Sampler, scores: torch.Tensor, generator: torch.Generator) -> Decision:
+    """A pass without drafts is a plain decoding step: the sampler picks each row's token, as in
+    :mod:`arkit.generation.sample` (every acceptance rule draws it from the same distribution)."""
+    next_tokens = sampler.select(scores[:, 0], generator)
+    B = next_tokens.shape[0]
+    return Decision(accepted=[0] * B, paths=[[] for _ in range(B)], next_tokens=next_tokens,
+                    last_kept=torch.zeros(B, dtype=torch.long, device=scores.device))
 
 
 def accept(rule: AcceptanceRule, draft: Draft, probs: torch.Tensor, scores: torch.Tensor,
