@@ -5,7 +5,8 @@ plugin) this module defines a ``Test<Kind>_<name>`` subclass of the matching
 :mod:`arkit.testing` contract, so pytest collects the full contract for it: a new
 registration is covered without touching this file. The only hand-written data is
 ``OVERRIDES``: contract attributes (mostly small configs) for components whose
-defaults are too big for a quick test or that need arguments. Tokenizers' items
+defaults are too big for a quick test or that need arguments, keyed by name, or by
+``(kind, name)`` where two kinds share a name. Tokenizers' items
 come from the ``examples`` they registered; a lossless tokenizer that registered
 none fails its round trip, saying so.
 """
@@ -61,7 +62,7 @@ def _same_config_and_encodings(self: Any, original: Any, loaded: Any) -> None:
         assert loaded.encode(item) == original.encode(item)
 
 
-OVERRIDES: dict[str, dict[str, Any]] = {
+OVERRIDES: dict[str | tuple[str, str], dict[str, Any]] = {
     "core/transformer": {"config": {"vocab_size": 64, "d_model": 64, "n_layers": 2, "n_heads": 4,
                                     "n_kv_heads": 2, "max_seq_len": 64}},
     "core/categorical": {"config": {"d_model": 64, "vocab_size": 64}},
@@ -94,6 +95,8 @@ OVERRIDES: dict[str, dict[str, Any]] = {
                                                       "eos_token_id": 7, "vocab_size": 8}},
     "retrieval/substring": {"vocab_size": 8, "config": {"documents": [[1, 2, 3, 1, 2, 4], [2, 3, 5, 6]],
                                                         "eos_token_id": 7, "max_length": 4, "vocab_size": 8}},
+    ("constraint", "molecules/smiles"): {"vocab_size": 14, "config": {  # the tokenizer of that name: its examples
+        "alphabet": ["C", "N", "O", "F", "1", "2", "3", "=", "#", "(", ")"], "max_tokens": 32, "max_ring_size": 6}},
     "retrieval/datastore": {"vocab_size": 40, "config": {"documents": [[1, 2, 3, 4, 5, 6], [3, 4, 7, 8, 9]],
                                                          "max_ngram": 3, "min_ngram": 1}},
 }
@@ -113,7 +116,7 @@ def _contract_class(info: arkit.ComponentInfo) -> type:
     }
     if info.kind == "tokenizer" and info.examples:
         attributes["items"] = st.sampled_from(info.examples)
-    attributes.update(OVERRIDES.get(info.name, {}))
+    attributes.update(OVERRIDES.get((info.kind, info.name), OVERRIDES.get(info.name, {})))
     return type(_class_name(info), (CONTRACTS[info.kind],), attributes)
 
 
