@@ -21,9 +21,9 @@ gains from it:
 Once the width is paid for, every row drafts to it: a row that mostly fails rides along
 at no extra target cost, and its estimate keeps learning. While the whole batch decodes
 plainly, the estimates drift back towards the prior (0.8: drafting is tried first), so
-drafting is tried again after a while. A drafter that never fits costs a probe pass now and then; rows that copy
-together draft long; one copying row among seven that do not is not worth widening
-everyone's pass for, four are.
+drafting is tried again after a while. A drafter that never fits costs a probe pass now
+and then; rows that copy together draft long; one copying row among seven that do not is
+not worth widening everyone's pass for, four are.
 
 Nothing here reads a clock: the widths depend only on earlier passes' outcomes, so a
 seeded sampled generation drafts the same way on every machine.
