@@ -22,16 +22,25 @@ def build_pipeline(dims: Mapping[str, int], seed: int) -> Any:
     return arkit.Pipeline(tokenizer=IdTokenizer(dims["vocab_size"]), backbone=backbone, head=head)
 
 
-def interleaved(variants: Mapping[str, Callable[[], Any]], repeats: int) -> dict[str, list[float]]:
-    """Run every variant once per round, ``repeats`` rounds, after one untimed warm-up round."""
+def interleaved(variants: Mapping[str, Callable[[], Any]], repeats: int,
+                cpu: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
+    """Run every variant once per round, ``repeats`` rounds, after one untimed warm-up round; return wall seconds.
+
+    With ``cpu`` (a dict), each run's CPU seconds in this thread are appended to ``cpu[name]`` too: on a shared
+    machine wall time also counts the time other processes held the core, CPU time only the work done.
+    """
     for fn in variants.values():
         fn()
     times: dict[str, list[float]] = {name: [] for name in variants}
+    if cpu is not None:
+        cpu.update({name: [] for name in variants})
     for _ in range(repeats):
         for name, fn in variants.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.thread_time()
             fn()
             times[name].append(time.perf_counter() - start)
+            if cpu is not None:
+                cpu[name].append(time.thread_time() - start_cpu)
     return times
 
 

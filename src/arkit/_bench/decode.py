@@ -30,7 +30,7 @@ import arkit
 
 from ..registry import get_converter
 from . import _reference
-from ._common import build_pipeline, median, memory_bandwidth_gb_s, weight_bytes_per_token
+from ._common import build_pipeline, interleaved, median, memory_bandwidth_gb_s, weight_bytes_per_token
 
 SIZES: dict[str, dict[str, int]] = {
     "small": {"vocab_size": 512, "d_model": 256, "n_layers": 4, "n_heads": 4, "ffn_hidden": 704},
@@ -63,21 +63,6 @@ class _AllocationCounter(TorchDispatchMode):
                 inputs.add(tensor.untyped_storage().data_ptr())
                 self.bytes += tensor.untyped_storage().nbytes()
         return out
-
-
-def _interleaved(variants: dict[str, Any], repeats: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Wall and thread-CPU seconds of every variant, once per round, ``repeats`` rounds after one untimed warm-up."""
-    for fn in variants.values():
-        fn()
-    wall: dict[str, list[float]] = {name: [] for name in variants}
-    cpu: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(repeats):
-        for name, fn in variants.items():
-            start, start_cpu = time.perf_counter(), time.thread_time()
-            fn()
-            cpu[name].append(time.thread_time() - start_cpu)
-            wall[name].append(time.perf_counter() - start)
-    return wall, cpu
 
 
 def _tensors(tree: Any) -> list[torch.Tensor]:
@@ -214,7 +199,8 @@ def run(
                 got = out.tolist() if isinstance(out, torch.Tensor) else [list(s) for s in out.sequences]
                 if got != reference:
                     raise arkit.GenerationError(f"{name} and transformers disagree on greedy tokens ({size}, batch {batch})")
-            times, cpu = _interleaved(variants, repeats if size == "small" else max(2, repeats // 2))
+            cpu: dict[str, list[float]] = {}
+            times = interleaved(variants, repeats if size == "small" else max(2, repeats // 2), cpu=cpu)
             base = median(times["transformers"])
             for name, samples in times.items():
                 seconds = median(samples)
