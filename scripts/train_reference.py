@@ -8,33 +8,32 @@ Data, all offline and deterministic for a seed:
 
 - the Python standard library's own source files (code, comments, docstrings) and
   ``pydoc_data.topics`` (CPython's help text), cut into documents;
-- **copy structure**, a curriculum: a random span (random characters or a piece of
-  the text), a separator, and the span again, with spans growing from 4 to 96
-  characters over the run; and quotes: a passage followed by one of its sentences;
+- **copy structure**: "fill" rows (a random span of 4-48 characters repeated until the
+  row is full; "hard" ones draw the span from a small alphabet of 4-12 symbols), and items
+  of a span, a separator and the span again; and quotes: a passage followed by one of its
+  sentences;
 - **edit structure**: "rewrite with one change" - a line, then the same line with one
   word replaced, so that the answer mostly repeats the prompt.
+
+Three stages. Copying needs induction heads (find where the current text occurred before
+and read on from there), and they form only when most of the loss can be cut by copying.
+Stage 1 trains on fill rows alone: the model learns to look up the last character and
+read on, which copies most of a span but derails where a character recurs. Stage 2 makes
+half the rows hard (every character recurs, so only matching the characters before it
+finds the place). Stage 3 goes on with text, keeping a share of copy items so that the
+skill stays. (Runs that mixed 2-30 % copy characters into text from the start never
+formed induction heads in 1,200 steps.)
 
 Held-out loss is measured on stdlib files that no training document comes from (every
 tenth file by name). The model: ``core/transformer``, 4 layers, d_model 256, 4 heads,
 context 512, byte vocabulary (3.3M parameters, 6.6 MB in float16).
 
-    python scripts/train_reference.py --out-dir runs/ref-text                 # 1,200 steps of batch 8
+    python scripts/train_reference.py --out-dir runs/ref-text                 # the three stages, then export
     python scripts/train_reference.py --out-dir runs/ref-text --resume        # go on after a stop
-    python scripts/train_reference.py --out-dir runs/ref-text --copy-steps 600 --init-from runs/ref-text
-                                                                              # a copy-heavy second stage
     python scripts/train_reference.py --out-dir runs/ref-text --export-only   # write the newest checkpoint
 
 It writes a ``save_pretrained`` folder (float16 weights, ``training.json`` with seed, data,
 steps, the loss log and the copy test) to ``--target``.
-
-Status (issue 25): not shipped yet. A run of 1,200 steps (batch 8, 256 bytes) whose copy
-items made up only 2-3 % of the characters reached a held-out loss of 1.84 nats per byte
-and wrote code-like text, but did not copy: the second occurrence of a random span cost
-as much as the first (NLL 3.34 against 3.51), so no induction heads had formed. Second
-stages of 400 and 300-of-600 steps at 50-85 % copy characters did not change that, nor
-did a run from scratch at 30 % (stopped at step 520). The issue's probe copies strings of
-one fixed length, which a fixed-offset attention head solves without induction. Next:
-far more tokens, or a curriculum that starts from pure short copies of varying length.
 """
 
 from __future__ import annotations
@@ -106,14 +105,30 @@ def _random_span(rng: random.Random, length: int, text: list[str]) -> str:
     return doc[start:start + length]
 
 
-def copy_item(rng: random.Random, progress: float, text: list[str]) -> str:
-    """A span, a separator, the span again (twice, sometimes); spans grow with ``progress`` in [0, 1]."""
-    longest = int(4 + 92 * min(1.0, progress * 1.5))
-    span = _random_span(rng, rng.randint(4, max(4, longest)), text)
+def copy_item(rng: random.Random, text: list[str]) -> str:
+    """A span, a separator, the span again (twice, sometimes), after some unrelated context."""
+    span = _random_span(rng, rng.randint(4, 96), text)
     sep = rng.choice(SEPARATORS)
     context = _random_span(rng, rng.randint(0, 60), text) if rng.random() < 0.3 else ""
     repeats = 2 if rng.random() < 0.8 else 3
     return context + sep.join([span] * repeats) + "\n"
+
+
+def fill_item(rng: random.Random, text: list[str], size: int = 300, hard: bool = False) -> str:
+    """A random span of 4-48 characters and a separator, repeated to about ``size`` characters.
+
+    ``hard``: the span's characters come from a small random alphabet (4-12 symbols), so that
+    each character recurs within the span and only matching the characters *before* it (an
+    induction head, not a lookup of the last character) finds where to read on.
+    """
+    length = rng.randint(4, 48)
+    if hard:
+        alphabet = rng.sample(string.ascii_lowercase + string.digits, rng.randint(4, 12))
+        unit = "".join(rng.choice(alphabet) for _ in range(length))
+    else:
+        unit = _random_span(rng, length, text)
+    unit += rng.choice(SEPARATORS)
+    return unit * (size // len(unit) + 1)
 
 
 def quote_item(rng: random.Random, text: list[str]) -> str:
@@ -141,15 +156,17 @@ def edit_item(rng: random.Random, text: list[str]) -> str:
     return f"Rewrite with one change:\n{line}\n{changed}\n"
 
 
-MIX = {"text": 0.55, "copy": 0.3, "quote": 0.08, "edit": 0.07}
-"""Share of the characters of each kind in stage 1 (text first, copying learned alongside)."""
-COPY_MIX = {"text": 0.15, "copy": 0.85, "quote": 0.0, "edit": 0.0}
-"""Stage 2: mostly copying, every span length from the start."""
+COPY_MIX = {"fill": 1.0}
+"""Stage 1: fill rows alone, until copying starts (the last character looked up)."""
+HARD_MIX = {"fill": 0.5, "fill-hard": 0.5}
+"""Stage 2: half the rows over small alphabets, until copying matches whole contexts."""
+MIX = {"text": 0.6, "fill": 0.05, "fill-hard": 0.1, "copy": 0.1, "quote": 0.08, "edit": 0.07}
+"""Stage 3: share of the characters of each kind."""
 
 
-def dataset(steps: int, batch_size: int, seq_len: int, seed: int, mix: dict[str, float] = MIX,
-            curriculum: bool = True, max_files: int | None = None) -> tuple[list[str], list[str], dict]:
-    """Training documents in curriculum order (enough for the run), held-out documents, and a description.
+def dataset(steps: int, batch_size: int, seq_len: int, seed: int, mix: dict[str, float],
+            max_files: int | None = None) -> tuple[list[str], list[str], dict]:
+    """Training documents (enough for the run), held-out documents, and a description.
 
     ``mix`` gives each kind's share of the *characters* read. Copy, quote and edit items are
     short, so several are packed into one document of about 1,500 characters.
@@ -159,30 +176,30 @@ def dataset(steps: int, batch_size: int, seq_len: int, seed: int, mix: dict[str,
     text = chunks(train_files) + help_topics()
     held = chunks(held_files)
     rng.shuffle(text)
+    make = {"fill": lambda: fill_item(rng, text), "fill-hard": lambda: fill_item(rng, text, hard=True),
+            "copy": lambda: copy_item(rng, text),
+            "quote": lambda: quote_item(rng, text), "edit": lambda: edit_item(rng, text)}
     budget = steps * batch_size * seq_len  # characters the run reads, about
     docs: list[str] = []
     used = {kind: 0 for kind in mix}
     total, i = 0, 0
     while total < budget * 1.05:
-        progress = total / budget if curriculum else 1.0
-        kind = min(mix, key=lambda k: used[k] / mix[k] if mix[k] else float("inf"))  # the kind furthest behind
+        kind = min(mix, key=lambda k: used[k] / mix[k])  # the kind furthest behind its share
         if kind == "text":
             doc = text[i % len(text)]
             i += 1
+        elif kind.startswith("fill"):
+            doc = make[kind]()
         else:
-            make = {"copy": lambda: copy_item(rng, progress, text), "quote": lambda: quote_item(rng, text),
-                    "edit": lambda: edit_item(rng, text)}[kind]
             doc = ""
             while len(doc) < 1500:
-                doc += make()
+                doc += make[kind]()
         docs.append(doc)
         size = len(doc.encode("utf-8")) + 2
         used[kind] += size
         total += size
     about = {"train_files": len(train_files), "held_out_files": len(held_files), "text_documents": len(text),
-             "documents": len(docs), "mix_by_characters": mix,
-             "copy_span_chars": "4 -> 96, growing over the first two thirds of the run" if curriculum else "4 -> 96",
-             "python": sys.version.split()[0]}
+             "documents": len(docs), "mix_by_characters": mix, "python": sys.version.split()[0]}
     return docs, held, about
 
 
@@ -219,16 +236,23 @@ def _log(out_dir: Path, offset: int = 0) -> list[dict]:
             if m.get("step", 0) % 50 == 0 or "eval_loss" in m]
 
 
+STAGES = ("copy", "copy-hard", "text")
+
+
 def export(out_dir: Path, target: Path, about: dict) -> dict:
-    """Load the newest checkpoint (stage 2's when there is one), measure it, and ship it as float16
-    with ``training.json``: the data, seeds, steps and loss log of both stages."""
-    stage2 = out_dir / "stage2"
+    """Load the newest checkpoint, measure it, and ship it as float16 with ``training.json``:
+    the data, seeds, steps and loss log of every stage."""
     pipe = _pipeline()
-    step = pipe.load_checkpoint(out_dir) if (out_dir / "checkpoints").is_dir() else 0
-    log = _log(out_dir)
-    if (stage2 / "checkpoints").is_dir():
-        step += pipe.load_checkpoint(stage2)
-        log += _log(stage2, offset=log[-1]["step"] if log else 0)
+    step, log = 0, []
+    for stage in STAGES:
+        if (out_dir / stage / "checkpoints").is_dir():
+            pipe.load_checkpoint(out_dir / stage)
+            offset = log[-1]["step"] if log else 0
+            stage_log = _log(out_dir / stage, offset=offset)
+            log += [{**m, "stage": stage} for m in stage_log]
+            step = stage_log[-1]["step"] if stage_log else step
+    if not log:
+        raise SystemExit(f"no checkpoint under {out_dir}: train first")
     copy = copy_test(pipe)
     pipe.backbone.half()
     pipe.head.half()
@@ -241,50 +265,50 @@ def export(out_dir: Path, target: Path, about: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=1200)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--copy-steps", type=int, default=1500, help="stage 1: fill rows only")
+    parser.add_argument("--hard-steps", type=int, default=600, help="stage 2: fill rows, half over small alphabets")
+    parser.add_argument("--steps", type=int, default=1200, help="stage 3: text with copy, quote and edit items")
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seq-len", type=int, default=256)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--lr", type=float, default=1e-3, help="each stage's peak learning rate (induction heads "
+                                                                 "form late with larger ones)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-dir", type=Path, default=Path("runs/ref-text"))
     parser.add_argument("--checkpoint-every", type=int, default=100)
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--copy-steps", type=int, default=0, help="an optional stage 2: copy-heavy steps after stage 1")
-    parser.add_argument("--init-from", type=Path, default=None,
-                        help="skip stage 1: start stage 2 from the newest checkpoint of this run folder")
+    parser.add_argument("--resume", action="store_true", help="go on from the newest checkpoint of each stage")
     parser.add_argument("--max-files", type=int, default=None,
                         help="read only the first N standard-library files (a quick smoke run)")
     parser.add_argument("--export-only", action="store_true")
     parser.add_argument("--target", type=Path, default=TARGET)
     args = parser.parse_args()
-    if args.init_from is not None and not args.copy_steps:
-        raise SystemExit("--init-from starts stage 2: give --copy-steps too")
     torch.set_num_threads(1)
-    docs, held, about = dataset(args.steps, args.batch_size, args.seq_len, args.seed, max_files=args.max_files)
-    about.update(seed=args.seed, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
-                 dims=DIMS, command=" ".join(["python", "scripts/train_reference.py", *sys.argv[1:]]))
-    if not args.export_only:
-        torch.manual_seed(args.seed)
-        pipe = _pipeline()
-        if args.init_from is None:
-            pipe.fit(docs, _config(args, args.steps, args.out_dir, args.lr), eval_data=held)
-        else:  # stage 2 only, from stage 1's newest checkpoint
-            pipe.load_checkpoint(args.init_from)
-        if args.copy_steps:
-            copy_docs, _, copy_about = dataset(args.copy_steps, args.batch_size, args.seq_len, args.seed + 1,
-                                               mix=COPY_MIX, curriculum=False, max_files=args.max_files)
-            about["stage2"] = {**copy_about, "steps": args.copy_steps, "lr": args.lr,
-                               "init_from": str(args.init_from or args.out_dir)}
-            pipe.fit(copy_docs, _config(args, args.copy_steps, args.out_dir / "stage2", args.lr), eval_data=held)
+    about: dict = {"seed": args.seed, "batch_size": args.batch_size, "seq_len": args.seq_len,
+                   "lr": args.lr,
+                   "dims": DIMS, "command": " ".join(["python", "scripts/train_reference.py", *sys.argv[1:]])}
+    pipe = _pipeline()
+    stages = zip(STAGES, (args.copy_steps, args.hard_steps, args.steps), (COPY_MIX, HARD_MIX, MIX))
+    for i, (stage, steps, mix) in enumerate(stages):
+        docs, held, stage_about = dataset(steps, args.batch_size, args.seq_len, args.seed + i, mix,
+                                          max_files=args.max_files)
+        about[stage] = {**stage_about, "steps": steps}
+        if args.export_only or not steps:
+            continue
+        torch.manual_seed(args.seed + i)
+        done = args.out_dir / stage / "checkpoints"
+        if args.resume and done.is_dir() and (args.out_dir / stage / "final").is_dir():
+            pipe.load_checkpoint(args.out_dir / stage)  # this stage finished before the stop
+            continue
+        pipe.fit(docs, _config(args, steps, args.out_dir / stage), eval_data=held)
+        (args.out_dir / stage / "final").mkdir(exist_ok=True)
     print(json.dumps({k: v for k, v in export(args.out_dir, args.target, about).items() if k != "log"}, indent=1))
 
 
-def _config(args: argparse.Namespace, steps: int, out_dir: Path, lr: float) -> arkit.TrainConfig:
+def _config(args: argparse.Namespace, steps: int, out_dir: Path) -> arkit.TrainConfig:
     return arkit.TrainConfig(
-        steps=steps, batch_size=args.batch_size, seq_len=args.seq_len, lr=lr, seed=args.seed, shuffle=False,
+        steps=steps, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, seed=args.seed, shuffle=False,
         warmup_steps=min(100, steps // 5), threads=1, progress=False, out_dir=str(out_dir),
         checkpoint_every=args.checkpoint_every, keep_checkpoints=2, eval_every=250, eval_batches=8, log_every=10,
-        resume_from="latest" if args.resume else None)
+        resume_from="latest" if args.resume and (out_dir / "checkpoints").is_dir() else None)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,10 @@ def test_bench_decode_reports_every_variant_the_ceiling_and_the_cache_figures() 
     over = report["arkit_over_reference_loop"]
     assert [(o["size"], o["batch"]) for o in over] == [("small", 1), ("small", 2)]
     assert all(o["ratio"] > 0 and o["cpu_ratio"] > 0 for o in over)
+    # the speed target, printed with the run: arkit against the bare loop, by wall and by CPU time
+    loop_b1 = next(t for t in report["targets"] if t["name"] == "small batch 1: arkit / reference-loop tokens/s")
+    assert loop_b1["target"] == 0.95 and loop_b1["met"] == (loop_b1["value"] >= 0.95)
+    assert (loop_b1["value"], loop_b1["cpu_value"]) == (over[0]["ratio"], over[0]["cpu_ratio"])
     assert report["cache_bytes_allocated_per_decode_step"]["core/static"] == 0
     assert report["cache_bytes_allocated_per_decode_step"]["core/dynamic"] > 0
     assert 0 < report["overhead"]["small_batch1_share_outside_forward"] < 1

@@ -34,6 +34,11 @@ def test_demo_end_to_end_on_a_small_budget(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
     reloaded = arkit.Pipeline.from_pretrained(tmp_path / "pipeline")
     assert reloaded.backbone.config["n_layers"] == 2
+    assert summary["reference"]["preset"] == "core/ref-text" == spec["model"]
+    assert summary["reference"]["parameters"] > 3_000_000 and set(summary["reference"]["samples"]) == set(summary["samples"])
+    # the answers quote their prompts: every one starts with its prompt and the drafter kept more than a token a pass
+    assert all(answer.startswith(prompt) for prompt, answer in spec["answers"].items())
+    assert spec["target_passes"] < spec["plain_passes"]
 
 
 @pytest.mark.slow
@@ -51,9 +56,11 @@ def test_the_demo_summary_labels_its_numbers(tmp_path: Path, capsys: pytest.Capt
 
     fake = {"steps": 30, "loss_window": 10, "loss_first": 5.0, "loss_last": 1.3, "loss_step_1": 5.58,
             "parameters": 400_000, "train_tokens_per_s": 7000.0, "train_seconds": 12.0, "samples": {"a": "ab"},
+            "reference": {"preset": "core/ref-text", "parameters": 3_346_176, "samples": {"a": "ac"}},
             "eval_losses": [[3, 4.9], [30, 1.6]], "held_out_documents": 7, "reload_identical_tokens": True,
             "saved_to": "x", "loss_curve": None,
-            "speculative": {"drafter": "core/prompt-lookup", "identical_to_plain_greedy": True, "target_passes": 60,
+            "speculative": {"model": "core/ref-text", "drafter": "core/prompt-lookup", "answers": {"q": "qq"},
+                            "identical_to_plain_greedy": True, "target_passes": 60,
                             "plain_passes": 80, "mean_accepted_per_call": 1.3, "plain_seconds": 0.13,
                             "speculative_seconds": 0.21, "plain_ms_per_pass": 1.6, "speculative_ms_per_pass": 3.5,
                             "break_even_tokens_per_pass": 2.19, "pays_off": False},
@@ -64,4 +71,5 @@ def test_the_demo_summary_labels_its_numbers(tmp_path: Path, capsys: pytest.Capt
     out = capsys.readouterr().out
     assert "means of the first and last 10 steps; step 1: 5.58" in out
     assert "held-out loss 4.90 (step 3) -> 1.60 (step 30), on 7 documents never trained on" in out
-    assert "pays off?  no: a pass with drafts took 3.50 ms against 1.60 ms" in out and "more than 2.19" in out
+    assert "pays off?" in out and "no: a pass with drafts took 3.50 ms against 1.60 ms" in out and "more than 2.19" in out
+    assert "the shipped reference model core/ref-text (3,346,176 parameters)" in out and "'ac'" in out

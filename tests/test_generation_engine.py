@@ -60,6 +60,23 @@ def test_static_cache_refuses_to_overflow(pipe: arkit.Pipeline) -> None:
         pipe.backbone(torch.zeros(1, 5, dtype=torch.long), positions=torch.arange(5)[None], cache=cache)
 
 
+def test_static_cache_keeps_buffers_that_fit(pipe: arkit.Pipeline) -> None:
+    """A shorter allocation reuses the buffers (speculative and plain decoding alternate); a longer one,
+    or another batch size, gets new ones; generation is the same either way."""
+    cache, spec = arkit.create("cache", "core/static"), pipe.backbone.cache_spec()
+    cache.allocate(spec, batch_size=2, max_len=32, dtype=torch.float32, device="cpu")
+    first = cache.keys
+    cache.allocate(spec, batch_size=2, max_len=16, dtype=torch.float32, device="cpu")
+    assert cache.keys is first and cache.max_len == 32 and cache.seq_len == 0
+    cache.allocate(spec, batch_size=2, max_len=48, dtype=torch.float32, device="cpu")
+    assert cache.keys is not first and cache.max_len == 48
+    cache.allocate(spec, batch_size=3, max_len=16, dtype=torch.float32, device="cpu")
+    assert cache.keys.shape[1] == 3
+    static = pipe.replace(cache=cache, sampler=arkit.create("sampler", "core/greedy"))
+    long, short = (static.generate(["ab", "cd"], max_new_tokens=n, eos_token_ids=()).sequences for n in (20, 6))
+    assert [tuple(s[:6]) for s in long] == list(short)
+
+
 def test_sliding_cache_bounds_memory(pipe: arkit.Pipeline) -> None:
     sliding = arkit.create("cache", "core/sliding", window=8)
     windowed = arkit.create("backbone", "core/transformer", **{**pipe.backbone.config, "sliding_window": 8})

@@ -128,6 +128,62 @@ class Truth:
         return arkit.Draft(tokens=torch.tensor([rest + [0] * (k - len(rest))]), lengths=torch.tensor([len(rest)]))
 
 
+class SometimesWrong:
+    """Proposes each row's reference continuation with every ``wrong``-th draft token wrong, so drafts are kept
+    in part and whole."""
+
+    config: dict = {}
+
+    def __init__(self, prompts: list[list[int]], references: tuple[tuple[int, ...], ...], wrong: int) -> None:
+        self.starts = [len(p) for p in prompts]
+        self.references, self.wrong = references, wrong
+
+    def propose(self, tokens: torch.Tensor, k: int) -> arkit.Draft:
+        rows = []
+        for b, row in enumerate(tokens.tolist()):
+            done = sum(t >= 0 for t in row) - self.starts[b]
+            rest = list(self.references[b][done : done + k])
+            rest = [(t + 1) % 256 if (done + j) % self.wrong == self.wrong - 1 else t for j, t in enumerate(rest)]
+            rows.append(rest + [0] * (k - len(rest)))
+        return arkit.Draft(tokens=torch.tensor(rows), lengths=torch.tensor([min(k, len(r)) for r in rows]))
+
+
+def test_each_draft_position_is_scored_with_its_own_context() -> None:
+    # Processors that read the tokens before each position (penalties, bans) see every position of a pass as
+    # plain decoding saw it: the same tokens, so the same scores and log-probabilities.
+    chain = arkit.create("sampler", "core/chain", steps=[
+        {"name": "core/repetition-penalty", "config": {"penalty": 1.5}},
+        {"name": "core/no-repeat-ngram", "config": {"n": 2}},
+        {"name": "core/greedy"},
+    ])
+    pipe = tiny_pipeline().replace(sampler=chain)
+    prompts = [list(b"abcabcabc"), list(b"xy"), list(b"hello there")]
+    options: dict[str, Any] = {"max_new_tokens": 24, "eos_token_ids": (), "output_logprobs": True}
+    plain = pipe.generate(prompt_ids=prompts, **options)
+    for wrong in (3, 7):
+        fast = pipe.replace(drafter=SometimesWrong(prompts, plain.sequences, wrong)).generate(
+            prompt_ids=prompts, draft_schedule="constant", num_draft_tokens=4, **options)
+        assert fast.sequences == plain.sequences
+        assert 0 < fast.speculative.accepted < fast.speculative.drafted
+        for ours, theirs in zip(fast.logprobs, plain.logprobs):
+            assert ours == pytest.approx(theirs, abs=1e-5)
+
+
+def test_min_new_tokens_counts_the_draft_tokens_before_each_position() -> None:
+    # Row 0 first emits ``eos`` at index m, so min_new_tokens=m holds nothing back; a pass that counted only the
+    # tokens before it (not the draft tokens before each position) would hold ``eos`` back at a draft position.
+    pipe, prompts = tiny_pipeline(), [list(b"abcabcabc"), list(b"xy")]
+    free = pipe.generate(prompt_ids=prompts, max_new_tokens=24, eos_token_ids=()).sequences
+    m = next(m for m in range(4, 20) if free[0][m] not in free[0][:m])
+    options: dict[str, Any] = {"max_new_tokens": 24, "eos_token_ids": (free[0][m],), "min_new_tokens": m}
+    plain = pipe.generate(prompt_ids=prompts, **options)
+    assert plain.sequences[0] == free[0][: m + 1] and plain.finish_reasons[0] == "eos"
+    for wrong in (3, 100):
+        fast = pipe.replace(drafter=SometimesWrong(prompts, plain.sequences, wrong)).generate(
+            prompt_ids=prompts, draft_schedule="constant", num_draft_tokens=4, **options)
+        assert fast.sequences == plain.sequences and fast.finish_reasons == plain.finish_reasons
+
+
 def test_stops_inside_an_accepted_draft_are_honoured() -> None:
     pipe = tiny_pipeline()
     plain = pipe.generate(["abcabcabc"], max_new_tokens=20, eos_token_ids=())

@@ -131,6 +131,18 @@ def test_failing_rows_decode_plainly_and_are_tried_again_now_and_then() -> None:
     assert min(estimates) <= 0.4  # from the prior's 0.8 after the first failed pass
 
 
+def test_a_drafter_with_nothing_to_propose_is_asked_less_often_and_again_when_it_has_something() -> None:
+    schedule = DraftSchedule(5, 2, adaptive=True)
+    asked = []
+    for i in range(60):  # the drafter proposes nothing for 40 passes, then drafts (and fails) for both rows
+        width = schedule.next(room=100, wanted=50, trees=False, live=[True, True])
+        asked.append(width > 0)
+        schedule.update(range(2), [0, 0], [width if i >= 40 else 0] * 2)
+    assert asked[:4] == [True, False, True, False] and 8 <= sum(asked[:40]) <= 12  # then every fifth pass
+    first = asked.index(True, 40)  # once it has something again it is asked on every pass it is worth it
+    assert first <= 44 and asked[first + 1]
+
+
 def test_a_batch_whose_drafts_fail_drafts_little() -> None:
     """Adaptive schedule: with four rows that copy, drafting goes on as under the constant schedule;
     with none, the schedule soon stops drafting. The tokens equal plain decoding's either way."""

@@ -1,6 +1,7 @@
-"""``arkit demo``: train a small model on the bundled corpus, generate (with and without a
-drafter), save, reload, export to ONNX and run it in onnxruntime, compare; write a loss
-curve and a summary."""
+"""``arkit demo``: train a small model on the bundled corpus, generate, save, reload, export
+to ONNX and run it in onnxruntime, compare; show the shipped reference model ``core/ref-text``
+next to it, and speculative decoding on it (with and without a drafter); write a loss curve
+and a summary."""
 
 from __future__ import annotations
 
@@ -17,6 +18,15 @@ from .registry import create
 from .types import TrainConfig
 
 PROMPTS = ("The interpreter", "A function", "When an exception")
+QUOTE_PROMPTS = (  # answers that repeat the prompt, where a drafter that copies pays off
+    "Rewrite with one change:\nThe interpreter reads a line, parses it and runs the resulting code object.\n"
+    "The interpreter reads a line,",
+    "def mean(values):\n    total = sum(values)\n    return total / len(values)\n\n"
+    "# the same function, again:\ndef mean(values):\n",
+    "A generator function returns an iterator that produces one value each time next() is called.\n\n"
+    "Quote: \"A generator function returns",
+)
+REFERENCE = "core/ref-text"
 HELD_OUT_EVERY = 10
 """Every tenth document of the corpus is held out: the model never trains on it."""
 LOSS_WINDOW = 10
@@ -49,13 +59,19 @@ def run_demo(
                                          threads=threads, progress=progress, warmup_steps=min(30, steps // 10),
                                          eval_every=max(1, steps // 10), eval_batches=4), eval_data=held_out)
     samples = pipe.generate(list(PROMPTS), max_new_tokens=max_new_tokens, seed=seed)
-
-    # Speculative decoding: greedy with and without a drafter gives the same tokens, in fewer target passes.
     greedy = pipe.replace(sampler=create("sampler", "core/greedy"))
-    fast = greedy.replace(drafter=create("drafter", "core/prompt-lookup"))
-    plain_out = greedy.generate(list(PROMPTS), max_new_tokens=max_new_tokens)
-    fast_out = fast.generate(list(PROMPTS), max_new_tokens=max_new_tokens)
+    greedy_out = greedy.generate(list(PROMPTS), max_new_tokens=max_new_tokens)
     path = pipe.save_pretrained(out / "pipeline")
+
+    # The shipped reference model on the same prompts; then speculative decoding on it: greedy with
+    # and without a drafter gives the same tokens, in fewer target passes where the answer quotes the prompt.
+    reference = Pipeline.from_preset(REFERENCE)
+    log(f"reference: {REFERENCE}, {reference.num_parameters:,} parameters, shipped weights")
+    ref_samples = reference.generate(list(PROMPTS), max_new_tokens=max_new_tokens, seed=seed)
+    ref_greedy = reference.replace(sampler=create("sampler", "core/greedy"))
+    fast = ref_greedy.replace(drafter=create("drafter", "core/prompt-lookup"))
+    plain_out = ref_greedy.generate(list(QUOTE_PROMPTS), max_new_tokens=max_new_tokens)
+    fast_out = fast.generate(list(QUOTE_PROMPTS), max_new_tokens=max_new_tokens)
 
     # ONNX: export the trained model, run the same greedy generation in onnxruntime.
     from .onnx import OrtPipeline, export
@@ -84,11 +100,15 @@ def run_demo(
         "train_tokens_per_s": round(result.tokens / result.elapsed_s, 1),
         "train_seconds": round(result.elapsed_s, 2),
         "samples": {p: p + d for p, d in zip(PROMPTS, samples.decoded)},
+        "reference": {"preset": REFERENCE, "parameters": reference.num_parameters,
+                      "samples": {p: p + d for p, d in zip(PROMPTS, ref_samples.decoded)}},
         "generate_tokens_per_s": round(sum(map(len, samples.sequences)) / samples.elapsed_s, 1),
         "saved_to": str(path),
         "reload_identical_tokens": identical,
         "speculative": {
+            "model": REFERENCE,
             "drafter": "core/prompt-lookup",
+            "answers": {p: p + d for p, d in zip(QUOTE_PROMPTS, fast_out.decoded)},
             "identical_to_plain_greedy": fast_out.sequences == plain_out.sequences,
             "target_passes": fast_out.num_steps,
             "plain_passes": plain_out.num_steps,
@@ -101,7 +121,7 @@ def run_demo(
             "directory": str(report.directory),
             "export_seconds": report.export_s,
             "max_abs_logit_diff": report.max_abs_logit_diff,
-            "identical_to_torch_greedy": ort_out.sequences == plain_out.sequences,
+            "identical_to_torch_greedy": ort_out.sequences == greedy_out.sequences,
             "onnxruntime_seconds": round(ort_out.elapsed_s, 3),
         },
         "loss_curve": _plot_losses(result.losses, result.eval_losses, out / "loss.png"),

@@ -8,6 +8,7 @@ the components: each is imported when it is first built.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .hookspecs import hookimpl
@@ -152,4 +153,18 @@ def arkit_register_pipeline_presets(register: Any) -> None:
             "cache": ("core/dynamic", {}),
         },
         description="A 0.4M-parameter byte-level transformer; `arkit demo` trains it for 600 steps in about two minutes on one CPU core.",
+    )
+    ref = {"d_model": 256, "n_layers": 4, "n_heads": 4, "max_seq_len": 512}
+    register(
+        "core/ref-text",
+        {
+            "tokenizer": ("core/byte", {}),
+            "backbone": ("core/transformer", {"vocab_size": vocab, **ref}),
+            "head": ("core/categorical", {"d_model": ref["d_model"], "vocab_size": vocab}),
+            "sampler": ("core/multinomial", {"temperature": 0.8, "top_k": 40}),
+            "cache": ("core/dynamic", {}),
+        },
+        description="A 3.3M-parameter byte-level reference model with shipped weights: it writes English and Python "
+                    "and copies what its context repeats (rebuilt by scripts/train_reference.py).",
+        weights=Path(__file__).parent / "checkpoints" / "ref-text",
     )

@@ -296,23 +296,30 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print("samples (seed fixed):")
     for text in summary["samples"].values():
         print(f"  {text!r}")
+    ref = summary["reference"]
+    print(f"the shipped reference model {ref['preset']} ({ref['parameters']:,} parameters), same prompts:")
+    for text in ref["samples"].values():
+        print(f"  {text!r}")
     spec = summary["speculative"]
+    print(f"{spec['model']} greedy with {spec['drafter']}, on prompts whose answer quotes them:")
+    for text in spec["answers"].values():
+        print(f"  {text!r}")
     rows = [
         ("parameters", f"{summary['parameters']:,}"),
         ("training", f"{summary['steps']} steps, {summary['train_seconds']:.0f} s, "
                      f"{summary['train_tokens_per_s']:,.0f} tokens/s"),
         ("loss", loss),
         ("held-out", held_out),
-        ("greedy, plain", f"{spec['plain_passes']} target passes, {spec['plain_seconds']:.2f} s"),
-        (f"greedy + {spec['drafter']}", f"{spec['target_passes']} target passes, {spec['speculative_seconds']:.2f} s, "
+        (f"{spec['model']} greedy, plain", f"{spec['plain_passes']} target passes, {spec['plain_seconds']:.2f} s"),
+        (f"{spec['model']} greedy + {spec['drafter']}", f"{spec['target_passes']} target passes, {spec['speculative_seconds']:.2f} s, "
                                         f"{spec['mean_accepted_per_call']:.2f} tokens/pass, identical tokens: "
                                         f"{'yes' if spec['identical_to_plain_greedy'] else 'NO'}"),
         (f"{spec['drafter']} pays off?",
          f"{'yes' if spec['pays_off'] else 'no'}: a pass with drafts took {spec['speculative_ms_per_pass']:.2f} ms "
          f"against {spec['plain_ms_per_pass']:.2f} ms for a plain step, so it must keep more than "
          f"{spec['break_even_tokens_per_pass']:.2f} tokens per pass; it kept {spec['mean_accepted_per_call']:.2f}"
-         + ("" if spec["pays_off"] else " (copied drafts are rarely right for a model this small; drafting "
-                                         "pays off on repetitive text and on larger models, whose step costs more)")),
+         + ("" if spec["pays_off"] else " (drafting pays off when answers repeat their context and on larger "
+                                         "models, whose step costs more)")),
         ("saved, reloaded", f"identical tokens: {'yes' if summary['reload_identical_tokens'] else 'NO'} "
                             f"({summary['saved_to']})"),
         ("ONNX export", f"{summary['onnx']['export_seconds']:.1f} s, max |logit difference| "

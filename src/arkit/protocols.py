@@ -36,6 +36,7 @@ __all__ = [
     "FusedAttentionBackbone",
     "Head",
     "ObservingDrafter",
+    "PrecheckedBackbone",
     "Sampler",
     "SamplingDrafter",
     "StatefulDrafter",
@@ -106,7 +107,8 @@ class Backbone(Protocol):
 
     Invariant (checked by the contract suite): decoding incrementally with a
     cache gives the same hidden states as one forward over the full sequence.
-    Wrong shapes, dtypes or out-of-range ids raise :class:`arkit.InputError`.
+    Wrong shapes, dtypes or out-of-range ids raise :class:`arkit.InputError`
+    (a :class:`PrecheckedBackbone` called with ``prechecked=True`` may skip the value checks).
     ``max_seq_len`` bounds positions; ``cache_spec()`` says what to allocate.
     """
 
@@ -327,6 +329,39 @@ class Constraint(Protocol):
     def advance(self, state: Any, token: int) -> Any: ...
 
     def complete(self, state: Any) -> bool: ...
+
+
+# --- generation capabilities --------------------------------------------------------------------------
+
+
+@runtime_checkable
+class PrecheckedBackbone(Protocol):
+    """A :class:`Backbone` that can be told its inputs' values were checked already.
+
+    Optional. Checking that ids lie in the vocabulary and positions in the context
+    reads tensor values: a reduction and a host sync per check, per call, a few
+    percent of a small model's decode step. A generation loop often knows the answer
+    without reading anything, and a backbone with this member lets it say so.
+
+    - ``accepts_prechecked``: ``True`` when ``forward`` takes the keyword
+      ``prechecked: bool = False``. With ``prechecked=True`` the caller vouches that
+      every id is in ``[0, vocab_size)`` (vectors finite, for a backbone over vectors),
+      every position in ``[0, max_seq_len)``, and every extra input holds values the
+      backbone accepted before; the backbone may then skip the checks that read values.
+      Checks of shapes and dtypes still run, and without the keyword (or with
+      ``False``) bad values raise :class:`arkit.InputError` as always.
+
+    The sampling loop passes ``prechecked=True`` on its one-token decode steps (never
+    the prefill, which checks the extra inputs): the request checked the prompts and
+    the context once, every id it feeds is a :class:`Sampler`'s choice among the head's
+    ``vocab_size`` ids (the Sampler contract keeps it in range, and the pipeline keeps
+    the head's vocabulary within the backbone's) or a placeholder ``0``, and it passes
+    the word only when the furthest position it will feed, known on the host before the
+    first step, is below ``max_seq_len``. ``core/transformer`` has the member; a subclass
+    that overrides ``forward`` has it only by setting ``accepts_prechecked = True``.
+    """
+
+    accepts_prechecked: bool
 
 
 # --- speculative capabilities -------------------------------------------------------------------------

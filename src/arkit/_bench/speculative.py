@@ -1,8 +1,11 @@
 """``arkit bench speculative``: wall-clock speedup of speculative decoding over plain decoding.
 
-1. Train the small reference model (byte vocabulary, 4 layers, d_model 256, 4 heads)
-   briefly on :func:`arkit.tiny_corpus`, seeded, once per run; and a 1-layer, d_model 64
-   draft model on the same corpus (for ``core/draft-model`` and ``core/hierarchical``).
+1. The target is the shipped reference model ``core/ref-text`` (byte vocabulary, 4 layers,
+   d_model 256, 4 heads; trained by ``scripts/train_reference.py`` on the standard
+   library's source and help text, with copy and edit structure, so that it repeats what
+   its context repeats, as real models do). ``--quick`` trains a tiny target instead. A
+   1-layer, d_model 64 draft model trains briefly on :func:`arkit.tiny_corpus`, seeded,
+   once per run (for ``core/draft-model`` and ``core/hierarchical``).
    Medusa heads train on the frozen target through their recipe, one head per draft slot,
    on the target's own continuations of held-out passages (self-distillation).
 2. Workloads that stand for real use:
@@ -37,6 +40,7 @@ from ..registry import get_converter
 from ..types import TrainConfig
 from ._common import interleaved, median
 
+REFERENCE = "core/ref-text"
 TARGET_DIMS = {"d_model": 256, "n_layers": 4, "n_heads": 4, "max_seq_len": 512}
 DRAFT_DIMS = {"d_model": 64, "n_layers": 1, "n_heads": 2, "max_seq_len": 512}  # about 1/40 of the target's weights
 WORKLOADS = ("quote", "free", "mixed")
@@ -184,14 +188,21 @@ def run(
         draft_dims.update(d_model=64, n_layers=1, n_heads=4, max_seq_len=256)
     new_tokens = new_tokens or (16 if quick else 64)
     repeats = repeats or (1 if quick else 3)
-    train_steps = train_steps if train_steps is not None else (5 if quick else 250)
     draft_steps = draft_steps if draft_steps is not None else (5 if quick else 250)
     corpus = tiny_corpus(40_000 if quick else 400_000)
     started = time.perf_counter()
 
-    say(f"speculative: training the target ({dims['n_layers']} layers, d_model {dims['d_model']}) for {train_steps} steps")
-    target = _pipeline(dims, seed)
-    target_loss = _train(target, corpus, train_steps, seed, progress is not None and not quick)
+    if quick or train_steps is not None:  # a freshly trained target (quick: a tiny one)
+        train_steps = train_steps or 5
+        say(f"speculative: training the target ({dims['n_layers']} layers, d_model {dims['d_model']}) "
+            f"for {train_steps} steps")
+        target = _pipeline(dims, seed)
+        about = {**dims, "train_steps": train_steps,
+                 "final_loss": round(_train(target, corpus, train_steps, seed, progress is not None and not quick), 3)}
+    else:
+        say("speculative: the target is the shipped core/ref-text")
+        target = arkit.Pipeline.from_preset(REFERENCE, sampler=arkit.create("sampler", "core/greedy"))
+        about = {"preset": REFERENCE, **{k: target.backbone.config[k] for k in dims}}
     say(f"speculative: training the 1-layer draft model for {draft_steps} steps")
     draft = _pipeline(draft_dims, seed + 1)
     draft_loss = _train(draft, corpus, draft_steps, seed + 1, progress is not None and not quick)
@@ -222,8 +233,7 @@ def run(
         "benchmark": "speculative", "quick": quick, "threads": threads, "new_tokens": new_tokens,
         "num_draft_tokens": num_draft_tokens, "repeats": repeats, "torch": torch.__version__,
         "workloads": list(workloads),
-        "target": {**dims, "parameters": target.num_parameters, "train_steps": train_steps,
-                   "final_loss": round(target_loss, 3)},
+        "target": {**about, "parameters": target.num_parameters},
         "draft": {**draft_dims, "parameters": draft.num_parameters, "train_steps": draft_steps,
                   "final_loss": round(draft_loss, 3)},
         "results": [], "peers": [], "targets": [], "notes": notes,

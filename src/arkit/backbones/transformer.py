@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 import torch.nn.functional as F
+from torch.nn.modules import module as _torch_module
 
 from .._layout import column_major_linears
 from ..errors import ConfigError, InputError
@@ -40,12 +41,12 @@ def _apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.
     return torch.addcmul(x * cos, x.roll(x.shape[-1] // 2, dims=-1), sin)
 
 
-def _rms_norm(x: torch.Tensor, norm: nn.RMSNorm) -> torch.Tensor:
+def _rms_norm(x: torch.Tensor, norm: nn.RMSNorm, compiling: bool) -> torch.Tensor:
     # Written out in Llama's order of operations, because on CPU F.rms_norm is a composite of
     # more ops (measured up to 10% slower per decode step at batch 8). sum().div_() is mean()
     # bit for bit at a quarter of its cost here (mean adds a dtype round trip); no module call.
     eps = norm.eps if norm.eps is not None else torch.finfo(x.dtype).eps  # nn.RMSNorm's default when eps=None
-    if torch.compiler.is_compiling():  # exporting: the pattern ONNX Runtime fuses into one normalisation op
+    if compiling:  # exporting: the pattern ONNX Runtime fuses into one normalisation op
         return norm.weight * (x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps))
     variance = x.pow(2).sum(-1, keepdim=True).div_(x.shape[-1])
     return norm.weight * (x * torch.rsqrt(variance + eps))
@@ -69,6 +70,7 @@ class _Attention(nn.Module):
         causal: bool,
         cache: Cache | None,
         layer: int,
+        compiling: bool,
     ) -> torch.Tensor:
         B, T, _ = x.shape
         qkv = F.linear(x, self.qkv_proj.weight)
@@ -76,14 +78,15 @@ class _Attention(nn.Module):
         if attend is not None and mask is not None:  # an ONNX decode graph: onnxruntime's fused attention
             return F.linear(attend(layer, qkv, mask), self.o_proj.weight)
         qkv = qkv.view(B, T, self.n_heads + 2 * self.n_kv_heads, self.head_dim)
-        qk, v = qkv.transpose(1, 2).split([self.n_heads + self.n_kv_heads, self.n_kv_heads], dim=1)
-        q, k = _apply_rope(qk, cos, sin).split([self.n_heads, self.n_kv_heads], dim=1)  # rotate q and k at once
+        # (split_with_sizes: Tensor.split's Python wrapper costs more than the split here)
+        qk, v = qkv.transpose(1, 2).split_with_sizes([self.n_heads + self.n_kv_heads, self.n_kv_heads], dim=1)
+        q, k = _apply_rope(qk, cos, sin).split_with_sizes([self.n_heads, self.n_kv_heads], dim=1)  # q and k at once
         if cache is not None:
             k, v = cache.update(layer, k, v)  # all stored positions: [B, Hkv, S, Dh]
         if self.n_kv_heads != self.n_heads:  # grouped-query attention: share each K/V head
             repeat = self.n_heads // self.n_kv_heads
             k, v = k.repeat_interleave(repeat, dim=1), v.repeat_interleave(repeat, dim=1)
-        if torch.compiler.is_compiling() and not causal:
+        if compiling and not causal:
             # exporting: q @ k^T as a 4-d matmul, which ONNX Runtime fuses with the transpose (its SDPA
             # decomposition copies the whole key cache into a transposed tensor every step)
             scores = torch.matmul(q, k.transpose(-1, -2)) * (q.shape[-1] ** -0.5)
@@ -116,12 +119,37 @@ class _Block(nn.Module):
         self.mlp_norm = nn.RMSNorm(d_model, eps=eps)
         self.mlp = _MLP(d_model, ffn_hidden)
 
-    def forward(self, x, cos, sin, mask, causal, cache, layer):  # type: ignore[no-untyped-def]
+    def forward(self, x, cos, sin, mask, causal, cache, layer, compiling):  # type: ignore[no-untyped-def]
         # Attention and MLP are called through .forward: an nn.Module call costs tens of
         # microseconds of hook bookkeeping on CPU, 10% of a small decode step. Hooks on the
-        # block itself and on the backbone still run.
-        x = x + self.attn.forward(_rms_norm(x, self.attn_norm), cos, sin, mask, causal, cache, layer)
-        return x + self.mlp.forward(_rms_norm(x, self.mlp_norm))
+        # block itself and on the backbone still run. ``compiling``: torch.compiler.is_compiling(),
+        # asked once per forward pass rather than by every norm.
+        x = x + self.attn.forward(_rms_norm(x, self.attn_norm, compiling), cos, sin, mask, causal, cache, layer,
+                                  compiling)
+        return x + self.mlp.forward(_rms_norm(x, self.mlp_norm, compiling))
+
+
+def _plain_blocks(blocks: nn.ModuleList) -> bool:
+    """Whether calling each block's ``forward`` does exactly what calling the block does.
+
+    True when no hook could run: none on the blocks, none registered for every module
+    (``torch.nn.modules.module.register_module_forward_hook`` and the like), no
+    ``compile()`` of a block, and no ``torch.jit.trace`` in progress (the caller rules out
+    exporting). A block call costs about 10k interpreter instructions of hook bookkeeping,
+    a few percent of a small model's decode step; with a hook anywhere, blocks are called
+    as modules.
+    """
+    # torch's own bookkeeping (what Module.__call__ consults): a torch without one of these names
+    # is treated as if a hook were there, so a change in torch costs speed, never a skipped hook
+    hooks = ("_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks",
+             "_global_backward_pre_hooks")
+    if any(getattr(_torch_module, name, True) for name in hooks) or torch.jit.is_tracing():
+        return False
+    for block in blocks:
+        if (type(block) is not _Block or block._forward_hooks or block._forward_pre_hooks or block._backward_hooks
+                or block._backward_pre_hooks or getattr(block, "_compiled_call_impl", True) is not None):
+            return False
+    return True
 
 
 def _check_memory(vocab: int, d: int, layers: int, heads: int, kv_heads: int, ffn: int, context: int, cond: int) -> None:
@@ -155,7 +183,22 @@ class TransformerBackbone(nn.Module):
     ``extra_inputs={"conditioning": ...}`` and ONNX export makes it a graph input.
     Weights are initialised with std ``init_std`` (residual projections scaled
     by ``1/sqrt(2 * n_layers)``), as GPT-2 does.
+
+    Every call checks its inputs and raises :class:`arkit.InputError` for ids
+    outside the vocabulary, positions outside the context, or non-finite
+    vectors, unless the caller passes ``prechecked=True``
+    (:class:`arkit.protocols.PrecheckedBackbone`): then the checks that read
+    tensor values are skipped, those on shapes and dtypes still run.
     """
+
+    @property
+    def accepts_prechecked(self) -> bool:
+        """``forward`` takes ``prechecked`` (:class:`arkit.protocols.PrecheckedBackbone`).
+
+        A subclass that overrides ``forward`` is not assumed to take it (a plugin's backbone
+        built on this one keeps working unchanged); it says so with ``accepts_prechecked = True``.
+        """
+        return type(self).forward is TransformerBackbone.forward
 
     def __init__(
         self,
@@ -245,7 +288,9 @@ class TransformerBackbone(nn.Module):
     def cache_spec(self) -> CacheSpec:
         return CacheSpec(num_layers=self.n_layers, num_kv_heads=self.n_kv_heads, head_dim=self.head_dim)
 
-    def _check_inputs(self, input_ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None, past: int) -> None:
+    def _check_inputs(self, input_ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None, past: int,
+                      values: bool) -> None:
+        """Shapes and dtypes; with ``values``, also ids, positions and vectors (each of those syncs with the device)."""
         if self.input_dim is not None:
             if (not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 3 or not input_ids.is_floating_point()
                     or input_ids.shape[-1] != self.input_dim):
@@ -253,7 +298,7 @@ class TransformerBackbone(nn.Module):
                     f"this backbone takes continuous inputs: a float tensor [batch, seq, {self.input_dim}], got "
                     f"{getattr(input_ids, 'dtype', type(input_ids).__name__)} of shape {tuple(getattr(input_ids, 'shape', ()))}"
                 )
-            if not bool(torch.isfinite(input_ids).all()):
+            if values and not bool(torch.isfinite(input_ids).all()):
                 raise InputError("continuous inputs must be finite (replace NaN or inf values before the backbone)")
         elif not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2 or input_ids.dtype != torch.long:
             raise InputError(
@@ -265,7 +310,7 @@ class TransformerBackbone(nn.Module):
                 f"positions must be a tensor shaped like input_ids' first two dimensions "
                 f"{tuple(input_ids.shape[:2])}, got {tuple(getattr(positions, 'shape', ()))}"
             )
-        if input_ids.numel():
+        if values and input_ids.numel():
             if self.input_dim is None:
                 low, high = (int(v) for v in torch.aminmax(input_ids))
                 if low < 0 or high >= self.vocab_size:
@@ -273,7 +318,7 @@ class TransformerBackbone(nn.Module):
             first, last = (int(v) for v in torch.aminmax(positions))
             if first < 0 or last >= self.max_seq_len:
                 raise InputError(
-                    f"position {last if last >= 0 else first} is outside the model's context of "
+                    f"position {first if first < 0 else last} is outside the model's context of "
                     f"{self.max_seq_len} tokens: shorten the prompt or lower max_new_tokens"
                 )
         if mask is not None:
@@ -284,7 +329,7 @@ class TransformerBackbone(nn.Module):
                     f"{[B, T, past + T]}, got {mask.dtype} {list(mask.shape)}"
                 )
 
-    def _check_conditioning(self, conditioning: torch.Tensor | None, batch: int) -> None:
+    def _check_conditioning(self, conditioning: torch.Tensor | None, batch: int, values: bool) -> None:
         if self.cond_dim is None:
             if conditioning is not None:
                 raise InputError("this backbone takes no conditioning (build it with cond_dim to condition it)")
@@ -298,7 +343,7 @@ class TransformerBackbone(nn.Module):
             raise InputError(f"conditioning must be a float tensor [batch, cond_dim] = [{batch}, {self.cond_dim}], "
                              f"got {getattr(conditioning, 'dtype', type(conditioning).__name__)} "
                              f"{list(getattr(conditioning, 'shape', ()))}")
-        if not bool(torch.isfinite(conditioning).all()):
+        if values and not bool(torch.isfinite(conditioning).all()):
             raise InputError("conditioning must be finite (replace NaN or inf values)")
 
     def forward(
@@ -309,11 +354,19 @@ class TransformerBackbone(nn.Module):
         cache: Cache | None = None,
         attention_mask: torch.Tensor | None = None,
         conditioning: torch.Tensor | None = None,
+        prechecked: bool = False,
     ) -> torch.Tensor:
+        """Hidden states ``[B, T, d_model]`` (see :class:`arkit.protocols.Backbone`).
+
+        ``prechecked=True`` is the caller's word that every id is in ``[0, vocab_size)``
+        (inputs finite, with ``input_dim``), every position in ``[0, max_seq_len)``, and
+        ``conditioning`` finite: the checks that read those values are skipped.
+        """
         past = cache.seq_len if cache is not None else 0
-        if not torch.compiler.is_compiling():  # value checks would be graph breaks while exporting or compiling
-            self._check_inputs(input_ids, positions, attention_mask, past)
-            self._check_conditioning(conditioning, input_ids.shape[0])
+        compiling = torch.compiler.is_compiling()
+        if not compiling:  # value checks would be graph breaks while exporting or compiling
+            self._check_inputs(input_ids, positions, attention_mask, past, not prechecked)
+            self._check_conditioning(conditioning, input_ids.shape[0], not prechecked)
         B, T = input_ids.shape[:2]
         x = self.embed.forward(input_ids)
         if self.cond_proj is not None:
@@ -339,6 +392,11 @@ class TransformerBackbone(nn.Module):
         cos, sin = self.rope_cos_sin[positions].unsqueeze(1).chunk(2, dim=-1)  # [B, 1, T, Dh] each
         if cos.dtype != x.dtype:
             cos, sin = cos.to(x.dtype), sin.to(x.dtype)
-        for i, layer in enumerate(self.layers):
-            x = layer(x, cos, sin, mask, causal, cache, i)
-        return _rms_norm(x, self.norm)
+        blocks = self.layers
+        if not compiling and _plain_blocks(blocks):  # no hook anywhere: skip the module call's bookkeeping
+            for i, block in enumerate(blocks):
+                x = block.forward(x, cos, sin, mask, causal, cache, i, False)
+        else:  # (exporting keeps module calls: they name the graph's nodes after the blocks)
+            for i, block in enumerate(blocks):
+                x = block(x, cos, sin, mask, causal, cache, i, compiling)
+        return _rms_norm(x, self.norm, compiling)

@@ -21,7 +21,11 @@ __all__ = ["StaticCache"]
 
 
 class StaticCache:
-    """Per-layer K/V buffers of ``max_len`` positions, filled left to right."""
+    """Per-layer K/V buffers of ``max_len`` positions, filled left to right.
+
+    ``allocate`` keeps the buffers it has when they fit: ``max_len`` is then at least the
+    length asked for.
+    """
 
     def __init__(self) -> None:
         self.keys = torch.empty(0)
@@ -45,8 +49,13 @@ class StaticCache:
         self, spec: CacheSpec, *, batch_size: int, max_len: int, dtype: torch.dtype, device: torch.device | str
     ) -> None:
         shape = (spec.num_layers, batch_size, spec.num_kv_heads, max_len, spec.head_dim)
-        if self.keys.shape != shape or self.keys.dtype != dtype or self.keys.device != torch.device(device):
-            # reuse the buffers of the previous generation when the geometry is the same
+        have = tuple(self.keys.shape) if self.keys.dim() == 5 else (0,) * 5
+        if (have[:3] != shape[:3] or have[4] != shape[4] or have[3] < max_len or self.keys.dtype != dtype
+                or self.keys.device != torch.device(device)):
+            # Reuse the previous generation's buffers when they fit (same geometry, at least as long):
+            # speculative decoding asks for more room than plain decoding, and alternating the two
+            # would otherwise reallocate every time. New buffers are zeros: slots a mask hides are
+            # still multiplied, and must hold finite values.
             self.keys = torch.zeros(shape, dtype=dtype, device=device)
             self.values = torch.zeros(shape, dtype=dtype, device=device)
         self.lengths = [0] * spec.num_layers

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from ..pipeline import Pipeline
     from .request import Request
 
-__all__ = ["Batch", "compact", "layout", "make_generator", "prefill_inputs", "step_mask", "twin", "twin_inputs"]
+__all__ = ["Batch", "compact", "decode_positions", "layout", "make_generator", "prefill_inputs", "step_mask", "twin",
+           "twin_inputs"]
 
 
 @attrs.define
@@ -82,6 +83,25 @@ def prefill_inputs(history: torch.Tensor, width: int) -> tuple[torch.Tensor, tor
         causal = torch.ones(width, width, dtype=torch.bool, device=history.device).tril()
         mask = causal[None] & real[:, None, :]
     return prompt.clamp(min=0), positions, mask
+
+
+def decode_positions(batch: Batch, request: Request) -> tuple[torch.Tensor, int]:
+    """Every row's position at every one-token step, ``LongTensor[total - L, rows, 1]`` (``[i]`` feeds slot
+    ``L + i``), and the largest position in it.
+
+    A row counts on from its prompt's last position while it is going; it goes for at most
+    ``min(max_new_tokens, context - prompt length)`` tokens, its unconditional twin as long as it.
+    Once the row has stopped it feeds a masked placeholder whose position stays at the last
+    one it fed, so a row stopped by ``max_length`` never steps past the context.
+    """
+    B, config = request.batch, request.config
+    limits = [min(config.max_new_tokens, request.context - n) for n in batch.lengths[:B]]
+    # the last position fed while going: the token before the row's last one (which stops it and is never fed)
+    last = [max(n - 1, n + limits[row % B] - 2) for row, n in enumerate(batch.lengths)]
+    first = torch.tensor(batch.lengths, dtype=torch.long, device=batch.device)  # the first new token's position
+    steps = torch.arange(batch.total - batch.width, device=batch.device)[:, None]
+    positions = torch.minimum(first + steps, torch.tensor(last, dtype=torch.long, device=batch.device))
+    return positions[:, :, None], max(last)
 
 
 def step_mask(history: torch.Tensor, start: int, end: int) -> torch.Tensor | None:

@@ -187,7 +187,8 @@ def beam(pipe: Pipeline, request: Request, stats: Stats | None = None) -> list[l
         mask = step_mask(history, cache.offset if evicting else 0, t + 1)
         logits = head(backbone(history[:, t : t + 1].clamp(min=0), positions=next_positions[:, None],
                                cache=cache, attention_mask=mask, **extras)[:, -1])
-        next_positions = next_positions + 1
+        # a row past its limit feeds masked placeholders: their positions stop at the context's last
+        next_positions = (next_positions + 1).clamp_(max=request.context - 1)
         stats.steps += 1
 
     results: list[list[Hypothesis]] = []

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 
 from ..errors import GenerationError
-from ..protocols import EvictingCache
+from ..protocols import EvictingCache, PrecheckedBackbone
 from ..types import GenerationEvent
-from .batch import layout, make_generator, prefill_inputs, step_mask, twin_inputs
+from .batch import decode_positions, layout, make_generator, prefill_inputs, step_mask, twin_inputs
 from .scoring import SKIP, Scoring
 from .stats import Stats
 from .stopping import REASONS, Stopping
@@ -87,7 +87,14 @@ def steps(pipe: Pipeline, request: Request, stats: Stats | None = None) -> Itera
     logits = head(backbone(ids, positions=positions, cache=cache, attention_mask=mask, **extras)[:, -1])
     stats.steps, stats.prefill_s = 1, time.perf_counter() - start
     # Each row's position at every later step, made once: ``new_positions[i]`` (``[R, 1]``) feeds step ``L + i``.
-    new_positions = positions[:, -1:] + torch.arange(1, total - L + 1, device=batch.device)[:, None, None]
+    new_positions, furthest = decode_positions(batch, request)
+    # The steps' inputs need no value checks when the backbone takes that word (protocols.PrecheckedBackbone): the
+    # prompts and context were checked with the request, ids are the sampler's (in the head's vocabulary) or 0, and
+    # positions reach ``furthest`` at most. The prefill above was checked, extra inputs included.
+    step_extras = extras
+    if (isinstance(backbone, PrecheckedBackbone) and backbone.accepts_prechecked is True
+            and furthest < backbone.max_seq_len):
+        step_extras = {**extras, "prechecked": True}
 
     # Every live row has emitted as many tokens as there were steps; rows that finished keep their count
     # (read only by min_new_tokens). ``live`` is None while every row is still going.
@@ -144,7 +151,8 @@ def steps(pipe: Pipeline, request: Request, stats: Stats | None = None) -> Itera
         if padded or live is not None:  # otherwise every slot is real and no mask is needed
             mask = step_mask(history, cache.offset if evicting else 0, t + 1)  # slots the cache still holds
         fed = history[:, t : t + 1] if live is None else history[:, t : t + 1].clamp(min=0)  # placeholders: id 0
-        logits = head(backbone(fed, positions=new_positions[t - L], cache=cache, attention_mask=mask, **extras)[:, -1])
+        logits = head(backbone(fed, positions=new_positions[t - L], cache=cache, attention_mask=mask,
+                               **step_extras)[:, -1])
         stats.steps += 1
 
 

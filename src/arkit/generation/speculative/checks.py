@@ -26,7 +26,8 @@ def check_draft(draft: Any, rows: int, k: int, vocab: int) -> None:
     if not isinstance(tokens, torch.Tensor) or tokens.shape != (rows, k) or tokens.dtype != torch.long:
         raise GenerationError(f"the drafter returned tokens {_dtype(tokens)} of shape {_shape(tokens)}; expected a "
                               f"LongTensor of shape {(rows, k)}")
-    if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= vocab):
+    low, high = tokens.aminmax() if tokens.numel() else (0, 0)  # one reduction
+    if int(low) < 0 or int(high) >= vocab:
         raise GenerationError(f"the drafter proposed ids outside the target's vocabulary [0, {vocab}): check that "
                               f"drafter and target share a tokenizer")
     parents = draft.parents

@@ -71,7 +71,9 @@ class Drafting:
             raise GenerationError(f"{type(self.drafter).__name__} returned a tree draft without declaring "
                                   f"tree_drafts = True (the loop reserves cache room for trees from it)")
         if draft.lengths is not None:
-            longest = max((int(draft.lengths[r]) for r in range(len(live)) if live[r]), default=0)
+            longest = max((n for n, alive in zip(draft.lengths.tolist(), live) if alive), default=0)
+            if longest == 0:  # nothing to verify: the pass is a plain step
+                return Draft(tokens=draft.tokens[:, :0])
             if longest < k:
                 draft = Draft(tokens=draft.tokens[:, :longest],
                               probs=None if draft.probs is None else draft.probs[:, :longest],

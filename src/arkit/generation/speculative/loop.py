@@ -7,11 +7,13 @@
    target's last choice: emitted, not yet in the cache) with up to ``k`` tokens.
    Before the first pass there is nothing to propose: the first pass is the prefill.
 2. Verify: one target pass over ``[pending, draft...]`` scores every position of
-   every row, through the same scoring step as plain decoding.
+   every row, all in one call of the same scoring step as plain decoding.
 3. Accept: the rule keeps a prefix of each row's draft (a tree: a root-to-node
    path) and picks the target's own token after it, the new pending token. A
-   pass without drafts is a plain step: the sampler picks the token.
-4. Emit the kept tokens and the new one, row by row, under the stopping rules.
+   pass without drafts is a plain step: the sampler picks the token, and the
+   pass feeds, scores and writes back only the pending tokens.
+4. Emit the kept tokens and the new one, row by row, under the stopping rules
+   (a pass's tokens are handed on together: the loop resumes once per pass).
 5. Roll back the cache to the longest kept draft among live rows; tell the
    drafter what the target decided; update each row's acceptance estimate,
    from which the next pass's width is chosen (``schedule.py``). Once a quarter of
@@ -45,7 +47,7 @@ from .drafting import Drafting
 from .rows import Rows
 from .schedule import DraftSchedule
 from .slots import Slots
-from .trees import draft_attention, row_length, row_reach
+from .trees import draft_attention, proposals
 from .verify import accept, plain_step, target_probs, target_scores
 
 if TYPE_CHECKING:
@@ -56,7 +58,6 @@ if TYPE_CHECKING:
 __all__ = ["decode_speculative"]
 
 
-@torch.inference_mode()
 def decode_speculative(
     pipe: Pipeline, request: Request, stats: Stats
 ) -> Generator[tuple[GenerationEvent, float | None], None, None]:
@@ -66,6 +67,15 @@ def decode_speculative(
     row's pending token and draft; the scores are guided before the rule sees them, so drafts
     are checked against the guided distribution. ``stats`` gets every count and time.
     """
+    for events in _passes(pipe, request, stats):  # inference mode is entered once per pass, not per token
+        yield from events
+
+
+@torch.inference_mode()
+def _passes(
+    pipe: Pipeline, request: Request, stats: Stats
+) -> Generator[list[tuple[GenerationEvent, float | None]], None, None]:
+    """:func:`decode_speculative`'s loop, in inference mode: yields each pass's ``(event, logprob)`` pairs at once."""
     backbone, head, cache, config = pipe.backbone, pipe.head, pipe.cache, request.config
     if isinstance(cache, EvictingCache):
         raise ConfigError("speculative decoding needs a cache that keeps every position (core/dynamic or "
@@ -89,9 +99,11 @@ def decode_speculative(
     rows = Rows(request.prompts, request.constraint)
     schedule = DraftSchedule(k, B, adaptive=config.draft_schedule == "adaptive")
     padded = batch.padded
+    # The pending token's position in row r (and its twin) is its real tokens so far: prompt + produced - 1.
+    furthest = [max(batch.lengths[r], batch.lengths[B + r]) if guided else batch.lengths[r] for r in range(B)]
 
     fed, positions, mask = prefill_inputs(slots.history, L)
-    draft = Draft(tokens=fed.new_zeros(B, 0))
+    no_draft = draft = Draft(tokens=fed.new_zeros(B, 0))  # a plain step's, for the pass's rows
     ids = list(range(B))  # the rows in the target's passes and cache: finished rows leave from time to time
     pass_index: torch.Tensor | None = None  # the same as a tensor, None while it is every row
     pass_rows: torch.Tensor | None = None  # and their rows among all R (twins included)
@@ -101,26 +113,27 @@ def decode_speculative(
             # 1. Propose: as many tokens as the longest remaining row can use and the context allows. The
             #    drafter sees every row; the target only the rows still in its passes.
             live = rows.live
-            alive = torch.tensor(live, device=fed.device)
-            pending = next_tokens if pass_index is None else fed.new_zeros(B).index_copy(0, pass_index, next_tokens)
-            pending = torch.where(alive, pending, 0)
-            next_list = next_positions.tolist()
-            room = min(backbone.max_seq_len - 1 - next_list[i] for i, row in enumerate(ids * (1 + guided))
-                       if live[row])
+            still = all(live[r] for r in ids)
+            alive = None if still else torch.tensor([live[r] for r in ids], device=fed.device)
+            pending = next_tokens if still else torch.where(alive, next_tokens, 0)
+            room = backbone.max_seq_len - max(furthest[r] + rows.produced[r] for r in range(B) if live[r])
             wanted = max(config.max_new_tokens - rows.produced[r] for r in range(B) if live[r]) - 1
             kk = schedule.next(room, wanted, drafting.trees, live)
-            draft = Draft(tokens=fed.new_zeros(B, 0))
+            draft = no_draft
             if kk:
                 began = time.perf_counter()
-                draft = drafting.propose(torch.cat([slots.context(), pending[:, None]], 1), kk, V, live)
+                every = pending if pass_index is None else fed.new_zeros(B).index_copy(0, pass_index, pending)
+                draft = drafting.propose(torch.cat([slots.context(), every[:, None]], 1), kk, V, live)
                 stats.drafter_s += time.perf_counter() - began
-            if pass_index is not None:
-                draft, pending, alive = _select(draft, pass_index), pending[pass_index], alive[pass_index]
-            fed = twin(torch.cat([pending[:, None], draft.tokens], 1), guided)
+                if pass_index is not None:
+                    draft = _select(draft, pass_index)
+            plain = draft.tokens.shape[1] == 0  # a plain step: the pending tokens at their positions, no copies
+            fed = twin(pending[:, None] if plain else torch.cat([pending[:, None], draft.tokens], 1), guided)
             depth, seen = draft_attention(draft, guided)
-            positions = torch.where(twin(alive, guided)[:, None], next_positions[:, None] + depth, 0)
+            positions = at if plain else at + depth
+            if alive is not None:  # finished rows feed placeholders: id 0 at position 0
+                positions = torch.where(twin(alive, guided)[:, None], positions, 0)
             tree = draft.parents is not None
-            still = all(live[r] for r in ids)
             mask = slots.mask(seen, pass_rows) if slots.holes or padded or not still or tree else None
 
         # 2. Verify: one target pass; the scoring step gives the target's distribution at each position.
@@ -133,13 +146,10 @@ def decode_speculative(
         if slots.filled:
             stats.steps += 1
             stats.target_calls += 1
+            prefix = slots.pend(pending, ids, live)  # each row's context and pending token
         else:
             stats.steps, stats.prefill_s = 1, time.perf_counter() - start
-        prefix = slots.context() if slots.filled else slots.context(L)
-        if pass_index is not None:
-            prefix = prefix[pass_index]
-        if slots.filled:
-            prefix = torch.cat([prefix, fed[:A, :1]], 1)  # the pending token
+            prefix = slots.context(L)
         live_before = [rows.live[r] for r in ids]
         states = None if rows.states is None else [rows.states[r] for r in ids]
         scores = target_scores(scoring, logits, prefix, draft, states, live_before, [rows.produced[r] for r in ids])
@@ -151,28 +161,28 @@ def decode_speculative(
             decision = accept(rule, draft, target_probs(pipe.sampler, scores), scores, generator, live_before)
 
         # 4. Emit each live row's kept drafts and the target's token, stopping where the row ends.
-        proposed = [row_reach(draft, a) if live_before[a] else 0 for a in range(A)]
-        for a in range(A):
-            if live_before[a]:
-                stats.drafted += row_length(draft, a)
-                stats.row_calls += 1 if slots.filled else 0
-        kept = yield from rows.emit(stopping, draft, decision, scores, ids, config.output_logprobs, stats)
+        drafted, proposed = proposals(draft, live_before)
+        stats.drafted += drafted
+        stats.row_calls += sum(live_before) if slots.filled else 0
+        events, kept = rows.emit(stopping, draft, decision, scores, ids, config.output_logprobs, stats)
+        yield events
 
         # 5. Roll back the cache to the pending token and the longest kept draft among live rows, tell the
         #    drafter what the target decided, and adapt the draft length.
         if slots.filled:
             S = slots.filled
-            keep = slots.keep(fed[:A, 0], draft, decision.paths, kept, ids, rows.live)
+            keep = slots.keep(pending, draft, decision.paths, kept, ids, rows.live)
             cache.crop(S + keep)
-            next_positions = positions[:, 0] + 1 + twin(torch.tensor(kept, device=positions.device), guided)
+            at = at + 1 if not any(kept) else at + 1 + twin(torch.tensor(kept, device=at.device), guided)[:, None]
         else:
-            slots.filled, next_positions = L, positions[:, -1] + 1
+            slots.filled, at = L, positions[:, -1:] + 1  # ``at``: each row's pending token's position, [R, 1]
         next_tokens = decision.next_tokens
         if drafting.observes:
             drafting.observe(Verification(
                 tokens=fed[:B, -n:], hidden=hidden[:B], logits=guide(logits, config.guidance_scale) if guided else logits,
                 accepted=torch.tensor(kept, device=fed.device), next_tokens=next_tokens,
-                live=torch.tensor(live_before, device=fed.device), last_kept=decision.last_kept.to(fed.device)))
+                live=torch.tensor(live_before, device=fed.device),
+                last_kept=fed.new_zeros(B) if decision.last_kept is None else decision.last_kept.to(fed.device)))
         schedule.update(ids, kept, proposed)
         if not any(rows.live):
             return
@@ -185,8 +195,9 @@ def decode_speculative(
             index = torch.tensor(going + [A + a for a in going] if guided else going, device=fed.device)
             cache.reorder(index)
             extras = {name: value[index] for name, value in extras.items()}  # conditioning follows its rows
-            next_positions, next_tokens = next_positions[index], next_tokens[index[: len(going)]]
+            at, next_tokens = at[index], next_tokens[index[: len(going)]]
             ids = [ids[a] for a in going]
+            no_draft = Draft(tokens=no_draft.tokens[: len(ids)])
             pass_index = torch.tensor(ids, device=fed.device)
             pass_rows = torch.cat([pass_index, pass_index + B]) if guided else pass_index
 

@@ -8,7 +8,7 @@ kept draft emits nothing after that point.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -37,32 +37,37 @@ class Rows:
     def emit(
         self, stopping: Stopping, draft: Draft, decision: Decision, scores: torch.Tensor, ids: Sequence[int],
         logprobs: bool, stats: Stats,
-    ) -> Generator[tuple[GenerationEvent, float | None], None, list[int]]:
-        """Yield each live row's kept draft tokens and the target's token, stopping where the row ends; return
-        the draft tokens each of the pass's rows kept (those before its end). The pass's row ``a`` is row
-        ``ids[a]`` of the batch (finished rows may have left the pass)."""
-        drafted, chosen = draft.tokens.tolist(), decision.next_tokens.tolist()
+    ) -> tuple[list[tuple[GenerationEvent, float | None]], list[int]]:
+        """Each live row's kept draft tokens and the target's token as ``(event, logprob)``, stopping where the
+        row ends; and the draft tokens each of the pass's rows kept (those before its end). The pass's row ``a``
+        is row ``ids[a]`` of the batch (finished rows may have left the pass)."""
+        chosen = decision.next_tokens.tolist()
+        drafted = draft.tokens.tolist() if any(decision.accepted) else None
+        lps = scores.log_softmax(-1) if logprobs else None
+        events: list[tuple[GenerationEvent, float | None]] = []
         kept = [0] * len(ids)
         for a, path in enumerate(decision.paths):
             row = ids[a]
             if not self.live[row]:
                 continue
-            at = [0] + [1 + node for node in path]  # the pass position whose scores each emitted token came from
-            for j, token in enumerate([drafted[a][node] for node in path] + [chosen[a]]):
-                self.produced[row] += 1
-                self.tokens[row].append(token)
-                reason = stopping.reason(row, token, self.tokens[row], self.produced[row])
+            tokens = [drafted[a][node] for node in path] + [chosen[a]] if drafted is not None else [chosen[a]]
+            history = self.tokens[row]
+            for j, token in enumerate(tokens):
+                produced = self.produced[row] = self.produced[row] + 1
+                history.append(token)
+                reason = stopping.reason(row, token, history, produced)
                 if self.states is not None and reason is None:
                     self.states[row], done = stopping.advance(self.states[row], token)
                     if done:
                         reason = "constraint"
-                lp = float(scores[a, at[j]].log_softmax(-1)[token]) if logprobs else None
-                stats.generated += 1
-                yield GenerationEvent(row=row, index=self.produced[row] - 1, token_id=token, finish_reason=reason), lp
+                # the log-probability under the scores of the pass position the token came from
+                lp = None if lps is None else float(lps[a, 0 if j == 0 else 1 + path[j - 1], token])
+                events.append((GenerationEvent(row=row, index=produced - 1, token_id=token, finish_reason=reason), lp))
                 if reason is not None:
                     self.live[row] = False
                     break
                 if j < decision.accepted[a]:
                     kept[a] += 1
-            stats.accepted += kept[a]
-        return kept
+        stats.generated += len(events)
+        stats.accepted += sum(kept)
+        return events, kept

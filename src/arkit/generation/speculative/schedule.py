@@ -25,6 +25,11 @@ drafting is tried again after a while. A drafter that never fits costs a probe p
 and then; rows that copy together draft long; one copying row among seven that do not is
 not worth widening everyone's pass for, four are.
 
+A drafter with nothing to propose (``Draft.lengths`` 0 for every live row, as prompt
+lookup without a match) leaves its rows' estimates alone: it may find a match on the next
+pass. It is asked again after 1, then 2, then 4 plain passes (at most ``_PAUSE``) while
+it keeps proposing nothing, so a drafter that never drafts costs a call every fifth pass.
+
 Nothing here reads a clock: the widths depend only on earlier passes' outcomes, so a
 seeded sampled generation drafts the same way on every machine.
 """
@@ -47,6 +52,7 @@ cost almost nothing, they overstate the cost of drafting."""
 _DECAY = 0.8  # weight of a row's earlier passes in its estimate, per pass that drafts
 _FORGET = 0.99  # per plain pass: the evidence fades and the estimate drifts back to the prior
 _PRIOR = 0.8  # the estimate of a row without history (hopeful: drafting is tried first), worth one draft token
+_PAUSE = 4  # the most plain passes before a drafter that proposed nothing is asked again
 
 
 class DraftSchedule:
@@ -56,6 +62,9 @@ class DraftSchedule:
         self.k, self.adaptive = k, adaptive
         self.hits = [0.0] * rows  # recent kept draft tokens per row, decayed
         self.trials = [0.0] * rows  # and kept tokens plus first rejections
+        self.asked = False  # whether the drafter was asked for the last pass
+        self.empty = 0  # passes in a row in which it proposed nothing
+        self.pause = 0  # plain passes left before asking it again
 
     def acceptance(self, row: int) -> float:
         """Row ``row``'s estimated chance of keeping each next draft token."""
@@ -63,6 +72,11 @@ class DraftSchedule:
 
     def update(self, rows: Sequence[int], kept: Sequence[int], proposed: Sequence[int]) -> None:
         """After a pass: row ``rows[a]``'s draft could add ``proposed[a]`` tokens and ``kept[a]`` of them were kept."""
+        if self.asked and not any(proposed):  # the drafter had nothing for any row: ask again later
+            self.empty += 1
+            self.pause = min(2 ** (self.empty - 1), _PAUSE)
+        elif any(proposed):
+            self.empty = 0
         for row, got, tried in zip(rows, kept, proposed):
             decay = _DECAY if tried else _FORGET
             self.hits[row] = decay * self.hits[row] + got
@@ -73,14 +87,19 @@ class DraftSchedule:
         after the pending one. A tree's nodes outnumber its depth: any size helps while a row wants two or
         more tokens."""
         limit = max(0, min(self.k, room, wanted if not trees or wanted <= 0 else self.k))
+        self.asked = False
         if not self.adaptive or not limit:
             return limit
+        if self.pause:
+            self.pause -= 1
+            return 0
         p = [self.acceptance(r) for r, alive in enumerate(live) if alive]
         rows = len(p)
         best, best_rate, tokens = 0, float(rows), float(rows)
         for d in range(1, limit + 1):
-            tokens += sum(x**d for x in p)
+            tokens += sum([x**d for x in p])
             rate = tokens * (OVERHEAD + rows) / (OVERHEAD + rows * (1 + d) + DRAFTING)
             if rate > best_rate:
                 best, best_rate = d, rate
+        self.asked = best > 0
         return best

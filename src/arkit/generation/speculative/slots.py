@@ -36,25 +36,39 @@ class Slots:
         """Each row's real tokens so far (or in the first ``width`` slots), right-aligned, ``-1`` before."""
         return compact(self.history[: self.batch, : width if width is not None else self.filled], self.holes)
 
+    def pend(self, pending: torch.Tensor, ids: Sequence[int], live: Sequence[bool]) -> torch.Tensor:
+        """Each pass row's context and pending token, ``[A, filled + 1]``, right-aligned; the pass's row ``a`` is
+        row ``ids[a]``. While every row is live and in the pass, the pending tokens go straight into their slot
+        (the next one the cache fills) and the slots are the context: no copy."""
+        S, B = self.filled, self.batch
+        if len(ids) == B and all(live):
+            self.history[:B, S] = pending
+            return compact(self.history[:B, : S + 1], self.holes)
+        return torch.cat([self.context()[list(ids)], pending[:, None]], 1)
+
     def keep(self, pending: torch.Tensor, draft: Draft, paths: Sequence[list[int]], kept: Sequence[int],
              ids: Sequence[int], live: Sequence[bool]) -> int:
-        """Write the pass's pending tokens and kept drafts into their slots; return how many slots the cache keeps.
+        """After :meth:`pend`, write the pass's pending tokens and kept drafts into their slots; return how many
+        slots the cache keeps.
 
         The pass's row ``a`` is row ``ids[a]``. The cache keeps the pending token and the longest kept draft
         among rows still ``live``; a tree's kept path skips other branches' slots. Slots a row did not keep
         within that stretch become holes, and so do all slots of a finished row from here on.
         """
         S, B = self.filled, self.batch
-        reach = [1 + (paths[a][kept[a] - 1] if kept[a] else -1) for a in range(len(ids))]  # slots past pending
-        keep = 1 + max((reach[a] for a, row in enumerate(ids) if live[row]), default=0)
-        for a, row in enumerate(ids):
-            if live[row]:
-                self.history[row, S] = pending[a]
-                for node in paths[a][: kept[a]]:
-                    self.history[row, S + 1 + node] = draft.tokens[a, node]
-                self.holes = self.holes or kept[a] + 1 < keep
-            else:  # a finished row's slots stay -1 from here on: holes before its pending id
-                self.holes = True
+        going = [a for a, row in enumerate(ids) if live[row]]
+        ends = [paths[a][kept[a] - 1] if kept[a] else -1 for a in going]  # each live row's last kept node
+        keep = 2 + max(ends, default=-1)
+        if len(going) < B:  # (with every row live, pend wrote the pending tokens already)
+            self.history[list(ids), S] = -1
+            if going:
+                self.history[[ids[a] for a in going], S] = pending[going]
+        self.holes = self.holes or len(going) < len(ids) or any(kept[a] + 1 < keep for a in going)
+        tokens = draft.tokens.tolist() if keep > 1 else []
+        where = [(ids[a], S + 1 + node, tokens[a][node]) for a in going for node in paths[a][: kept[a]]]
+        if where:  # the kept draft tokens, all rows at once
+            rows, slots, values = zip(*where)
+            self.history[list(rows), list(slots)] = pending.new_tensor(values)
         if self.guided:
             self.history[B:, S : S + keep] = self.history[:B, S : S + keep]
         self.filled += keep

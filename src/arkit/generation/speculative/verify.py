@@ -43,16 +43,17 @@ def target_scores(
     low = min((p for p, alive in zip(produced, live) if alive), default=0)
     if n == 1 and states is None:  # no draft, no constraint: plain decoding's scoring (the sampler checks support)
         return scoring(logits[:, 0], prefix, produced=produced, step=low)[:, None]
-    contexts = node_contexts(prefix, draft, n)
+    # Every position of every row in one call of the scoring step: row r's position i is row r * n + i
+    # (the guidance twins' follow theirs, as the scoring step expects).
+    V = logits.shape[-1]
     depths = node_depths(draft, n)
-    along = _ConstraintPaths(scoring.constraint, draft, states, live, n) if states is not None else None
-    out = []
-    for i in range(n):
-        depth = depths[i]
-        allowed = along.mask(scoring, i, logits.shape[-1], logits.device, low) if along is not None else None
-        ahead = [p + (depth if isinstance(depth, int) else depth[r]) for r, p in enumerate(produced)]
-        out.append(scoring(logits[:, i], contexts[i], produced=ahead, allowed=allowed, step=low + i))
-    scores = torch.stack(out, 1)
+    ahead = [p + (depth if isinstance(depth, int) else depth[r]) for r, p in enumerate(produced) for depth in depths]
+    allowed = None
+    if states is not None:  # the constraint's masks along each row's draft, position by position
+        along = _ConstraintPaths(scoring.constraint, draft, states, live, n)
+        allowed = torch.stack([along.mask(scoring, i, V, logits.device, low) for i in range(n)], 1).view(B * n, V)
+    contexts = node_contexts(prefix, draft, n).reshape(B * n, -1)
+    scores = scoring(logits.reshape(-1, V), contexts, produced=ahead, allowed=allowed, step=low).reshape(B, n, V)
     alive = torch.tensor(list(live), device=scores.device)
     empty = ~torch.isfinite(scores[:, 0]).any(-1) & alive
     if bool(empty.any()):
@@ -114,8 +115,9 @@ class Decision:
     """The kept nodes per row: ``0 .. accepted - 1`` for a chain, a root-to-node path for a tree."""
     next_tokens: torch.Tensor
     """``LongTensor[B]``: the target's token after each row's kept draft (the next pending token)."""
-    last_kept: torch.Tensor
-    """``LongTensor[B]``: the pass position whose scores gave ``next_tokens`` (``1 +`` the last kept node)."""
+    last_kept: torch.Tensor | None
+    """``LongTensor[B]``: the pass position whose scores gave ``next_tokens`` (``1 +`` the last kept node);
+    ``None`` after a plain step, where it is 0 for every row."""
 
 
 def plain_step(sampler: Sampler, scores: torch.Tensor, generator: torch.Generator) -> Decision:
@@ -123,8 +125,7 @@ def plain_step(sampler: Sampler, scores: torch.Tensor, generator: torch.Generato
     :mod:`arkit.generation.sample` (every acceptance rule draws it from the same distribution)."""
     next_tokens = sampler.select(scores[:, 0], generator)
     B = next_tokens.shape[0]
-    return Decision(accepted=[0] * B, paths=[[] for _ in range(B)], next_tokens=next_tokens,
-                    last_kept=torch.zeros(B, dtype=torch.long, device=scores.device))
+    return Decision(accepted=[0] * B, paths=[[]] * B, next_tokens=next_tokens, last_kept=None)
 
 
 def accept(rule: AcceptanceRule, draft: Draft, probs: torch.Tensor, scores: torch.Tensor,
