@@ -129,6 +129,12 @@ class _Block(nn.Module):
         return x + self.mlp.forward(_rms_norm(x, self.mlp_norm, compiling))
 
 
+_GLOBAL_HOOKS = ("_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks",
+                 "_global_backward_pre_hooks")
+"""torch's registries of hooks on every module (what ``Module.__call__`` consults). A torch without one of
+these names is treated as if a hook were there: a change in torch costs speed, never a skipped hook."""
+
+
 def _plain_blocks(blocks: nn.ModuleList) -> bool:
     """Whether calling each block's ``forward`` does exactly what calling the block does.
 
@@ -139,11 +145,7 @@ def _plain_blocks(blocks: nn.ModuleList) -> bool:
     a few percent of a small model's decode step; with a hook anywhere, blocks are called
     as modules.
     """
-    # torch's own bookkeeping (what Module.__call__ consults): a torch without one of these names
-    # is treated as if a hook were there, so a change in torch costs speed, never a skipped hook
-    hooks = ("_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks",
-             "_global_backward_pre_hooks")
-    if any(getattr(_torch_module, name, True) for name in hooks) or torch.jit.is_tracing():
+    if any(getattr(_torch_module, name, True) for name in _GLOBAL_HOOKS) or torch.jit.is_tracing():
         return False
     for block in blocks:
         if (type(block) is not _Block or block._forward_hooks or block._forward_pre_hooks or block._backward_hooks

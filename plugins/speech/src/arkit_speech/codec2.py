@@ -13,23 +13,25 @@ its size. ``encode(decode(ids)) == ids`` does not hold (codec2 is lossy), but
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from arkit import ConfigError, InputError
+from arkit import ConfigError
 
 from .audio import Audio, as_audio
+from .frames import FrameCodes
 
 __all__ = ["Codec2Tokenizer"]
 
 _MODES = {3200: 64, 2400: 48, 1600: 64, 1400: 56, 1300: 52, 1200: 48}  # bits per frame
 
 
-class Codec2Tokenizer:
+class Codec2Tokenizer(FrameCodes):
     """Audio <-> codec2 frames as ``K`` tokens each. ``rate`` 8,000 Hz; other rates are resampled with a warning."""
 
+    name = "speech/codec2"
     lossless = False
     rate = 8000
 
@@ -77,18 +79,6 @@ class Codec2Tokenizer:
         out = np.concatenate(pcm) if pcm else np.zeros(0, np.int16)
         return Audio.from_int16(out, self.rate)
 
-    def frames_to_ids(self, frames: np.ndarray) -> list[int]:
-        """Flat frame-major ids: codebook ``j``'s value ``v`` becomes ``j * codebook_size + v``."""
-        frames = np.asarray(frames, dtype=np.int64).reshape(-1, self.num_codebooks)
-        offsets = np.arange(self.num_codebooks) * self.codebook_size
-        return (frames + offsets).reshape(-1).tolist()
-
-    def ids_to_frames(self, ids: Sequence[int]) -> np.ndarray:
-        """Inverse of :meth:`frames_to_ids`; a trailing partial frame is dropped, values read modulo the codebook."""
-        ids = np.asarray(list(ids), dtype=np.int64)
-        ids = ids[: len(ids) - len(ids) % self.num_codebooks]
-        return (ids % self.codebook_size).reshape(-1, self.num_codebooks)
-
     def _fresh(self) -> Any:
         """A new codec2 state: its encoder and decoder carry state from frame to frame, so every call starts afresh
         (the same ids always decode to the same samples)."""
@@ -106,14 +96,3 @@ class Codec2Tokenizer:
         for v in values:
             bits = (bits << self.codebook_bits) | int(v)
         return (bits << (8 * self.bytes_per_frame - self.bits)).to_bytes(self.bytes_per_frame, "big")
-
-    # -- the Tokenizer protocol ---------------------------------------------------------
-    def encode(self, item: Any) -> list[int]:
-        """Audio (an :class:`Audio`) to flat frame-major ids."""
-        if not isinstance(item, Audio):
-            raise InputError(f"speech/codec2 encodes arkit_speech.Audio, got {type(item).__name__}")
-        return self.frames_to_ids(self.audio_to_frames(item))
-
-    def decode(self, ids: Sequence[int]) -> Audio:
-        """Flat ids to audio at 8 kHz; never raises on ids in range."""
-        return self.frames_to_audio(self.ids_to_frames([i for i in ids if 0 <= i < self.vocab_size]))

@@ -23,7 +23,7 @@ espeak-ng data by ``plugins/speech/scripts/fit_mel_rvq.py``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 import json
 from pathlib import Path
@@ -38,6 +38,7 @@ from torch import nn
 from arkit import ConfigError, InputError, WeightsError
 
 from .audio import Audio, as_audio
+from .frames import FrameCodes
 
 __all__ = ["MelFit", "MelRVQTokenizer", "log_mel_distance", "pretrained_mel_rvq"]
 
@@ -68,9 +69,10 @@ def _int(name: str, value: Any, minimum: int) -> int:
     return value
 
 
-class MelRVQTokenizer(nn.Module):
+class MelRVQTokenizer(FrameCodes, nn.Module):
     """Audio <-> log-mel frames as ``K`` residual-VQ ids each (see the module docstring)."""
 
+    name = "speech/mel-rvq"
     lossless = False
     rate = 8000
 
@@ -217,27 +219,6 @@ class MelRVQTokenizer(nn.Module):
         """Decode codebook values ``[T, K]`` (read modulo the codebook size) to ``T * samples_per_frame`` samples."""
         frames = np.asarray(frames, dtype=np.int64).reshape(-1, self.num_codebooks) % self.codebook_size
         return self.vectors_to_audio(self._dequantise(frames))
-
-    def frames_to_ids(self, frames: np.ndarray) -> list[int]:
-        """Flat frame-major ids: codebook ``j``'s value ``v`` becomes ``j * codebook_size + v``."""
-        frames = np.asarray(frames, dtype=np.int64).reshape(-1, self.num_codebooks)
-        return (frames + np.arange(self.num_codebooks) * self.codebook_size).reshape(-1).tolist()
-
-    def ids_to_frames(self, ids: Sequence[int]) -> np.ndarray:
-        """Inverse of :meth:`frames_to_ids`; a trailing partial frame is dropped, values read modulo the codebook."""
-        arr = np.asarray(list(ids), dtype=np.int64)
-        arr = arr[: len(arr) - len(arr) % self.num_codebooks]
-        return (arr % self.codebook_size).reshape(-1, self.num_codebooks)
-
-    def encode(self, item: Any) -> list[int]:
-        """Audio (an :class:`Audio`) to flat frame-major ids."""
-        if not isinstance(item, Audio):
-            raise InputError(f"speech/mel-rvq encodes arkit_speech.Audio, got {type(item).__name__}")
-        return self.frames_to_ids(self.audio_to_frames(item))
-
-    def decode(self, ids: Sequence[int]) -> Audio:
-        """Flat ids to 8 kHz audio (whole frames; ids outside the vocabulary skipped); never raises on ids in range."""
-        return self.frames_to_audio(self.ids_to_frames([i for i in ids if 0 <= i < self.vocab_size]))
 
     # -- files -------------------------------------------------------------------------
     def save(self, folder: str | Path) -> None:

@@ -36,9 +36,9 @@ def row_lengths(draft: Draft) -> list[int]:
     return [k] * B if draft.lengths is None else draft.lengths.tolist()
 
 
-def row_reaches(draft: Draft) -> list[int]:
-    """How many tokens each row's draft could add: its length for a chain, the depth of its deepest node for a tree."""
-    lengths = row_lengths(draft)
+def row_reaches(draft: Draft, lengths: list[int]) -> list[int]:
+    """How many tokens each row's draft (of ``lengths`` tokens, :func:`row_lengths`) could add: its length for a
+    chain, the depth of its deepest node for a tree."""
     if draft.parents is None or not any(lengths):
         return lengths
     parents = draft.parents.tolist()
@@ -49,7 +49,8 @@ def proposals(draft: Draft, live: Sequence[bool]) -> tuple[int, list[int]]:
     """Draft tokens proposed to the ``live`` rows, and how many tokens each row's draft could add (0 where not live)."""
     if draft.tokens.shape[1] == 0:  # a plain step's
         return 0, [0] * len(live)
-    lengths, reaches = row_lengths(draft), row_reaches(draft)
+    lengths = row_lengths(draft)
+    reaches = row_reaches(draft, lengths)
     return (sum(n for n, alive in zip(lengths, live) if alive),
             [reach if alive else 0 for reach, alive in zip(reaches, live)])
 
