@@ -192,6 +192,18 @@ def test_the_loop_vouches_for_its_steps_only_through_the_protocol(accepts: bool 
                                                                eos_token_ids=()).sequences
 
 
+@pytest.mark.parametrize("accepts", [True, None])
+def test_speculative_passes_are_prechecked_only_through_the_protocol(accepts: bool | None) -> None:
+    """Speculative decoding vouches for its passes the same way: drafts are checked against the vocabulary."""
+    inner = _pipeline().backbone
+    backbone = _Recording(inner, accepts)
+    lookup = arkit.create("drafter", "core/prompt-lookup")
+    options = dict(prompt_ids=[[1, 2, 3, 1, 2], [4]], max_new_tokens=6, eos_token_ids=())
+    out = _pipeline(backbone=backbone).replace(drafter=lookup).generate(num_draft_tokens=3, **options)
+    assert backbone.seen == [None] + [True if accepts else None] * out.speculative.target_calls
+    assert out.sequences == _pipeline(backbone=inner).generate(**options).sequences
+
+
 def test_steps_are_not_prechecked_when_a_twin_would_step_past_the_context() -> None:
     # a negative prompt longer than its prompt: the unconditional twin's positions run ahead of the row's
     backbone = _Recording(_pipeline(max_seq_len=12).backbone, True)

@@ -100,6 +100,21 @@ def test_jacobi_shifts_the_predictions_after_the_kept_prefix_into_the_next_windo
     assert none.propose(torch.tensor([[0, 4], [0, 5]]), 4).lengths.tolist() == [3, 0]
 
 
+def test_jacobi_fills_the_slots_no_prediction_reaches_from_the_context() -> None:
+    """init="context" (the default): what followed the last known token's most recent earlier occurrence."""
+    fresh = JacobiDrafter()
+    # row 0: pending 1 occurred at 0, followed by 2 3 4 and the pending 1 itself; row 1: 9 never occurred
+    draft = fresh.propose(torch.tensor([[1, 2, 3, 4, 1], [-1, 5, 6, 7, 9]]), 5)
+    assert draft.tokens.tolist() == [[2, 3, 4, 1, 1], [9, 9, 9, 9, 9]] and draft.lengths.tolist() == [5, 5]
+    assert JacobiDrafter(init="repeat").propose(torch.tensor([[1, 2, 3, 4, 1]]), 3).tokens.tolist() == [[1, 1, 1]]
+    # after a pass: the predictions first, then the context's continuation of the last predicted token
+    V = 9
+    logits = torch.nn.functional.one_hot(torch.tensor([[3, 4, 2]]), V).float()
+    fresh.observe(arkit.Verification(tokens=torch.zeros(1, 3, dtype=torch.long), hidden=torch.zeros(1, 3, 1),
+                                     logits=logits, accepted=torch.tensor([0]), next_tokens=torch.tensor([3])))
+    assert fresh.propose(torch.tensor([[2, 7, 8, 5, 3]]), 4).tokens.tolist() == [[4, 2, 7, 8]]
+
+
 def test_sjd_drafts_carry_the_distribution_they_were_drawn_from() -> None:
     drafter = JacobiDrafter(probabilistic=True, temperature=0.5, seed=0)
     logits = torch.randn(2, 4, 7, generator=torch.Generator().manual_seed(0))

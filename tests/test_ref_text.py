@@ -67,3 +67,44 @@ def test_the_reference_recipe_runs_its_three_stages_and_records_its_data(tmp_pat
     rebuilt = arkit.Pipeline.from_pretrained(ship)
     assert rebuilt.backbone.config["d_model"] == 256 and rebuilt.backbone.config["n_layers"] == 4
     assert {p.dtype for p in rebuilt.backbone.parameters()} == {next(rebuilt.head.parameters()).dtype}
+
+
+DRAFTERS = ROOT / "scripts" / "train_reference_drafters.py"
+
+
+def test_the_shipped_drafters_agree_with_the_reference_model_and_change_no_token() -> None:
+    """``core/ref-text-draft`` and ``core/ref-text-medusa``: the reference model plus a drafter trained for it.
+    Greedy decoding with either gives plain decoding's tokens, in fewer target passes on a prompt that repeats."""
+    plain = arkit.Pipeline.from_preset("core/ref-text", sampler=arkit.create("sampler", "core/greedy"))
+    prompt = ["def read_config(path):\n    with open(path) as f:\n        return f.read()\n\n"
+              "def read_config(path):\n    with open(path) as f:\n"]
+    options = dict(max_new_tokens=24, eos_token_ids=(), num_draft_tokens=5)
+    expected = plain.generate(prompt, **options).sequences
+    for name, kind, least in (("core/ref-text-draft", "DraftModel", 0.6), ("core/ref-text-medusa", "MedusaHeads", 0.4)):
+        pipe = arkit.Pipeline.from_preset(name, sampler=arkit.create("sampler", "core/greedy"))
+        assert type(pipe.drafter).__name__ == kind and pipe.backbone.config == plain.backbone.config
+        out = pipe.generate(prompt, **options)
+        assert out.sequences == expected, name
+        assert out.speculative.target_calls < 24 and out.speculative.accepted > 0, name
+        record = json.loads((Path(arkit.get_preset(name).weights) / "training.json").read_text())
+        first = record.get("agreement_with_target", (record.get("agreement_with_target_per_head") or [0])[0])
+        assert first >= least and record["seed"] == 0 and record["log"], name
+        weights = sorted(Path(arkit.get_preset(name).weights).rglob("*.safetensors"))
+        assert [w.parent.name for w in weights] == ["drafter"]  # the drafter alone; the model is core/ref-text's
+
+
+def test_the_drafters_recipe_trains_both_and_writes_drafter_only_folders(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, str(DRAFTERS), "--draft-copy-steps", "1", "--draft-hard-steps", "1",
+                           "--draft-steps", "2", "--medusa-steps", "2", "--batch-size", "2", "--medusa-batch-size", "2",
+                           "--seq-len", "64", "--max-files", "30", "--quiet", "--out-dir", str(tmp_path / "run"),
+                           "--export-dir", str(tmp_path / "ship")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    draft = json.loads((tmp_path / "ship" / "ref-text-draft" / "training.json").read_text())
+    assert draft["steps"] == 4 and draft["text"]["train_files"] + draft["text"]["held_out_files"] == 30
+    assert 0 <= draft["agreement_with_target"] <= 1 and draft["dims"]["n_layers"] == 2
+    heads = json.loads((tmp_path / "ship" / "ref-text-medusa" / "training.json").read_text())
+    assert heads["steps"] == 2 and len(heads["agreement_with_target_per_head"]) == heads["num_heads"] == 5
+    for folder in ("ref-text-draft", "ref-text-medusa"):
+        manifest = json.loads((tmp_path / "ship" / folder / "pipeline.json").read_text())
+        assert list(manifest["components"]) == ["drafter"]

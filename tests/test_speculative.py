@@ -338,5 +338,6 @@ def test_the_adaptive_schedule_stops_drafting_for_a_failing_drafter() -> None:
     adaptive = pipe.generate(["hello"], **options)
     assert constant.sequences == adaptive.sequences
     assert constant.speculative.drafted > 3.5 * constant.speculative.target_calls  # 4 per pass, fewer near the end
-    # a hopeful first pass or two, then a two-token probe every dozen passes or so
-    assert adaptive.speculative.drafted < 20 and adaptive.speculative.accepted == 0
+    # a hopeful first pass or two, then a short probe every dozen passes or so (a probe costs about a third of
+    # a plain step at batch 1 whatever its width: 4 + 4 + 3 tokens, then 3 every 12 passes)
+    assert adaptive.speculative.drafted < 30 and adaptive.speculative.accepted == 0

@@ -21,8 +21,8 @@ from arkit.drafters.hierarchical import HierarchicalDrafter
 from arkit.drafters.jacobi import JacobiDrafter
 from arkit.drafters.medusa import MedusaHeads
 from arkit.drafters.token_recycling import TokenRecycling
-from arkit.protocols import (EvictingCache, ObservingDrafter, SamplingDrafter, StatefulDrafter, TreeAcceptanceRule,
-                             TreeDrafter)
+from arkit.protocols import (CostedDrafter, EvictingCache, ObservingDrafter, SamplingDrafter, StatefulDrafter,
+                             TreeAcceptanceRule, TreeDrafter)
 
 from .helpers import tiny_pipeline
 
@@ -127,7 +127,8 @@ class WindowCache:
 
 
 def _caps(obj: Any) -> set[str]:
-    kinds = (StatefulDrafter, SamplingDrafter, ObservingDrafter, TreeDrafter, TreeAcceptanceRule, EvictingCache)
+    kinds = (StatefulDrafter, SamplingDrafter, ObservingDrafter, TreeDrafter, TreeAcceptanceRule, EvictingCache,
+             CostedDrafter)
     return {p.__name__ for p in kinds if isinstance(obj, p)}
 
 
@@ -146,6 +147,48 @@ def test_capabilities_are_read_from_the_members_alone() -> None:
         assert _caps(arkit.create("acceptance", rule)) == {"TreeAcceptanceRule"}
     assert _caps(arkit.create("cache", "core/sliding")) == {"EvictingCache"}
     assert _caps(arkit.create("cache", "core/static")) == _caps(arkit.create("cache", "core/dynamic")) == set()
+    assert _caps(PluginCostly(1.0)) == {"CostedDrafter"} and "CostedDrafter" in _caps(DraftModel(tiny_pipeline()))
+
+
+class PluginCostly:
+    """A lookup drafter that says each draft token costs ``per_token`` plain target steps."""
+
+    config: Mapping[str, Any] = {}
+
+    def __init__(self, per_token: Any) -> None:
+        self.per_token = per_token
+        self.inner = arkit.create("drafter", "core/prompt-lookup")
+        self.asked: list[int] = []
+
+    def draft_cost(self, target: Any, width: int) -> Any:
+        self.asked.append(width)
+        return self.per_token if isinstance(self.per_token, str) else self.per_token * width
+
+    def propose(self, tokens: torch.Tensor, k: int) -> arkit.Draft:
+        return self.inner.propose(tokens, k)
+
+
+def test_a_drafter_that_declares_its_cost_drafts_only_where_it_pays() -> None:
+    """The adaptive schedule adds the declared cost: a free drafter drafts on a repeating prompt, one whose
+    drafts cost as much as five target steps per token never does; the tokens are the same either way."""
+    pipe = tiny_pipeline()
+    prompt = [list(b"abcdefgh" * 6)]
+    options = dict(prompt_ids=prompt, max_new_tokens=24, eos_token_ids=(), num_draft_tokens=4)
+    plain = pipe.generate(**options)
+    cheap, dear = PluginCostly(0.0), PluginCostly(5.0)
+    a = pipe.replace(drafter=cheap).generate(**options)
+    b = pipe.replace(drafter=dear).generate(**options)
+    assert a.sequences == b.sequences == plain.sequences
+    assert cheap.asked == dear.asked == [1, 2, 3, 4]  # asked once per generation, for each width
+    assert a.speculative.drafted > 0 and b.speculative.drafted == 0
+    with pytest.raises(arkit.GenerationError, match="draft_cost.*finite number"):
+        pipe.replace(drafter=PluginCostly(float("nan"))).generate(**options)
+    with pytest.raises(arkit.GenerationError, match="draft_cost"):
+        pipe.replace(drafter=PluginCostly("cheap")).generate(**options)
+    target = tiny_pipeline()  # a draft model's cost grows with the width and with its share of the weights
+    small = DraftModel(tiny_pipeline())
+    assert small.draft_cost(target.backbone, 4) == pytest.approx(4 * small.draft_cost(target.backbone, 1))
+    assert 0.5 < small.draft_cost(target.backbone, 1) < 2  # about the target's own size
 
 
 @settings(max_examples=8, deadline=None)

@@ -260,7 +260,7 @@ def replace_folder(tmp: Path, target: Path) -> None:
     _clean_stale(target)
 
 
-def _read_manifest(directory: Path, root: Path | None = None) -> dict[str, Any]:
+def _read_manifest(directory: Path, root: Path | None = None, partial: bool = False) -> dict[str, Any]:
     path = directory / MANIFEST
     if not path.is_file():
         raise PipelineFormatError(f"{directory} is not a saved arkit pipeline: it has no {MANIFEST}")
@@ -275,7 +275,7 @@ def _read_manifest(directory: Path, root: Path | None = None) -> dict[str, Any]:
             f"{path} uses pipeline format {version}, written by arkit {manifest.get('arkit_version', '?')}; "
             f"this arkit ({__version__}) reads format {FORMAT_VERSION} or older: upgrade arkit"
         )
-    missing = [r for r in REQUIRED_ROLES if r not in manifest["components"]]
+    missing = [] if partial else [r for r in REQUIRED_ROLES if r not in manifest["components"]]
     unknown = [r for r in manifest["components"] if r not in KINDS]
     if missing or unknown:
         raise PipelineFormatError(
@@ -502,12 +502,15 @@ def _root(root: str | os.PathLike[str] | None) -> Path | None:
     return None if root is None else Path(root)
 
 
-def load_components(directory: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Every component of the pipeline saved in ``directory`` (``root``: see :func:`load_component`)."""
+def load_components(directory: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None,
+                    partial: bool = False) -> dict[str, Any]:
+    """Every component of the pipeline saved in ``directory`` (``root``: see :func:`load_component`).
+
+    ``partial``: the folder may hold only some roles (a preset's additions to its base preset)."""
     directory = Path(directory)
     if not directory.is_dir():
         recover_folder(directory)
     if not directory.is_dir():
         raise PipelineFormatError(f"no saved pipeline at {directory}: the folder does not exist")
-    manifest = _read_manifest(directory, _root(root))
+    manifest = _read_manifest(directory, _root(root), partial)
     return {role: load_component(directory, role, entry, root=root) for role, entry in manifest["components"].items()}

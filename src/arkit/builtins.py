@@ -168,3 +168,23 @@ def arkit_register_pipeline_presets(register: Any) -> None:
                     "and copies what its context repeats (rebuilt by scripts/train_reference.py).",
         weights=Path(__file__).parent / "checkpoints" / "ref-text",
     )
+    register(
+        "core/ref-text-draft",
+        {"drafter": ("core/draft-model", {
+            "backbone": {"name": "core/transformer", "config": {"vocab_size": vocab, "d_model": 128, "n_layers": 2,
+                                                                 "n_heads": 4, "max_seq_len": 512}},
+            "head": {"name": "core/categorical", "config": {"d_model": 128, "vocab_size": vocab}},
+            "tokenizer": {"name": "core/byte", "config": {}}})},
+        description="core/ref-text with a draft model trained for it (2 layers, d_model 128, 0.47M parameters; "
+                    "rebuilt by scripts/train_reference_drafters.py).",
+        weights=Path(__file__).parent / "checkpoints" / "ref-text-draft",
+        base="core/ref-text",
+    )
+    register(
+        "core/ref-text-medusa",
+        {"drafter": ("core/medusa", {"d_model": ref["d_model"], "vocab_size": vocab, "num_heads": 5})},
+        description="core/ref-text with five Medusa heads self-distilled on it (0.66M parameters; rebuilt by "
+                    "scripts/train_reference_drafters.py).",
+        weights=Path(__file__).parent / "checkpoints" / "ref-text-medusa",
+        base="core/ref-text",
+    )

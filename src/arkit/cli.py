@@ -124,7 +124,7 @@ def _cmd_presets(args: argparse.Namespace) -> int:
 
     presets = list_presets()
     if args.json:
-        _print_json([{"name": p.name, "plugin": p.plugin, "description": p.description,
+        _print_json([{"name": p.name, "plugin": p.plugin, "description": p.description, "base": p.base,
                       "components": {role: {"name": ref, "config": cfg} for role, (ref, cfg) in p.components.items()}}
                      for p in presets])
         return 0

@@ -76,7 +76,7 @@ class PresetRegister(Protocol):
 
     def __call__(
         self, name: str, components: Mapping[str, tuple[str, Mapping[str, Any]]], *, description: str = "",
-        weights: str | os.PathLike[str] | None = None,
+        weights: str | os.PathLike[str] | None = None, base: str | None = None,
     ) -> None: ...
 
 
@@ -185,16 +185,19 @@ def arkit_register_constraints(register: ComponentRegister) -> None:
 
 @hookspec
 def arkit_register_pipeline_presets(register: PresetRegister) -> None:
-    """Register named pipelines: ``register(name, components, *, description="", weights=None)``.
+    """Register named pipelines: ``register(name, components, *, description="", weights=None, base=None)``.
 
     ``components`` maps roles (``"tokenizer"``, ``"backbone"``, ``"head"``,
     ``"sampler"``, ``"cache"``, optionally ``"drafter"``, ``"acceptance"`` and
     ``"constraint"``) to ``(component_name, config)`` pairs. :meth:`arkit.Pipeline.from_preset` builds them.
     ``weights`` names a folder written by :meth:`arkit.Pipeline.save_pretrained` (shipped
     inside the plugin's package) whose trained weights ``from_preset`` loads into the
-    preset's modules, unless called with ``pretrained=False``.
+    preset's modules, unless called with ``pretrained=False``. ``base`` names another
+    preset (of any plugin) that this one extends: its components and weights come first, and
+    ``components`` and ``weights`` need only hold what this preset adds or replaces, such as
+    a drafter trained for a shipped model.
 
-    .. versionchanged:: 0.2.0 ``weights``.
+    .. versionchanged:: 0.2.0 ``weights``, ``base``.
 
     .. versionadded:: 0.1.0
     """

@@ -18,7 +18,7 @@ import attrs
 import torch
 
 from . import _serialization
-from .errors import ConfigError, PipelineFormatError
+from .errors import ConfigError, PipelineFormatError, UnknownComponentError
 from .registry import check_conforms, create, get_preset
 from .protocols import Constraint
 from .types import KINDS, Conditioned, GenerationConfig, GenerationEvent, GenerationOutput, TrainConfig, TrainResult
@@ -104,22 +104,27 @@ class Pipeline:
         that changes a pretrained module's shapes raises :class:`arkit.ConfigError`.
         """
         preset = get_preset(name)
-        trained = cls.from_pretrained(Path(preset.weights)) if preset.weights is not None and pretrained else None
+        chain = _preset_chain(preset)
+        recipe = {role: spec for p in chain for role, spec in p.components.items()}  # later presets win
+        trained: dict[str, Any] = {}
+        for p in chain if pretrained else ():
+            if p.weights is not None:
+                trained.update(_load_weights(p))
         components: dict[str, Any] = {}
         # a fixed order (KINDS, then anything unknown by name), so the same torch seed gives the same weights
-        roles = [k for k in KINDS if k in preset.components or k in overrides]
+        roles = [k for k in KINDS if k in recipe or k in overrides]
         for role in roles + sorted(set(overrides) - set(KINDS)):
             override = overrides.get(role)
             if override is not None and not isinstance(override, Mapping):
                 components[role] = override
                 continue
-            if role not in preset.components:
+            if role not in recipe:
                 raise ConfigError(f"preset {preset.name!r} has no {role}; pass a component object for it")
-            module = getattr(trained, role, None) if trained is not None else None
+            module = trained.get(role)
             if isinstance(module, torch.nn.Module) and not override:
                 components[role] = module  # the shipped component, weights and all
                 continue
-            ref, config = preset.components[role]
+            ref, config = recipe[role]
             components[role] = create(role, ref, **{**config, **(override or {})})  # type: ignore[arg-type]
             if isinstance(module, torch.nn.Module):
                 try:
@@ -261,9 +266,22 @@ class Pipeline:
         return load_model(self, path)
 
     # -- persistence -------------------------------------------------------------
-    def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:
-        """Write the pipeline to ``directory`` (created or atomically replaced); return its path."""
-        return _serialization.save_pipeline(self.components, directory)
+    def save_pretrained(self, directory: str | os.PathLike[str], *, roles: Iterable[str] | None = None) -> Path:
+        """Write the pipeline to ``directory`` (created or atomically replaced); return its path.
+
+        ``roles`` saves only those components (``roles=["drafter"]``: heads or a draft model
+        trained for a shipped model), for a preset that extends that model's preset (``base``);
+        :meth:`from_pretrained` needs every role and refuses such a folder.
+        """
+        components = self.components
+        if roles is not None:
+            roles = list(roles)
+            missing = [r for r in roles if r not in components]
+            if missing or not roles:
+                raise ConfigError(f"save_pretrained roles must name components this pipeline has "
+                                  f"({sorted(components)}), got {roles}")
+            components = {r: components[r] for r in roles}
+        return _serialization.save_pipeline(components, directory)
 
     @classmethod
     def from_pretrained(
@@ -313,6 +331,26 @@ class Pipeline:
             return api.upload_folder(
                 repo_id=repo_id, folder_path=str(folder), revision=revision, commit_message=commit_message
             )
+
+
+def _preset_chain(preset: Any) -> list[Any]:
+    """``preset`` and the presets it extends, the furthest base first."""
+    chain = [preset]
+    while chain[0].base is not None:
+        if any(p.name == chain[0].base for p in chain):
+            raise ConfigError(f"preset {preset.name!r} extends itself through {[p.name for p in chain]}: "
+                              f"a preset's base chain must end")
+        try:
+            chain.insert(0, get_preset(chain[0].base))
+        except UnknownComponentError:
+            raise ConfigError(f"preset {chain[0].name!r} extends {chain[0].base!r}, which no installed plugin "
+                              f"registers; install the plugin that provides it (arkit presets lists them)") from None
+    return chain
+
+
+def _load_weights(preset: Any) -> dict[str, Any]:
+    """The components saved in ``preset``'s weights folder (all of them, or only those it adds to its base)."""
+    return _serialization.load_components(preset.weights, partial=preset.base is not None)
 
 
 def _looks_like_path(value: str | os.PathLike[str]) -> bool:

@@ -30,6 +30,7 @@ __all__ = [
     "Backbone",
     "Cache",
     "Constraint",
+    "CostedDrafter",
     "Drafter",
     "EvictingCache",
     "ExportableDraftHeads",
@@ -418,6 +419,25 @@ class ObservingDrafter(Drafter, Protocol):
     """
 
     def observe(self, verification: Verification) -> None: ...
+
+
+@runtime_checkable
+class CostedDrafter(Drafter, Protocol):
+    """A :class:`Drafter` whose drafts cost time that grows with their width (a draft model's steps).
+
+    - ``draft_cost(target, width)``: the time to propose a draft of ``width`` tokens per row,
+      as a multiple of one plain decoding step of ``target`` (the target pipeline's backbone)
+      at the same batch size. A draft model of a tenth of the target's step cost returns
+      ``0.1 * width``. Called once per generation for each width from 1 to ``k``; the result
+      must be a finite number >= 0 (else :class:`arkit.GenerationError`).
+
+    The adaptive draft schedule adds it to a pass's cost, so drafting stops where the drafts
+    cost more than they save (batch 8 on free text, for a draft model). Drafters without it
+    are taken to cost about as much as scoring four more positions, whatever the width (a
+    lookup, heads on the target's hidden state).
+    """
+
+    def draft_cost(self, target: Any, width: int) -> float: ...
 
 
 @runtime_checkable

@@ -144,8 +144,10 @@ def _collect_plugin(host: PluginHost, plugin_name: str, registry: _Registry) -> 
         return register
 
     def register_preset(name: str, components: Mapping[str, tuple[str, Mapping[str, Any]]], *, description: str = "",
-                        weights: str | os.PathLike[str] | None = None) -> None:
+                        weights: str | os.PathLike[str] | None = None, base: str | None = None) -> None:
         full = _namespaced(name, plugin_name)
+        if base is not None and (not isinstance(base, str) or base == full):
+            raise ConfigError(f"preset {full!r}: base must name another preset, got {base!r}")
         _check_namespace("preset", full, plugin_name, extends)
         if weights is not None and not (Path(weights) / "pipeline.json").is_file():
             raise ConfigError(f"preset {full!r}: its weights folder {str(weights)!r} holds no pipeline.json "
@@ -165,6 +167,7 @@ def _collect_plugin(host: PluginHost, plugin_name: str, registry: _Registry) -> 
                 description=description,
                 plugin=plugin_name,
                 weights=None if weights is None else str(Path(weights).resolve()),
+                base=base,
             )
         )
 

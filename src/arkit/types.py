@@ -541,6 +541,10 @@ class PipelinePreset:
     """A folder written by :meth:`arkit.Pipeline.save_pretrained` whose trained weights
     :meth:`arkit.Pipeline.from_preset` loads into the preset's modules (``pretrained=False``
     skips it); ``None`` for presets without shipped weights."""
+    base: str | None = None
+    """Another preset this one extends: its components (and shipped weights) come first, this
+    preset's ``components`` add roles or replace them, and ``weights`` may then hold only the
+    added ones (a drafter trained for a shipped model, for instance)."""
 
 
 

@@ -3,11 +3,13 @@
 1. The target is the shipped reference model ``core/ref-text`` (byte vocabulary, 4 layers,
    d_model 256, 4 heads; trained by ``scripts/train_reference.py`` on the standard
    library's source and help text, with copy and edit structure, so that it repeats what
-   its context repeats, as real models do). ``--quick`` trains a tiny target instead. A
-   1-layer, d_model 64 draft model trains briefly on :func:`arkit.tiny_corpus`, seeded,
-   once per run (for ``core/draft-model`` and ``core/hierarchical``).
-   Medusa heads train on the frozen target through their recipe, one head per draft slot,
-   on the target's own continuations of held-out passages (self-distillation).
+   its context repeats, as real models do). Its drafters ship next to it, trained on its own
+   data by ``scripts/train_reference_drafters.py``: the draft model ``core/ref-text-draft``
+   (2 layers, d_model 128; for ``core/draft-model`` and ``core/hierarchical``) and five
+   Medusa heads ``core/ref-text-medusa`` (self-distilled on the frozen target).
+   ``--quick`` and ``run(train_steps=N)`` train a fresh target instead; then a 1-layer,
+   d_model 64 draft model trains briefly on :func:`arkit.tiny_corpus`, seeded, and Medusa
+   heads train on the target's own continuations of held-out passages, once per run.
 2. Workloads that stand for real use:
 
    - *quote*: answers that repeat parts of the prompt: a passage followed by its opening
@@ -41,6 +43,7 @@ from ..types import TrainConfig
 from ._common import interleaved, median
 
 REFERENCE = "core/ref-text"
+REFERENCE_DRAFT, REFERENCE_MEDUSA = "core/ref-text-draft", "core/ref-text-medusa"  # trained for it, shipped
 TARGET_DIMS = {"d_model": 256, "n_layers": 4, "n_heads": 4, "max_seq_len": 512}
 DRAFT_DIMS = {"d_model": 64, "n_layers": 1, "n_heads": 2, "max_seq_len": 512}  # about 1/40 of the target's weights
 WORKLOADS = ("quote", "free", "mixed")
@@ -90,6 +93,8 @@ def _hierarchical(ctx: dict[str, Any]) -> Any:
 def _medusa(ctx: dict[str, Any]) -> Any:
     from ..training.medusa import train_medusa
 
+    if ctx["shipped"]:
+        return arkit.Pipeline.from_preset(REFERENCE_MEDUSA).drafter
     target = ctx["target"]
     heads = arkit.create("drafter", "core/medusa", d_model=target.backbone.d_model,
                          vocab_size=target.head.vocab_size, num_heads=ctx["num_draft_tokens"])  # a head per draft slot
@@ -200,15 +205,24 @@ def run(
         about = {**dims, "train_steps": train_steps,
                  "final_loss": round(_train(target, corpus, train_steps, seed, progress is not None and not quick), 3)}
     else:
-        say("speculative: the target is the shipped core/ref-text")
+        say(f"speculative: the target is the shipped {REFERENCE}, its drafters {REFERENCE_DRAFT} and "
+            f"{REFERENCE_MEDUSA}")
         target = arkit.Pipeline.from_preset(REFERENCE, sampler=arkit.create("sampler", "core/greedy"))
         about = {"preset": REFERENCE, **{k: target.backbone.config[k] for k in dims}}
-    say(f"speculative: training the 1-layer draft model for {draft_steps} steps")
-    draft = _pipeline(draft_dims, seed + 1)
-    draft_loss = _train(draft, corpus, draft_steps, seed + 1, progress is not None and not quick)
+    shipped = "preset" in about
+    if shipped:
+        model = arkit.Pipeline.from_preset(REFERENCE_DRAFT).drafter
+        draft = arkit.Pipeline(tokenizer=target.tokenizer, backbone=model.backbone, head=model.head,
+                               sampler=arkit.create("sampler", "core/greedy"), cache=arkit.create("cache", "core/static"))
+        about_draft = {"preset": REFERENCE_DRAFT, **{k: draft.backbone.config[k] for k in draft_dims}}
+    else:
+        say(f"speculative: training the 1-layer draft model for {draft_steps} steps")
+        draft = _pipeline(draft_dims, seed + 1)
+        draft_loss = _train(draft, corpus, draft_steps, seed + 1, progress is not None and not quick)
+        about_draft = {**draft_dims, "train_steps": draft_steps, "final_loss": round(draft_loss, 3)}
     from ..drafters.draft_model import DraftModel
 
-    ctx: dict[str, Any] = {"target": target, "draft": draft, "corpus": corpus, "seed": seed,
+    ctx: dict[str, Any] = {"target": target, "draft": draft, "corpus": corpus, "seed": seed, "shipped": shipped,
                            "medusa_steps": 5 if quick else 150, "medusa_tokens": 8 if quick else 128,
                            "num_draft_tokens": num_draft_tokens,
                            "draft_config": dict(DraftModel(draft).config)}
@@ -234,8 +248,7 @@ def run(
         "num_draft_tokens": num_draft_tokens, "repeats": repeats, "torch": torch.__version__,
         "workloads": list(workloads),
         "target": {**about, "parameters": target.num_parameters},
-        "draft": {**draft_dims, "parameters": draft.num_parameters, "train_steps": draft_steps,
-                  "final_loss": round(draft_loss, 3)},
+        "draft": {**about_draft, "parameters": draft.num_parameters},
         "results": [], "peers": [], "targets": [], "notes": notes,
     }
     samplers = {"greedy": arkit.create("sampler", "core/greedy"),

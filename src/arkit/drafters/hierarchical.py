@@ -93,5 +93,9 @@ class HierarchicalDrafter(nn.Module):
         if isinstance(self.inner, StatefulDrafter):
             self.inner.start(pipe, batch_size)
 
+    def draft_cost(self, target: Any, width: int) -> float:
+        """At most its draft model's: the inner drafter only saves draft-model passes."""
+        return self.drafter.draft_cost(target, width)
+
     def propose(self, tokens: torch.Tensor, k: int) -> Draft:
         return self.drafter.propose_assisted(tokens, k, self.inner)

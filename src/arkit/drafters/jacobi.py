@@ -7,8 +7,11 @@ target predicts a token at every window position. After the pass the row has
 kept ``a`` guesses and a new pending token, and the predictions the target made
 *after* that point (positions ``a + 1 .. k`` of the pass, which predict the
 tokens after the new pending one) become the next window. Slots no prediction
-reaches are filled by repeating the last known token (``init="repeat"``) or left
-out (``init="none"``). Iterating refines the window towards the target's own
+reaches (all of them on the first pass, and after passes without a draft) are filled
+from the row's own context (``init="context"``, the default: what followed the most
+recent earlier occurrence of the last known token, as lookahead decoding seeds its
+iteration from n-grams), by repeating the last known token (``init="repeat"``), or
+left out (``init="none"``). Iterating refines the window towards the target's own
 output (a Jacobi fixed-point iteration), several tokens at a time where the
 continuation is predictable.
 
@@ -56,14 +59,14 @@ __all__ = ["JacobiDrafter"]
 class JacobiDrafter:
     """Draft the target's own predictions from the previous pass (Jacobi iteration; SJD when probabilistic)."""
 
-    def __init__(self, *, probabilistic: bool = False, temperature: float = 1.0, init: str = "repeat",
+    def __init__(self, *, probabilistic: bool = False, temperature: float = 1.0, init: str = "context",
                  seed: int | None = None) -> None:
         if not isinstance(probabilistic, bool):
             raise ConfigError(f"jacobi probabilistic must be true or false, got {probabilistic!r}")
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
             raise ConfigError(f"jacobi temperature must be a positive number, got {temperature!r}")
-        if init not in ("repeat", "none"):
-            raise ConfigError(f"jacobi init must be 'repeat' or 'none', got {init!r}")
+        if init not in ("context", "repeat", "none"):
+            raise ConfigError(f"jacobi init must be 'context', 'repeat' or 'none', got {init!r}")
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise ConfigError(f"jacobi seed must be an integer or None, got {seed!r}")
         self.probabilistic, self.temperature, self.init, self.seed = probabilistic, float(temperature), init, seed
@@ -121,11 +124,12 @@ class JacobiDrafter:
             w = min(k, self._guesses.shape[1])
             guesses = torch.cat([self._guesses[:, :w].to(device), last.expand(B, k - w)], 1)
             filled = self._filled.to(device).clamp(max=w)
-            # slots past the predictions repeat the last predicted token (or the pending one)
-            prev = guesses.gather(1, (filled - 1).clamp(min=0)[:, None])
-            tail = torch.where(filled[:, None] > 0, prev, last)
-            guesses = torch.where(slots < filled[:, None], guesses, tail)
-        lengths = torch.full((B,), k, dtype=torch.long, device=device) if self.init == "repeat" else filled
+        # slots past the predictions: the last known token's continuation in the context, or that token repeated
+        known = torch.where(filled[:, None] > 0, guesses.gather(1, (filled - 1).clamp(min=0)[:, None]), last)
+        tail = _continuation(tokens, known, k) if self.init == "context" else known.expand(B, k)
+        tail = tail.gather(1, (slots[None, :] - filled[:, None]).clamp(min=0))  # slot j takes its (j - filled)-th
+        guesses = torch.where(slots < filled[:, None], guesses, tail)
+        lengths = filled if self.init == "none" else torch.full((B,), k, dtype=torch.long, device=device)
         probs = None
         if self.probabilistic:
             V = self._probs.shape[-1] if self._probs is not None else None
@@ -135,3 +139,17 @@ class JacobiDrafter:
                 onehot = torch.nn.functional.one_hot(guesses, V).to(probs.dtype)  # filled-in slots are deterministic
                 probs = torch.where((slots < filled[:, None])[..., None], probs, onehot)
         return Draft(tokens=guesses, probs=probs, lengths=lengths)
+
+
+def _continuation(tokens: torch.Tensor, known: torch.Tensor, k: int) -> torch.Tensor:
+    """``[B, k]``: per row, the ``k`` tokens after the most recent occurrence of ``known`` (``[B, 1]``) in the
+    row's context (``tokens`` without its last, pending, position), ``known`` repeated where there is none or
+    the context ends (negative ids, padding, are never copied)."""
+    T = tokens.shape[1]
+    context = tokens[:, :-1]
+    where = torch.arange(T - 1, device=tokens.device).expand_as(context)
+    at = torch.where(context == known, where, -1).amax(1, keepdim=True) if T > 1 else known.new_full(known.shape, -1)
+    index = at + 1 + torch.arange(k, device=tokens.device)  # [B, k]
+    taken = tokens.gather(1, index.clamp(max=T - 1))
+    usable = (at >= 0) & (index < T) & (taken >= 0)
+    return torch.where(usable, taken, known)

@@ -9,7 +9,9 @@ for built-in and plugin drafters:
   generation's, and ``uses_generator`` says whether the drafts come from it;
 - :class:`~arkit.protocols.ObservingDrafter`: ``observe(verification)`` after every target pass;
 - :class:`~arkit.protocols.TreeDrafter`: ``tree_drafts`` says whether drafts may be trees, which
-  needs a :class:`~arkit.protocols.TreeAcceptanceRule`.
+  needs a :class:`~arkit.protocols.TreeAcceptanceRule`;
+- :class:`~arkit.protocols.CostedDrafter`: ``draft_cost(target, width)``, what a draft of each
+  width costs, for the adaptive schedule.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ...errors import ConfigError, GenerationError
-from ...protocols import ObservingDrafter, SamplingDrafter, StatefulDrafter, TreeAcceptanceRule, TreeDrafter
+from ...protocols import (
+    CostedDrafter,
+    ObservingDrafter,
+    SamplingDrafter,
+    StatefulDrafter,
+    TreeAcceptanceRule,
+    TreeDrafter,
+)
 from ...types import Draft, Verification
 from .checks import check_draft
 
@@ -55,6 +64,19 @@ class Drafting:
             self.random = bool(drafter.uses_generator) if sampling else True
         elif isinstance(drafter, StatefulDrafter):
             drafter.start(pipe, batch_size)
+
+    def costs(self, pipe: Pipeline, k: int) -> list[float]:
+        """What a draft of each width 0..``k`` costs, in plain target steps (0 for a drafter that does not say)."""
+        if not isinstance(self.drafter, CostedDrafter):
+            return [0.0] * (k + 1)
+        costs = [0.0]
+        for width in range(1, k + 1):
+            cost = self.drafter.draft_cost(pipe.backbone, width)
+            if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not 0 <= cost < float("inf"):
+                raise GenerationError(f"{type(self.drafter).__name__}.draft_cost(target, {width}) returned {cost!r}; "
+                                      f"it must be a finite number >= 0 (plain target steps)")
+            costs.append(float(cost))
+        return costs
 
     def propose(self, tokens: torch.Tensor, k: int, vocab: int, live: list[bool]) -> Draft:
         """Up to ``k`` draft tokens per row of ``tokens`` (each row's context and pending token), checked.

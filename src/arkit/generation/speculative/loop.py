@@ -38,7 +38,7 @@ import torch
 
 from ...acceptance.exact import ExactAcceptance
 from ...errors import ConfigError
-from ...protocols import EvictingCache
+from ...protocols import EvictingCache, PrecheckedBackbone
 from ...types import Draft, GenerationEvent, Verification
 from ..batch import layout, make_generator, prefill_inputs, twin, twin_inputs
 from ..scoring import Scoring, guide
@@ -97,10 +97,15 @@ def _passes(
     drafting.start(pipe, B, generator)
     scoring, stopping = Scoring.of(pipe, request), Stopping(request, batch.lengths[:B])
     rows = Rows(request.prompts, request.constraint)
-    schedule = DraftSchedule(k, B, adaptive=config.draft_schedule == "adaptive")
+    schedule = DraftSchedule(k, B, adaptive=config.draft_schedule == "adaptive", costs=drafting.costs(pipe, k))
     padded = batch.padded
     # The pending token's position in row r (and its twin) is its real tokens so far: prompt + produced - 1.
     furthest = [max(batch.lengths[r], batch.lengths[B + r]) if guided else batch.lengths[r] for r in range(B)]
+    # After the prefill (checked with the request), a pass's inputs need no value checks when the backbone takes
+    # that word (protocols.PrecheckedBackbone): pending ids are the sampler's (or 0), drafts were checked against
+    # the vocabulary (checks.py), and positions stay below max_seq_len (the width is cut to the room left).
+    checked = {"prechecked": True} if (isinstance(backbone, PrecheckedBackbone) and backbone.accepts_prechecked is True
+                                       and max(furthest) + config.max_new_tokens <= backbone.max_seq_len) else {}
 
     fed, positions, mask = prefill_inputs(slots.history, L)
     no_draft = draft = Draft(tokens=fed.new_zeros(B, 0))  # a plain step's, for the pass's rows
@@ -140,7 +145,8 @@ def _passes(
         n = draft.tokens.shape[1] + 1  # positions whose predictions this pass needs
         A = len(ids)
         began = time.perf_counter()
-        hidden = backbone(fed, positions=positions, cache=cache, attention_mask=mask, **extras)[:, -n:]
+        hidden = backbone(fed, positions=positions, cache=cache, attention_mask=mask, **extras,
+                          **(checked if slots.filled else {}))[:, -n:]
         logits = head(hidden)
         stats.target_s += time.perf_counter() - began
         if slots.filled:

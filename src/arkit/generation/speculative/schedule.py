@@ -11,10 +11,13 @@ gains from it:
   passes weighing less), so its ``j``-th draft token is kept with probability about
   ``p_r ** j``;
 - a pass over ``A`` rows and ``1 + d`` positions is taken to cost like
-  ``OVERHEAD + A * (1 + d) + DRAFTING`` tokens' worth of time (a plain step:
-  ``OVERHEAD + A``): reading the weights and the loop's own work, one token per
-  position, and, when there is a draft, proposing it, checking it and scoring and
-  accepting each position;
+  ``OVERHEAD + A * (1 + d) + DRAFTING + DRAFTING_ROW * A`` tokens' worth of time (a
+  plain step: ``OVERHEAD + A``): reading the weights and the loop's own work, one token
+  per position, and, when there is a draft, proposing it, checking it, and scoring,
+  accepting and emitting each row's positions. A drafter whose drafts cost more the wider they are (a
+  draft model's ``d`` sequential steps) says so through
+  :class:`~arkit.protocols.CostedDrafter`: ``draft_cost(target, d)`` plain steps, added
+  as ``draft_cost * (OVERHEAD + A)``;
 - the width ``d`` with the most expected tokens per unit of cost wins. When that is
   ``d = 0`` the drafter is not called and the pass is a plain step.
 
@@ -38,18 +41,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["DRAFTING", "OVERHEAD", "DraftSchedule"]
+__all__ = ["DRAFTING", "DRAFTING_ROW", "OVERHEAD", "DraftSchedule"]
 
-OVERHEAD = 24
+OVERHEAD = 80
 """A target pass's fixed cost, in tokens' worth of time, for the width rule."""
 
-DRAFTING = 4
-"""The extra fixed cost of a pass that verifies a draft (proposing, checking, scoring and accepting it),
-in tokens' worth. Both constants are a CPU fit for ``arkit bench speculative``'s 3M-parameter target on one
-thread: six positions cost about 1.3x one at batch 1 and 2x at batch 8. On a GPU, where a pass's positions
-cost almost nothing, they overstate the cost of drafting."""
+DRAFTING = 24
+"""The extra fixed cost of a pass that verifies a draft (proposing and checking it), in tokens' worth."""
 
-_DECAY = 0.8  # weight of a row's earlier passes in its estimate, per pass that drafts
+DRAFTING_ROW = 2.5
+"""The extra cost per row of a pass that verifies a draft (scoring, accepting and emitting its positions).
+
+The three constants are a CPU fit for ``arkit bench speculative``'s target (``core/ref-text``, 3.3M
+parameters, one thread): with drafts that are never kept, a whole pass (loop included) took 1.35x a plain
+step at batch 1 whatever its width (1-5 draft tokens), and 1.48x (width 1) to 1.9x (width 5) at batch 8;
+the model gives 1.34-1.39x and 1.56-1.96x. A pass's extra positions cost little next to its fixed work.
+On a GPU, where a pass's positions cost almost nothing, they overstate the cost of drafting."""
+
+_DECAY = 0.6  # weight of a row's earlier passes in its estimate, per pass that drafts
 _FORGET = 0.99  # per plain pass: the evidence fades and the estimate drifts back to the prior
 _PRIOR = 0.8  # the estimate of a row without history (hopeful: drafting is tried first), worth one draft token
 _PAUSE = 4  # the most plain passes before a drafter that proposed nothing is asked again
@@ -58,8 +67,9 @@ _PAUSE = 4  # the most plain passes before a drafter that proposed nothing is as
 class DraftSchedule:
     """The draft width of each pass of a batch of ``rows`` rows, between 0 and ``k``."""
 
-    def __init__(self, k: int, rows: int, *, adaptive: bool) -> None:
+    def __init__(self, k: int, rows: int, *, adaptive: bool, costs: Sequence[float] = ()) -> None:
         self.k, self.adaptive = k, adaptive
+        self.costs = list(costs) or [0.0] * (k + 1)  # the drafter's own cost of a width-d draft, in plain steps
         self.hits = [0.0] * rows  # recent kept draft tokens per row, decayed
         self.trials = [0.0] * rows  # and kept tokens plus first rejections
         self.asked = False  # whether the drafter was asked for the last pass
@@ -96,9 +106,10 @@ class DraftSchedule:
         p = [self.acceptance(r) for r, alive in enumerate(live) if alive]
         rows = len(p)
         best, best_rate, tokens = 0, float(rows), float(rows)
+        step = OVERHEAD + rows  # a plain step's cost
         for d in range(1, limit + 1):
             tokens += sum([x**d for x in p])
-            rate = tokens * (OVERHEAD + rows) / (OVERHEAD + rows * (1 + d) + DRAFTING)
+            rate = tokens * step / (OVERHEAD + rows * (1 + d + DRAFTING_ROW) + DRAFTING + self.costs[d] * step)
             if rate > best_rate:
                 best, best_rate = d, rate
         self.asked = best > 0
