@@ -138,3 +138,21 @@ def test_greedy_picks_the_first_maximum_and_refuses_a_row_without_support(rows: 
             sampler.select(scores, None)
     else:
         assert sampler.select(scores, None).tolist() == [row.index(max(row)) for row in rows]
+
+
+def test_dropout_acts_in_training_only_and_is_validated() -> None:
+    """Residual dropout: train mode draws a mask per call; eval mode (generation, export) is the plain model."""
+    torch.manual_seed(0)
+    plain = _backbone()
+    dropped = _backbone(dropout=0.3)
+    dropped.load_state_dict(plain.state_dict())
+    assert dropped.config["dropout"] == 0.3 and plain.config["dropout"] == 0.0
+    ids, positions = torch.tensor([[1, 5, 9, 2]]), torch.arange(4)[None]
+    plain.eval(), dropped.eval()
+    torch.testing.assert_close(dropped(ids, positions=positions), plain(ids, positions=positions))
+    dropped.train()
+    a, b = dropped(ids, positions=positions), dropped(ids, positions=positions)
+    assert not torch.allclose(a, b) and not torch.allclose(a, plain(ids, positions=positions))
+    for bad in (-0.1, 1.0, True, "0.1"):
+        with pytest.raises(arkit.ConfigError, match="dropout"):
+            _backbone(dropout=bad)

@@ -89,6 +89,7 @@ def test_the_shipped_drafters_agree_with_the_reference_model_and_change_no_token
         record = json.loads((Path(arkit.get_preset(name).weights) / "training.json").read_text())
         first = record.get("agreement_with_target", (record.get("agreement_with_target_per_head") or [0])[0])
         assert first >= least and record["seed"] == 0 and record["log"], name
+        assert record.get("copy_test", 1.0) >= 0.9, name  # the draft model copies like its target
         weights = sorted(Path(arkit.get_preset(name).weights).rglob("*.safetensors"))
         assert [w.parent.name for w in weights] == ["drafter"]  # the drafter alone; the model is core/ref-text's
 
@@ -102,7 +103,7 @@ def test_the_drafters_recipe_trains_both_and_writes_drafter_only_folders(tmp_pat
     assert done.returncode == 0, done.stderr[-2000:]
     draft = json.loads((tmp_path / "ship" / "ref-text-draft" / "training.json").read_text())
     assert draft["steps"] == 4 and draft["text"]["train_files"] + draft["text"]["held_out_files"] == 30
-    assert 0 <= draft["agreement_with_target"] <= 1 and draft["dims"]["n_layers"] == 2
+    assert 0 <= draft["agreement_with_target"] <= 1 and 0 <= draft["copy_test"] <= 1 and draft["dims"]["n_layers"] == 2
     heads = json.loads((tmp_path / "ship" / "ref-text-medusa" / "training.json").read_text())
     assert heads["steps"] == 2 and len(heads["agreement_with_target_per_head"]) == heads["num_heads"] == 5
     for folder in ("ref-text-draft", "ref-text-medusa"):

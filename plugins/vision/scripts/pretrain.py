@@ -67,7 +67,7 @@ from arkit_vision.generate import content_sampler
 from arkit_vision.msvq import MultiScaleVQTokenizer
 from arkit_vision.pixels import PixelTokenizer
 from arkit_vision.pretrained import CHECKPOINTS, JUDGE_TRAIN, split
-from arkit_vision.recipes import SHIPPED_SIZES, ModelSize, shapes_tokenizer
+from arkit_vision.recipes import SHIPPED_SIZES, ModelSize, model_pipeline, shapes_tokenizer
 from arkit_vision.training import scale_items, with_label_dropout
 
 STAGES = ("judges", "shapes-raster", "shapes-draft", "digits-raster", "digits-next-scale", "shapes-next-scale")
@@ -92,11 +92,7 @@ def _fp16(folder: Path) -> None:
 
 
 def _pipeline(tokenizer: Any, size: ModelSize, max_seq_len: int) -> arkit.Pipeline:
-    torch.manual_seed(size.seed)
-    backbone = arkit.create("backbone", "core/transformer", vocab_size=tokenizer.vocab_size, d_model=size.d_model,
-                            n_layers=size.n_layers, n_heads=size.n_heads, max_seq_len=max_seq_len)
-    head = arkit.create("head", "core/categorical", vocab_size=tokenizer.vocab_size, d_model=size.d_model)
-    return arkit.Pipeline(tokenizer=tokenizer, backbone=backbone, head=head, sampler=content_sampler(tokenizer))
+    return model_pipeline(tokenizer, size, max_seq_len).replace(sampler=content_sampler(tokenizer))
 
 
 def _export(name: str, run: Path, extra: dict[str, Any]) -> None:
@@ -167,8 +163,10 @@ def _judges(seed: int, steps: int) -> None:
         _log(f"judge-{dataset}: valid accuracy {info['valid_accuracy']} in {info['train_seconds']} s")
 
 
-def _stage(name: str, out_dir: Path, seed: int, scale: float, eval_every: int) -> None:
+def _stage(name: str, out_dir: Path, seed: int, scale: float, eval_every: int, dropout: float | None = None) -> None:
     size = attrs.evolve(SIZES[name], seed=seed, steps=max(eval_every, int(SIZES[name].steps * scale)))
+    if dropout is not None:
+        size = attrs.evolve(size, dropout=dropout)
     dataset = name.split("-")[0]
     data = split(dataset)
     extra: dict[str, Any] = {"data": DATA[dataset], "label_dropout": size.label_dropout}
@@ -299,6 +297,9 @@ def main() -> None:
     parser.add_argument("--finetune-lr", type=float, default=1e-3, help="peak learning rate of --finetune-steps")
     parser.add_argument("--extra-shapes", type=int, default=18_000,
                         help="procedural shapes added to the 2,000 training shapes by --finetune-steps")
+    parser.add_argument("--dropout", type=float, default=None,
+                        help="the backbone's residual dropout for the stages trained from scratch (default: the "
+                             "stage's size in arkit_vision.recipes.SHIPPED_SIZES)")
     parser.add_argument("--export-only", action="store_true",
                         help="ship the best checkpoint so far of each stage run under --out-dir, train nothing")
     args = parser.parse_args()
@@ -328,7 +329,7 @@ def main() -> None:
         if name == "judges":
             _judges(args.seed, args.judge_steps)
         else:
-            _stage(name, args.out_dir, args.seed, args.steps_scale, args.eval_every)
+            _stage(name, args.out_dir, args.seed, args.steps_scale, args.eval_every, args.dropout)
 
 
 if __name__ == "__main__":

@@ -112,21 +112,28 @@ class _MLP(nn.Module):
 
 
 class _Block(nn.Module):
-    def __init__(self, d_model: int, n_heads: int, n_kv_heads: int, ffn_hidden: int, eps: float) -> None:
+    def __init__(self, d_model: int, n_heads: int, n_kv_heads: int, ffn_hidden: int, eps: float,
+                 dropout: float = 0.0) -> None:
         super().__init__()
         self.attn_norm = nn.RMSNorm(d_model, eps=eps)
         self.attn = _Attention(d_model, n_heads, n_kv_heads)
         self.mlp_norm = nn.RMSNorm(d_model, eps=eps)
         self.mlp = _MLP(d_model, ffn_hidden)
+        self.dropout = dropout  # on each residual branch, in training only (GPT-2's resid_pdrop)
 
     def forward(self, x, cos, sin, mask, causal, cache, layer, compiling):  # type: ignore[no-untyped-def]
         # Attention and MLP are called through .forward: an nn.Module call costs tens of
         # microseconds of hook bookkeeping on CPU, 10% of a small decode step. Hooks on the
         # block itself and on the backbone still run. ``compiling``: torch.compiler.is_compiling(),
         # asked once per forward pass rather than by every norm.
-        x = x + self.attn.forward(_rms_norm(x, self.attn_norm, compiling), cos, sin, mask, causal, cache, layer,
-                                  compiling)
-        return x + self.mlp.forward(_rms_norm(x, self.mlp_norm, compiling))
+        a = self.attn.forward(_rms_norm(x, self.attn_norm, compiling), cos, sin, mask, causal, cache, layer, compiling)
+        if self.dropout and self.training:
+            a = F.dropout(a, self.dropout, training=True)
+        x = x + a
+        m = self.mlp.forward(_rms_norm(x, self.mlp_norm, compiling))
+        if self.dropout and self.training:
+            m = F.dropout(m, self.dropout, training=True)
+        return x + m
 
 
 _GLOBAL_HOOKS = ("_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks",
@@ -184,7 +191,9 @@ class TransformerBackbone(nn.Module):
     every position's input embedding; generation passes it as
     ``extra_inputs={"conditioning": ...}`` and ONNX export makes it a graph input.
     Weights are initialised with std ``init_std`` (residual projections scaled
-    by ``1/sqrt(2 * n_layers)``), as GPT-2 does.
+    by ``1/sqrt(2 * n_layers)``), as GPT-2 does. ``dropout`` zeroes that share of
+    each attention and MLP output before it joins the residual stream, in training
+    only (``module.train()``); generation and export run in eval mode and never drop.
 
     Every call checks its inputs and raises :class:`arkit.InputError` for ids
     outside the vocabulary, positions outside the context, or non-finite
@@ -218,6 +227,7 @@ class TransformerBackbone(nn.Module):
         sliding_window: int | None = None,
         input_dim: int | None = None,
         cond_dim: int | None = None,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         n_kv_heads = n_heads if n_kv_heads is None else n_kv_heads
@@ -248,13 +258,15 @@ class TransformerBackbone(nn.Module):
             if not number or not math.isfinite(value) or value < smallest or (key == "norm_eps" and value == 0):
                 bound = "> 0" if key == "norm_eps" else f">= {smallest:g}"
                 raise ConfigError(f"transformer {key} must be a finite number {bound}, got {value!r}")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ConfigError(f"transformer dropout must be a number in [0, 1), got {dropout!r}")
         _check_memory(vocab_size if input_dim is None else input_dim, d_model, n_layers, n_heads, n_kv_heads,
                       ffn_hidden, max_seq_len, cond_dim or 0)
         self._config = dict(
             vocab_size=vocab_size, d_model=d_model, n_layers=n_layers, n_heads=n_heads,
             n_kv_heads=n_kv_heads, ffn_hidden=ffn_hidden, max_seq_len=max_seq_len,
             rope_theta=float(rope_theta), norm_eps=float(norm_eps), init_std=float(init_std),
-            sliding_window=sliding_window, input_dim=input_dim, cond_dim=cond_dim,
+            sliding_window=sliding_window, input_dim=input_dim, cond_dim=cond_dim, dropout=float(dropout),
         )
         self.sliding_window, self.input_dim, self.cond_dim = sliding_window, input_dim, cond_dim
         self.vocab_size, self.d_model, self.max_seq_len = vocab_size, d_model, max_seq_len
@@ -265,7 +277,7 @@ class TransformerBackbone(nn.Module):
         # a per-row conditioning vector, projected and added at every position
         self.cond_proj = nn.Linear(cond_dim, d_model, bias=False) if cond_dim is not None else None
         self.layers = nn.ModuleList(
-            _Block(d_model, n_heads, n_kv_heads, ffn_hidden, norm_eps) for _ in range(n_layers)
+            _Block(d_model, n_heads, n_kv_heads, ffn_hidden, norm_eps, float(dropout)) for _ in range(n_layers)
         )
         self.norm = nn.RMSNorm(d_model, eps=norm_eps)
         cos, sin = _rope_tables(max_seq_len, self.head_dim, rope_theta)

@@ -36,8 +36,8 @@ from .pixels import PixelTokenizer
 from .training import EarlyStopped, fit_early_stopping, fit_tokenizer, scale_items, with_label_dropout
 from .vq import VQTokenizer
 
-__all__ = ["ModelSize", "SHAPES_MODEL", "SHIPPED_SIZES", "shapes_tokenizer", "train_draft", "train_next_scale",
-           "train_raster", "train_shipped", "train_vq_raster"]
+__all__ = ["ModelSize", "SHAPES_MODEL", "SHIPPED_SIZES", "model_pipeline", "shapes_tokenizer", "train_draft",
+           "train_next_scale", "train_raster", "train_shipped", "train_vq_raster"]
 
 
 @attrs.frozen(kw_only=True)
@@ -52,6 +52,8 @@ class ModelSize:
     lr: float = 3e-3
     label_dropout: float = 0.1
     seed: int = 0
+    dropout: float = 0.0
+    """The backbone's residual dropout (``core/transformer``'s ``dropout``), in training only."""
 
 
 SHAPES_MODEL = ModelSize(d_model=64, n_layers=2, n_heads=4, steps=1000, batch_size=32, lr=3e-3)
@@ -68,10 +70,12 @@ SHIPPED_SIZES: dict[str, ModelSize] = {
 """Size and budget of each shipped checkpoint (``plugins/vision/scripts/pretrain.py``, :func:`train_shipped`)."""
 
 
-def _pipeline(tokenizer: Any, size: ModelSize, max_seq_len: int) -> arkit.Pipeline:
+def model_pipeline(tokenizer: Any, size: ModelSize, max_seq_len: int) -> arkit.Pipeline:
+    """An untrained ``core/transformer`` + ``core/categorical`` pipeline of ``size`` over ``tokenizer``'s tokens (seeded)."""
     torch.manual_seed(size.seed)
     backbone = arkit.create("backbone", "core/transformer", vocab_size=tokenizer.vocab_size, d_model=size.d_model,
-                            n_layers=size.n_layers, n_heads=size.n_heads, max_seq_len=max_seq_len)
+                            n_layers=size.n_layers, n_heads=size.n_heads, max_seq_len=max_seq_len,
+                            dropout=size.dropout)
     head = arkit.create("head", "core/categorical", vocab_size=tokenizer.vocab_size, d_model=size.d_model)
     return arkit.Pipeline(tokenizer=tokenizer, backbone=backbone, head=head)
 
@@ -87,7 +91,7 @@ def train_raster(data: ImageSplit, size: ModelSize = ModelSize(), *, progress: b
     """A raster-order model over 17-level pixel tokens: documents ``[bos, class, 64 pixels, eos]``."""
     tokenizer = PixelTokenizer()
     seq_len = tokenizer.num_content_tokens + 2  # bos class pixels eos -> 66 (input, target) pairs
-    pipe = _pipeline(tokenizer, size, seq_len + 8)
+    pipe = model_pipeline(tokenizer, size, seq_len + 8)
     train = with_label_dropout(data.train, size.label_dropout, seed=size.seed)
     return pipe, fit_early_stopping(pipe, train, data.valid, _config(size, seq_len, progress))
 
@@ -140,7 +144,7 @@ def train_vq_raster(data: ImageSplit, tokenizer: VQTokenizer, size: ModelSize = 
                                 "train_next_scale(data, size, tokenizer=...)")
     _labels_fit(tokenizer, data)
     seq_len = tokenizer.num_content_tokens + 2
-    pipe = _pipeline(tokenizer, size, seq_len + 8)
+    pipe = model_pipeline(tokenizer, size, seq_len + 8)
     train = with_label_dropout(data.train, size.label_dropout, seed=size.seed)
     return pipe, fit_early_stopping(pipe, train, data.valid, _config(size, seq_len, progress))
 
@@ -163,7 +167,7 @@ def train_next_scale(data: ImageSplit, size: ModelSize = ModelSize(), *,
     _labels_fit(tokenizer, data)
     schedule = tokenizer.schedule
     seq_len = 2 + schedule.input_length  # bos class, then every scale's inputs
-    pipe = _pipeline(tokenizer, size, seq_len + 8)
+    pipe = model_pipeline(tokenizer, size, seq_len + 8)
     train = scale_items(tokenizer, with_label_dropout(data.train, size.label_dropout, seed=size.seed))
     valid = scale_items(tokenizer, data.valid)
     return pipe, fit_early_stopping(pipe, train, valid, _config(size, seq_len, progress), schedule=schedule)
