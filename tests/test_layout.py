@@ -29,3 +29,22 @@ def test_arkit_imports_from_a_folder_that_holds_a_clone_named_arkit(tmp_path: Pa
                               cwd=cwd, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip().endswith("__init__.py")
+
+
+def test_package_data_ships_every_checkpoint_file() -> None:
+    """Every file under a distribution's ``checkpoints/`` folder matches one of its package-data patterns, so a
+    wheel (not only an editable install) carries the weights. (``checkpoints/*/*`` once left out every file one
+    folder deeper: core/ref-text's wheel had no weights.)"""
+    import glob
+    import tomllib
+
+    missing = []
+    for project in [ROOT, *sorted(p.parent for p in (ROOT / "plugins").glob("*/pyproject.toml"))]:
+        data = tomllib.loads((project / "pyproject.toml").read_text())
+        for package, patterns in data.get("tool", {}).get("setuptools", {}).get("package-data", {}).items():
+            folder = project / "src" / package
+            shipped = {Path(f) for pattern in patterns for f in glob.glob(pattern, root_dir=folder, recursive=True)}
+            files = {p.relative_to(folder) for p in (folder / "checkpoints").rglob("*") if p.is_file()}
+            missing += [f"{package}/{f}" for f in sorted(files - shipped)
+                        if "__pycache__" not in f.parts and f.suffix != ".py"]  # modules ship as code
+    assert not missing, f"files no package-data pattern ships: {missing[:10]}"

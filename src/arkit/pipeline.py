@@ -100,7 +100,8 @@ class Pipeline:
         config values merged into the preset's config for that role (``backbone={"n_layers": 2}``).
 
         A preset that ships weights (``arkit presets`` lists them) loads them into its
-        modules; ``pretrained=False`` gives fresh, randomly initialised ones. An override
+        modules; ``pretrained=False`` gives fresh, randomly initialised ones. A preset that
+        extends another (its ``base``) starts from the base's components and weights. An override
         that changes a pretrained module's shapes raises :class:`arkit.ConfigError`.
         """
         preset = get_preset(name)
