@@ -75,7 +75,7 @@ def test_a_preset_extends_another_and_ships_only_what_it_adds(tmp_path: Path, ar
     heads = arkit.create("drafter", "core/medusa", d_model=64, vocab_size=259, num_heads=3)
     for tensor in heads.parameters():  # stand-ins for trained weights (a fresh head's block starts at zero)
         torch.nn.init.normal_(tensor, std=0.02)
-    shipped.replace(drafter=heads).save_pretrained(tmp_path / "heads", roles=["drafter"])  # the heads alone
+    shipped.replace(drafter=heads).save_pretrained(tmp_path / "heads", roles="drafter")  # the heads alone
     arkit_register_plugin(_Shipping(tmp_path / "tiny"), "shipping")
     arkit_register_plugin(_Extending(tmp_path / "heads"), "heads")
     assert arkit.get_preset("heads/tiny-medusa").base == "shipping/tiny"

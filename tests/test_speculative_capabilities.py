@@ -185,6 +185,9 @@ def test_a_drafter_that_declares_its_cost_drafts_only_where_it_pays() -> None:
         pipe.replace(drafter=PluginCostly(float("nan"))).generate(**options)
     with pytest.raises(arkit.GenerationError, match="draft_cost"):
         pipe.replace(drafter=PluginCostly("cheap")).generate(**options)
+    import numpy as np  # any real number will do, numpy's included
+
+    assert pipe.replace(drafter=PluginCostly(np.float32(5.0))).generate(**options).speculative.drafted == 0
     target = tiny_pipeline()  # a draft model's cost grows with the width and with its share of the weights
     small = DraftModel(tiny_pipeline())
     assert small.draft_cost(target.backbone, 4) == pytest.approx(4 * small.draft_cost(target.backbone, 1))

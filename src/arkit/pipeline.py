@@ -270,13 +270,13 @@ class Pipeline:
     def save_pretrained(self, directory: str | os.PathLike[str], *, roles: Iterable[str] | None = None) -> Path:
         """Write the pipeline to ``directory`` (created or atomically replaced); return its path.
 
-        ``roles`` saves only those components (``roles=["drafter"]``: heads or a draft model
+        ``roles`` saves only those components (a role or several: ``roles="drafter"``, heads or a draft model
         trained for a shipped model), for a preset that extends that model's preset (``base``);
         :meth:`from_pretrained` needs every role and refuses such a folder.
         """
         components = self.components
         if roles is not None:
-            roles = list(roles)
+            roles = [roles] if isinstance(roles, str) else list(roles)
             missing = [r for r in roles if r not in components]
             if missing or not roles:
                 raise ConfigError(f"save_pretrained roles must name components this pipeline has "

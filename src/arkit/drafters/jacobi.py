@@ -37,7 +37,8 @@ Reseeding per generation from a fixed seed made the guesses a fixed function of
 the context, which exact acceptance cannot correct for (a biased output).
 
 Per-row state lives between :meth:`start` and the end of a generation; a fresh
-drafter (nothing observed) proposes the repeated pending token.
+drafter (nothing observed) proposes every slot the way ``init`` fills slots no
+prediction reaches.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ for built-in and plugin drafters:
 from __future__ import annotations
 
 import inspect
+import numbers
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -72,7 +73,7 @@ class Drafting:
         costs = [0.0]
         for width in range(1, k + 1):
             cost = self.drafter.draft_cost(pipe.backbone, width)
-            if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not 0 <= cost < float("inf"):
+            if isinstance(cost, bool) or not isinstance(cost, numbers.Real) or not 0 <= float(cost) < float("inf"):
                 raise GenerationError(f"{type(self.drafter).__name__}.draft_cost(target, {width}) returned {cost!r}; "
                                       f"it must be a finite number >= 0 (plain target steps)")
             costs.append(float(cost))
