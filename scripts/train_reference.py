@@ -239,20 +239,45 @@ def _log(out_dir: Path, offset: int = 0) -> list[dict]:
 STAGES = ("copy", "copy-hard", "text")
 
 
+def stages_log(out_dir: Path) -> list[dict]:
+    """The loss log of every stage trained under ``out_dir``, in one step count, each entry named by its stage."""
+    log: list[dict] = []
+    for stage in STAGES:
+        if (out_dir / stage / "checkpoints").is_dir():
+            log += [{**m, "stage": stage} for m in _log(out_dir / stage, offset=log[-1]["step"] if log else 0)]
+    return log
+
+
+def train_stages(pipe: arkit.Pipeline, args: argparse.Namespace, steps: tuple[int, int, int], out_dir: Path,
+                 about: dict, *, train: bool = True) -> None:
+    """Train ``pipe`` through the stages (``steps`` each, a stage of 0 skipped) under ``out_dir``, recording each
+    stage's data in ``about``. With ``args.resume`` a stage that finished before is loaded, not trained again;
+    ``train=False`` only records the data."""
+    for i, (stage, n, mix) in enumerate(zip(STAGES, steps, (COPY_MIX, HARD_MIX, MIX))):
+        docs, held, stage_about = dataset(n, args.batch_size, args.seq_len, args.seed + i, mix,
+                                          max_files=args.max_files)
+        about[stage] = {**stage_about, "steps": n}
+        if not train or not n:
+            continue
+        torch.manual_seed(args.seed + i)
+        if args.resume and (out_dir / stage / "checkpoints").is_dir() and (out_dir / stage / "final").is_dir():
+            pipe.load_checkpoint(out_dir / stage)  # this stage finished before the stop
+            continue
+        pipe.fit(docs, _config(args, n, out_dir / stage), eval_data=held)
+        (out_dir / stage / "final").mkdir(exist_ok=True)
+
+
 def export(out_dir: Path, target: Path, about: dict) -> dict:
     """Load the newest checkpoint, measure it, and ship it as float16 with ``training.json``:
     the data, seeds, steps and loss log of every stage."""
     pipe = _pipeline()
-    step, log = 0, []
     for stage in STAGES:
         if (out_dir / stage / "checkpoints").is_dir():
             pipe.load_checkpoint(out_dir / stage)
-            offset = log[-1]["step"] if log else 0
-            stage_log = _log(out_dir / stage, offset=offset)
-            log += [{**m, "stage": stage} for m in stage_log]
-            step = stage_log[-1]["step"] if stage_log else step
+    log = stages_log(out_dir)
     if not log:
         raise SystemExit(f"no checkpoint under {out_dir}: train first")
+    step = log[-1]["step"]
     copy = copy_test(pipe)
     pipe.backbone.half()
     pipe.head.half()
@@ -285,21 +310,8 @@ def main() -> None:
     about: dict = {"seed": args.seed, "batch_size": args.batch_size, "seq_len": args.seq_len,
                    "lr": args.lr,
                    "dims": DIMS, "command": " ".join(["python", "scripts/train_reference.py", *sys.argv[1:]])}
-    pipe = _pipeline()
-    stages = zip(STAGES, (args.copy_steps, args.hard_steps, args.steps), (COPY_MIX, HARD_MIX, MIX))
-    for i, (stage, steps, mix) in enumerate(stages):
-        docs, held, stage_about = dataset(steps, args.batch_size, args.seq_len, args.seed + i, mix,
-                                          max_files=args.max_files)
-        about[stage] = {**stage_about, "steps": steps}
-        if args.export_only or not steps:
-            continue
-        torch.manual_seed(args.seed + i)
-        done = args.out_dir / stage / "checkpoints"
-        if args.resume and done.is_dir() and (args.out_dir / stage / "final").is_dir():
-            pipe.load_checkpoint(args.out_dir / stage)  # this stage finished before the stop
-            continue
-        pipe.fit(docs, _config(args, steps, args.out_dir / stage), eval_data=held)
-        (args.out_dir / stage / "final").mkdir(exist_ok=True)
+    train_stages(_pipeline(), args, (args.copy_steps, args.hard_steps, args.steps), args.out_dir, about,
+                 train=not args.export_only)
     print(json.dumps({k: v for k, v in export(args.out_dir, args.target, about).items() if k != "log"}, indent=1))
 
 

@@ -42,11 +42,15 @@ from arkit.drafters.draft_model import DraftModel
 from arkit.training.medusa import train_medusa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_reference import COPY_MIX, HARD_MIX, MIX, ROOT, STAGES, _log, copy_test, dataset  # noqa: E402
+from train_reference import MIX, ROOT, copy_test, dataset, stages_log, train_stages  # noqa: E402
 
 CHECKPOINTS = ROOT / "src" / "arkit" / "checkpoints"
 DRAFT_DIMS = {"d_model": 128, "n_layers": 2, "n_heads": 4, "max_seq_len": 512}
 MEDUSA_HEADS = 5
+
+
+def _command() -> str:
+    return " ".join(["python", "scripts/train_reference_drafters.py", *sys.argv[1:]])
 
 
 def _target() -> arkit.Pipeline:
@@ -86,37 +90,16 @@ def agreement(target: arkit.Pipeline, rows: torch.Tensor, *, draft: arkit.Pipeli
             for i in range(1, logits.shape[2] + 1)]
 
 
-def _config(args: argparse.Namespace, steps: int, out_dir: Path) -> arkit.TrainConfig:
-    return arkit.TrainConfig(
-        steps=steps, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, seed=args.seed, shuffle=False,
-        warmup_steps=min(100, steps // 5), threads=1, progress=False, out_dir=str(out_dir),
-        checkpoint_every=100, keep_checkpoints=2, eval_every=250, eval_batches=8, log_every=10,
-        resume_from="latest" if args.resume and (out_dir / "checkpoints").is_dir() else None)
-
-
 def train_draft(args: argparse.Namespace, target: arkit.Pipeline, rows: torch.Tensor) -> None:
     about: dict = {"seed": args.seed, "dims": DRAFT_DIMS, "batch_size": args.batch_size, "seq_len": args.seq_len,
-                   "lr": args.lr, "command": " ".join(["python", "scripts/train_reference_drafters.py", *sys.argv[1:]])}
+                   "lr": args.lr, "command": _command()}
     draft = _draft_pipeline()
-    steps_of = dict(zip(STAGES, (args.draft_copy_steps, args.draft_hard_steps, args.draft_steps)))
-    out = args.out_dir / "draft"
-    log: list[dict] = []
-    for i, (stage, mix) in enumerate(zip(STAGES, (COPY_MIX, HARD_MIX, MIX))):
-        docs, held, stage_about = dataset(steps_of[stage], args.batch_size, args.seq_len, args.seed + i, mix,
-                                          max_files=args.max_files)
-        about[stage] = {**stage_about, "steps": steps_of[stage]}
-        torch.manual_seed(args.seed + i)
-        if args.resume and (out / stage / "final").is_dir():
-            draft.load_checkpoint(out / stage)
-        else:
-            draft.fit(docs, _config(args, steps_of[stage], out / stage), eval_data=held)
-            (out / stage / "final").mkdir(exist_ok=True)
-        stage_log = _log(out / stage, offset=log[-1]["step"] if log else 0)
-        log += [{**m, "stage": stage} for m in stage_log]
+    steps = (args.draft_copy_steps, args.draft_hard_steps, args.draft_steps)
+    train_stages(draft, args, steps, args.out_dir / "draft", about)  # the reference model's curriculum
     drafter = DraftModel(draft)
-    record = {**about, "steps": sum(steps_of.values()), "parameters": draft.num_parameters,
+    record = {**about, "steps": sum(steps), "parameters": draft.num_parameters,
               "agreement_with_target": agreement(target, rows, draft=draft)[0],
-              "copy_test": round(copy_test(draft), 4), "log": log}
+              "copy_test": round(copy_test(draft), 4), "log": stages_log(args.out_dir / "draft")}
     draft.backbone.half()
     draft.head.half()
     _export(target.replace(drafter=drafter), args.export_dir / "ref-text-draft", record)
@@ -134,7 +117,7 @@ def train_heads(args: argparse.Namespace, target: arkit.Pipeline, rows: torch.Te
     record = {"seed": args.seed, "num_heads": MEDUSA_HEADS, "steps": args.medusa_steps,
               "batch_size": args.medusa_batch_size, "seq_len": args.seq_len, "lr": args.medusa_lr,
               "distill": True, "data": data, "parameters": sum(p.numel() for p in heads.parameters()),
-              "command": " ".join(["python", "scripts/train_reference_drafters.py", *sys.argv[1:]]),
+              "command": _command(),
               "agreement_with_target_per_head": agreement(target, rows, medusa=heads),
               "agreement_before_training": before,
               "log": [{"step": s + 1, "loss": round(sum(losses[s - 9:s + 1]) / 10, 4)}
@@ -167,7 +150,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-dir", type=Path, default=Path("runs/ref-drafters"))
     parser.add_argument("--export-dir", type=Path, default=CHECKPOINTS)
-    parser.add_argument("--resume", action="store_true", help="skip the draft model's finished stages")
+    parser.add_argument("--checkpoint-every", type=int, default=100)
+    parser.add_argument("--resume", action="store_true", help="go on from the newest checkpoint of each draft stage")
     parser.add_argument("--max-files", type=int, default=None,
                         help="read only the first N standard-library files (a quick smoke run)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -109,8 +109,8 @@ class Pipeline:
         recipe = {role: spec for p in chain for role, spec in p.components.items()}  # later presets win
         trained: dict[str, Any] = {}
         for p in chain if pretrained else ():
-            if p.weights is not None:
-                trained.update(_load_weights(p))
+            if p.weights is not None:  # a preset with a base ships only what it adds: a partial folder
+                trained.update(_serialization.load_components(p.weights, partial=p.base is not None))
         components: dict[str, Any] = {}
         # a fixed order (KINDS, then anything unknown by name), so the same torch seed gives the same weights
         roles = [k for k in KINDS if k in recipe or k in overrides]
@@ -347,11 +347,6 @@ def _preset_chain(preset: Any) -> list[Any]:
             raise ConfigError(f"preset {chain[0].name!r} extends {chain[0].base!r}, which no installed plugin "
                               f"registers; install the plugin that provides it (arkit presets lists them)") from None
     return chain
-
-
-def _load_weights(preset: Any) -> dict[str, Any]:
-    """The components saved in ``preset``'s weights folder (all of them, or only those it adds to its base)."""
-    return _serialization.load_components(preset.weights, partial=preset.base is not None)
 
 
 def _looks_like_path(value: str | os.PathLike[str]) -> bool:
