@@ -144,6 +144,8 @@ def _say(args: argparse.Namespace) -> int:
 
 def _table(report: dict) -> str:  # type: ignore[type-arg]
     lines = []
+    if "references" in report:  # where the eval's espeak-ng audio came from: "stored" repeats from run to run
+        lines.append(f"references: {report['references']}, speaker training clips: {report['speaker_training']}")
     for key in ("wer", "speaker"):
         if key in report:
             lines.append(f"{key}: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"

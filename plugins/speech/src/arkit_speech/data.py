@@ -8,6 +8,7 @@ synthesis and encoding cost about 10 ms per utterance.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 import json
 from pathlib import Path
@@ -16,11 +17,11 @@ import numpy as np
 
 from .audio import Audio, resample
 from .codec2 import Codec2Tokenizer
-from .espeak import SAMPLE_RATE, VOICES, synthesize, synthesize_words
+from .espeak import SAMPLE_RATE, VOICES, synthesize_words
 from .tts import TTSTokenizer, Utterance
 
-__all__ = ["DIGITS", "Sample", "digit_texts", "load_corpus", "make_corpus", "save_corpus", "speech", "training_items",
-           "voice_prompt", "word_starts"]
+__all__ = ["DIGITS", "Sample", "digit_texts", "frame_starts", "load_corpus", "make_corpus", "save_corpus", "speech",
+           "speech_words", "training_items", "voice_prompt", "word_starts"]
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "oh")
 """The words of the digit task (the recogniser's grammar has the same eleven)."""
@@ -51,13 +52,25 @@ def digit_texts(n: int, *, seed: int, min_len: int = 1, max_len: int = 4) -> lis
 
 def speech(text: str, voice: str, rate: int = 8000) -> Audio:
     """espeak-ng's rendering of ``text`` in ``voice`` at ``rate`` Hz."""
-    return resample(Audio.from_int16(synthesize(text, voice), SAMPLE_RATE), rate)
+    return speech_words(text, voice, rate)[0]
+
+
+def speech_words(text: str, voice: str, rate: int = 8000) -> tuple[Audio, tuple[float, ...]]:
+    """Like :func:`speech`, plus the time (seconds) at which each word starts in that very audio (espeak's word
+    events of the same call)."""
+    pcm, starts = synthesize_words(text, voice)
+    return resample(Audio.from_int16(pcm, SAMPLE_RATE), rate), tuple(starts)
 
 
 def word_starts(text: str, voice: str, frames: int, frames_per_second: float) -> tuple[int, ...]:
     """The codec frame at which each word of ``text`` starts when ``voice`` says it (distinct, increasing, in range)."""
     _, starts = synthesize_words(text, voice)
-    n = len(text.split())
+    return frame_starts(starts, len(text.split()), frames, frames_per_second)
+
+
+def frame_starts(starts: Sequence[float], n: int, frames: int, frames_per_second: float) -> tuple[int, ...]:
+    """The codec frame at which each of ``n`` words starts, from their start times in seconds (``starts``, espeak's
+    word events) in a clip of ``frames`` frames: distinct, increasing, in range."""
     if len(starts) != n:  # espeak reports one word event per word; fall back to an even split if it did not
         starts = [i * frames / (n * frames_per_second) for i in range(n)]
     out: list[int] = []

@@ -3,7 +3,10 @@
 One held-out set: digit strings of three words that no training utterance says (the
 training texts are re-drawn from their seeds), spoken in
 each training voice; each row is prompted with a voice prompt cut from a *different*
-held-out utterance of that voice. Every WER goes through the same chain
+held-out utterance of that voice. espeak-ng does not repeat its audio from run to run, so the
+default set's audio (and the speaker classifier's training clips) is spoken once and stored
+with the package (:mod:`arkit_speech.stored`); another set is spoken afresh, and the report's
+``references`` says which (``"stored"`` or ``"synthesised"``). Every WER goes through the same chain
 (:func:`arkit_speech.asr.transcribe` on 8 kHz audio):
 
 - floor: codec2's own resynthesis of the espeak reference;
@@ -43,47 +46,121 @@ from arkit import ArkitWarning, ConfigError
 from . import asr
 from .audio import Audio
 from .codec2 import Codec2Tokenizer
-from .data import digit_texts, speech, word_starts
+from .data import digit_texts, frame_starts, speech_words
 from .espeak import VOICES
 from .drafting import speculative
+from .frames import FrameCodes
 from .melrvq import MelRVQTokenizer, log_mel_distance
 from .patterns import min_calls
 from .presets import MAX_WORDS, PROMPT_FRAMES, TRAINING_PER_VOICE, TRAINING_SEED
 from .speaker import SpeakerClassifier
+from .stored import stored
 from .synth import speak, voice_prompt_of
 from .tts import TTSTokenizer, Utterance
 
-__all__ = ["TestSet", "evaluate", "reconstruction", "teacher_forced", "test_set", "targets"]
+__all__ = ["HELD_OUT_PER_VOICE", "HELD_OUT_SEED", "SPEAKER_PER_VOICE", "TestSet", "evaluate", "held_out_rows",
+           "reconstruction", "speaker_pairs", "speaker_training", "teacher_forced", "test_set", "targets",
+           "training_texts"]
 
-_TEST_SEED = 9_000
+HELD_OUT_SEED = 9_000
+"""The held-out set's default seed (voice ``i`` draws its texts with ``HELD_OUT_SEED + i``)."""
+HELD_OUT_PER_VOICE = 10
+"""The held-out set's default size per voice (``arkit speech eval --n-per-voice``); the stored audio has this size."""
+SPEAKER_PER_VOICE = 25
+"""Training utterances per voice the speaker classifier's centroids come from."""
 
 
 @dataclass(frozen=True, eq=False)
 class TestSet:
-    """Held-out texts, voices, voice prompts (codec frames) and espeak references at 8 kHz."""
+    """Held-out texts, voices, voice prompts (codec frames) and espeak references at 8 kHz, with the time (s) at
+    which each reference's words start, and where the audio came from: ``"stored"`` or ``"synthesised"``."""
 
     texts: list[str]
     voices: list[str]
     prompts: list[np.ndarray]
     references: list[Audio]
+    word_times: list[tuple[float, ...]]
+    source: str
 
 
-def test_set(tokenizer: TTSTokenizer, n_per_voice: int, *, exclude: set[str] | None = None,
-             voices: Sequence[str] = VOICES, seed: int = _TEST_SEED) -> TestSet:
-    """``n_per_voice`` held-out strings of :data:`MAX_WORDS` words per voice (none of ``exclude``), with prompts."""
-    exclude = exclude or set()
-    texts, vs, prompts, refs = [], [], [], []
+def training_texts() -> dict[str, list[str]]:
+    """The shipped model's training texts per voice, re-drawn from their seeds (as ``data.make_corpus`` drew them)."""
+    return {v: digit_texts(TRAINING_PER_VOICE, seed=TRAINING_SEED * 1000 + i, max_len=MAX_WORDS)
+            for i, v in enumerate(VOICES)}
+
+
+def held_out_rows(n_per_voice: int = HELD_OUT_PER_VOICE, *, exclude: set[str] | None = None,
+                  voices: Sequence[str] = VOICES, seed: int = HELD_OUT_SEED) -> list[tuple[str, str, str]]:
+    """The held-out set's rows ``(text, other, voice)``: ``n_per_voice`` distinct strings of :data:`MAX_WORDS`
+    words per voice, none of ``exclude`` (default: the shipped model's :func:`training_texts`), each with another
+    such string of its voice that its voice prompt is cut from."""
+    if exclude is None:
+        exclude = {t for texts in training_texts().values() for t in texts}
+    rows = []
     for v, voice in enumerate(voices):
         pool = [t for t in digit_texts(20 * n_per_voice, seed=seed + v, min_len=MAX_WORDS, max_len=MAX_WORDS)
                 if t not in exclude]
         chosen = list(dict.fromkeys(pool))[: 2 * n_per_voice]
-        for i in range(n_per_voice):
-            text, other = chosen[2 * i], chosen[2 * i + 1]
-            texts.append(text)
-            vs.append(voice)
-            refs.append(speech(text, voice))
-            prompts.append(voice_prompt_of(speech(other, voice), tokenizer, PROMPT_FRAMES))
-    return TestSet(texts, vs, prompts, refs)
+        rows += [(chosen[2 * i], chosen[2 * i + 1], voice) for i in range(n_per_voice)]
+    return rows
+
+
+def test_set(tokenizer: TTSTokenizer, n_per_voice: int = HELD_OUT_PER_VOICE, *,
+             exclude: set[str] | None = None, voices: Sequence[str] = VOICES, seed: int = HELD_OUT_SEED) -> TestSet:
+    """The :func:`held_out_rows` with their espeak references and voice prompts (``tokenizer``'s codec frames).
+
+    The audio is the stored audio (:mod:`arkit_speech.stored`) when the rows are the stored ones (the defaults),
+    else espeak-ng speaks it now, which does not repeat exactly from run to run.
+    """
+    rows = held_out_rows(n_per_voice, exclude=exclude, voices=voices, seed=seed)
+    audio, source = _stored_rows(rows), "stored"
+    if audio is None:
+        audio, source = _spoken_rows(rows), "synthesised"
+    references, word_times, sources = audio
+    return TestSet(texts=[text for text, _, _ in rows], voices=[voice for _, _, voice in rows],
+                   prompts=[voice_prompt_of(a, tokenizer, PROMPT_FRAMES) for a in sources],
+                   references=references, word_times=word_times, source=source)
+
+
+_RowAudio = tuple[list[Audio], list[tuple[float, ...]], list[Audio]]
+"""Per row: the reference, the time (s) at which its words start, and the audio its voice prompt is cut from."""
+
+
+def _stored_rows(rows: Sequence[tuple[str, str, str]]) -> _RowAudio | None:
+    """The stored audio of ``rows`` (``(text, other, voice)``), or ``None`` if they are not the stored rows."""
+    store = stored()
+    refs = store.find("reference", [(text, voice) for text, _, voice in rows])
+    sources = store.find("prompt_source", [(other, voice) for _, other, voice in rows])
+    if refs is None or sources is None:
+        return None
+    return [c.audio for c in refs], [c.word_times for c in refs], [c.audio for c in sources]
+
+
+def _spoken_rows(rows: Sequence[tuple[str, str, str]]) -> _RowAudio:
+    """The audio of ``rows`` (``(text, other, voice)``) spoken by espeak-ng now."""
+    references, word_times, sources = [], [], []
+    for text, other, voice in rows:  # the reference, then the prompt's source: the order the stored set was spoken in
+        audio, times = speech_words(text, voice)
+        references.append(audio)
+        word_times.append(times)
+        sources.append(speech_words(other, voice)[0])
+    return references, word_times, sources
+
+
+def speaker_pairs() -> list[tuple[str, str]]:
+    """``(text, voice)`` of the speaker classifier's training clips: the first :data:`SPEAKER_PER_VOICE` training
+    texts of each voice."""
+    return [(t, v) for v, texts in training_texts().items() for t in texts[:SPEAKER_PER_VOICE]]
+
+
+def speaker_training(codec: FrameCodes) -> tuple[list[Audio], list[str], str]:
+    """The speaker classifier's training clips through ``codec`` (like every clip it judges), their voices, and
+    where their espeak audio came from (``"stored"``, or ``"synthesised"`` if the stored clips are not these)."""
+    pairs = speaker_pairs()
+    clips = stored().find("speaker", pairs)
+    audio = [c.audio for c in clips] if clips is not None else [speech_words(t, v)[0] for t, v in pairs]
+    return ([codec.frames_to_audio(codec.audio_to_frames(a)) for a in audio], [v for _, v in pairs],
+            "stored" if clips is not None else "synthesised")
 
 
 def _wer(references: Sequence[str], clips: Sequence[Audio]) -> float:
@@ -130,10 +207,11 @@ def teacher_forced(pipe: arkit.Pipeline, data: TestSet, text: str = "right") -> 
     clips = []
     correct, total = np.zeros(tok.num_codebooks), np.zeros(tok.num_codebooks)
     phonemes = "" if text == "none" else None
-    for spoken, given, voice, prompt, reference in zip(data.texts, said, data.voices, data.prompts, data.references):
+    for spoken, given, times, prompt, reference in zip(data.texts, said, data.word_times, data.prompts,
+                                                       data.references):
         frames = codec.audio_to_frames(reference)
         if tok.by_word:
-            starts = word_starts(spoken, voice, len(frames), codec.frames_per_second)
+            starts = frame_starts(times, len(spoken.split()), len(frames), codec.frames_per_second)
             bounds = [*starts[1:], len(frames)]
             item = Utterance(text=given, phonemes=phonemes, voice_prompt=prompt,
                              audio_words=tuple(frames[a:b] for a, b in zip(starts, bounds)))
@@ -245,27 +323,25 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def evaluate(pipe: arkit.Pipeline, *, delay: arkit.Pipeline | None = None, n_per_voice: int = 10,
-             speed_rows: int = 4, guidance_scale: float = 1.0, exclude: set[str] | None = None,
-             train_clips: tuple[list[Audio], list[str]] | None = None, seed: int = 0,
+def evaluate(pipe: arkit.Pipeline, *, delay: arkit.Pipeline | None = None,
+             n_per_voice: int = HELD_OUT_PER_VOICE, speed_rows: int = 4, guidance_scale: float = 1.0,
+             exclude: set[str] | None = None, train_clips: tuple[list[Audio], list[str]] | None = None, seed: int = 0,
              ort: bool = True, others: dict[str, arkit.Pipeline] | None = None,
              mel_rvq: MelRVQTokenizer | None = None) -> dict[str, Any]:
-    """Everything ``arkit speech eval --json`` prints (see the module docstring); one torch thread."""
+    """Everything ``arkit speech eval --json`` prints (see the module docstring); one torch thread. ``exclude``:
+    texts the held-out set must not say (default: the shipped model's training texts)."""
     torch.set_num_threads(1)
     tok = pipe.tokenizer
-    training = {v: digit_texts(TRAINING_PER_VOICE, seed=TRAINING_SEED * 1000 + i, max_len=MAX_WORDS)
-                for i, v in enumerate(VOICES)}
-    if exclude is None:
-        exclude = {t for texts in training.values() for t in texts}
+    speaker_source = "given"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ArkitWarning)
         data = test_set(tok, n_per_voice, exclude=exclude)
-        if train_clips is None:  # centroids from 25 training utterances per voice, through codec2 like the rest
-            pairs = [(t, v) for v, texts in training.items() for t in texts[:25]]
-            train_clips = ([tok.codec.frames_to_audio(tok.codec.audio_to_frames(speech(t, v))) for t, v in pairs],
-                           [v for _, v in pairs])
+        if train_clips is None:  # centroids from 25 training utterances per voice, through the codec like the rest
+            clips, labels, speaker_source = speaker_training(tok.codec)
+            train_clips = (clips, labels)
     floor_audio = [tok.codec.frames_to_audio(tok.codec.audio_to_frames(r)) for r in data.references]
     report: dict[str, Any] = {"utterances": len(data.texts), "voices": list(dict.fromkeys(data.voices)),
+                              "references": data.source, "speaker_training": speaker_source,
                               "codebooks": tok.num_codebooks, "guidance_scale": guidance_scale, "wer": {},
                               "speed": {}, "examples": []}
     w = report["wer"]

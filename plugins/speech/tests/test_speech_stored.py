@@ -1,0 +1,96 @@
+"""The evaluation's stored espeak-ng audio: unchanged, read identically every time, and used by default."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+from pathlib import Path
+import shutil
+import tomllib
+
+import pytest
+
+from arkit_speech import TTSTokenizer
+from arkit_speech import evaluation  # not its test_set by name: pytest would collect it
+from arkit_speech.data import frame_starts
+from arkit_speech.evaluation import held_out_rows, speaker_pairs, speaker_training
+from arkit_speech.stored import FOLDER, GROUPS, StoredAudio, StoredAudioError, load_stored, stored
+
+STORED_DIGEST = "77540f0c0c9d4ecd094cdc865855b6b53eadeac658e89600121f674d04518eab"
+"""SHA-256 of the stored clips (texts, voices, word times, int16 samples). The eval's figures depend on these
+exact samples: if you remake them with scripts/store_eval_audio.py on purpose, update this digest and say in the
+changelog that the eval's figures moved."""
+
+
+def _digest(store: StoredAudio) -> str:
+    h = hashlib.sha256()
+    for name in GROUPS:
+        for clip in store.groups[name]:
+            h.update(json.dumps([name, clip.text, clip.voice, list(clip.word_times)]).encode())
+            h.update(clip.audio.to_int16().tobytes())
+    return h.hexdigest()
+
+
+def test_stored_audio_is_the_recorded_audio_and_reads_identically_twice() -> None:
+    first, second = load_stored(), load_stored()
+    assert _digest(first) == STORED_DIGEST
+    for name in GROUPS:
+        assert len(first.groups[name]) == len(second.groups[name]) > 0
+        for a, b in zip(first.groups[name], second.groups[name]):
+            assert a.audio.samples.tobytes() == b.audio.samples.tobytes()
+            assert (a.text, a.voice, a.word_times) == (b.text, b.voice, b.word_times)
+
+
+def test_default_test_set_and_speaker_clips_are_the_stored_audio() -> None:
+    store = stored()
+    data = evaluation.test_set(TTSTokenizer())
+    assert data.source == "stored"
+    assert [(t, v) for t, _, v in held_out_rows()] == [(c.text, c.voice) for c in store.groups["reference"]]
+    assert list(zip(data.texts, data.voices)) == [(c.text, c.voice) for c in store.groups["reference"]]
+    assert all(r.samples.tobytes() == c.audio.samples.tobytes() for r, c in zip(data.references,
+                                                                                 store.groups["reference"]))
+    assert data.word_times == [c.word_times for c in store.groups["reference"]]
+    assert speaker_pairs() == [(c.text, c.voice) for c in store.groups["speaker"]]
+    clips, voices, source = speaker_training(TTSTokenizer().codec)
+    assert source == "stored" and len(clips) == len(voices) == len(store.groups["speaker"])
+
+
+def test_another_test_set_is_synthesised_and_says_so() -> None:
+    data = evaluation.test_set(TTSTokenizer(), 2, voices=("en-us",))
+    assert data.source == "synthesised"
+    assert len(data.references) == len(data.word_times) == 2
+    assert all(len(times) == len(text.split()) for times, text in zip(data.word_times, data.texts))
+
+
+def test_a_corrupted_or_missing_stored_file_is_named(tmp_path: Path) -> None:
+    shutil.copytree(FOLDER, tmp_path, dirs_exist_ok=True)
+    npz = tmp_path / "heldout.npz"
+    raw = bytearray(npz.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    npz.write_bytes(bytes(raw))
+    with pytest.raises(StoredAudioError, match="corrupted"):
+        load_stored(tmp_path)
+    npz.unlink()
+    with pytest.raises(StoredAudioError, match="missing"):
+        load_stored(tmp_path)
+
+
+def test_package_data_ships_the_stored_audio() -> None:
+    """A wheel carries the stored files, not only an editable install."""
+    project = Path(__file__).resolve().parents[1]
+    patterns = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    package = project / "src" / "arkit_speech"
+    shipped = {Path(f) for p in patterns["arkit_speech"] for f in glob.glob(p, root_dir=package)}
+    files = {p.relative_to(package) for p in FOLDER.iterdir() if p.is_file()}
+    assert files and files <= shipped, sorted(files - shipped)
+
+
+def test_stored_word_times_split_each_reference_into_its_words() -> None:
+    """``teacher_forced`` cuts a by-word layout at these times instead of asking espeak-ng again."""
+    codec = TTSTokenizer().codec
+    for clip in stored().groups["reference"][::5]:
+        frames = len(codec.audio_to_frames(clip.audio))
+        starts = frame_starts(clip.word_times, len(clip.text.split()), frames, codec.frames_per_second)
+        assert len(clip.word_times) == len(starts) == len(clip.text.split())
+        assert starts[0] == 0 and list(starts) == sorted(set(starts)) and starts[-1] < frames
