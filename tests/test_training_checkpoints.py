@@ -77,6 +77,24 @@ def test_a_checkpoint_of_another_architecture_is_refused(tmp_path: Path) -> None
         tiny_pipeline().fit(CORPUS, _config(tmp_path, resume_from=str(tmp_path)))
 
 
+def test_a_checkpoint_from_before_an_option_existed_resumes_when_the_option_is_at_its_default(tmp_path: Path) -> None:
+    """A checkpoint's recorded config without a key (written before ``dropout`` existed) has that option's default."""
+    import json
+
+    tiny_pipeline().fit(CORPUS, _config(tmp_path, steps=4))
+    for trainer in (tmp_path / "checkpoints").glob("*/trainer.json"):
+        record = json.loads(trainer.read_text())
+        del record["architecture"]["backbone"]["config"]["dropout"]
+        trainer.write_text(json.dumps(record))
+    assert tiny_pipeline().fit(CORPUS, _config(tmp_path, steps=8, resume_from="latest")).resumed_from == 4
+    torch.manual_seed(0)
+    dropping = arkit.Pipeline.from_preset("core/tiny-byte", backbone={"d_model": 64, "n_layers": 2, "n_heads": 4,
+                                          "n_kv_heads": 2, "max_seq_len": 128, "dropout": 0.1}, head={"d_model": 64})
+    old = tmp_path / "checkpoints" / "checkpoint-00000004"  # still without the key
+    with pytest.raises(arkit.CheckpointError, match="dropout = None in the checkpoint, 0.1 here"):
+        dropping.fit(CORPUS, _config(tmp_path, steps=8, resume_from=str(old)))
+
+
 def test_a_failed_save_leaves_no_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = ckpt.safetensors.torch.save_file
     calls = []

@@ -19,6 +19,7 @@ one with a :class:`arkit.CheckpointError`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+import inspect
 import json
 import os
 from pathlib import Path
@@ -221,9 +222,24 @@ def _differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
             continue
         ca, cb = a.get("config", {}), b.get("config", {})
         for key in sorted(set(ca) | set(cb)):
-            if ca.get(key) != cb.get(key):
-                out.append(f"{role} {key} = {ca.get(key)!r} in the checkpoint, {cb.get(key)!r} here")
+            if ca.get(key) == cb.get(key):
+                continue
+            if key not in ca and cb[key] == _default(role, b.get("name"), key):
+                continue  # written before the option existed: the checkpoint has its default
+            out.append(f"{role} {key} = {ca.get(key)!r} in the checkpoint, {cb.get(key)!r} here")
     return out
+
+
+def _default(role: str, name: Any, key: str) -> Any:
+    """The default of option ``key`` of the registered component ``name`` (a marker object when it has none)."""
+    from ..registry import get_component
+
+    missing = object()
+    try:
+        parameter = inspect.signature(get_component(role, name).factory).parameters.get(key)  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - not registered, or no signature: no default to compare with
+        return missing
+    return missing if parameter is None or parameter.default is inspect.Parameter.empty else parameter.default
 
 
 def load_weights(model: torch.nn.Module, weights: Mapping[str, torch.Tensor], path: Any) -> None:
