@@ -73,14 +73,15 @@ DRAFTERS = ROOT / "scripts" / "train_reference_drafters.py"
 
 
 def test_the_shipped_drafters_agree_with_the_reference_model_and_change_no_token() -> None:
-    """``core/ref-text-draft`` and ``core/ref-text-medusa``: the reference model plus a drafter trained for it.
+    """``core/ref-text-draft``, ``-medusa`` and ``-eagle``: the reference model plus a drafter trained for it.
     Greedy decoding with either gives plain decoding's tokens, in fewer target passes on a prompt that repeats."""
     plain = arkit.Pipeline.from_preset("core/ref-text", sampler=arkit.create("sampler", "core/greedy"))
     prompt = ["def read_config(path):\n    with open(path) as f:\n        return f.read()\n\n"
               "def read_config(path):\n    with open(path) as f:\n"]
     options = dict(max_new_tokens=24, eos_token_ids=(), num_draft_tokens=5)
     expected = plain.generate(prompt, **options).sequences
-    for name, kind, least in (("core/ref-text-draft", "DraftModel", 0.6), ("core/ref-text-medusa", "MedusaHeads", 0.4)):
+    for name, kind, least in (("core/ref-text-draft", "DraftModel", 0.6), ("core/ref-text-medusa", "MedusaHeads", 0.4),
+                              ("core/ref-text-eagle", "EagleDrafter", 0.6)):
         pipe = arkit.Pipeline.from_preset(name, sampler=arkit.create("sampler", "core/greedy"))
         assert type(pipe.drafter).__name__ == kind and pipe.backbone.config == plain.backbone.config
         out = pipe.generate(prompt, **options)
@@ -90,13 +91,16 @@ def test_the_shipped_drafters_agree_with_the_reference_model_and_change_no_token
         first = record.get("agreement_with_target", (record.get("agreement_with_target_per_head") or [0])[0])
         assert first >= least and record["seed"] == 0 and record["log"], name
         assert record.get("copy_test", 1.0) >= 0.9, name  # the draft model copies like its target
+        assert record.get("copy_drafts_kept_per_pass", 5.0) >= 2.0, name  # and EAGLE drafts what it copies
         weights = sorted(Path(arkit.get_preset(name).weights).rglob("*.safetensors"))
         assert [w.parent.name for w in weights] == ["drafter"]  # the drafter alone; the model is core/ref-text's
 
 
-def test_the_drafters_recipe_trains_both_and_writes_drafter_only_folders(tmp_path: Path) -> None:
+def test_the_drafters_recipe_trains_all_three_and_writes_drafter_only_folders(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, str(DRAFTERS), "--draft-copy-steps", "1", "--draft-hard-steps", "1",
                            "--draft-steps", "2", "--medusa-steps", "2", "--batch-size", "2", "--medusa-batch-size", "2",
+                           "--eagle-copy-steps", "1", "--eagle-hard-steps", "0", "--eagle-steps", "2",
+                           "--eagle-batch-size", "2",
                            "--seq-len", "64", "--max-files", "30", "--quiet", "--out-dir", str(tmp_path / "run"),
                            "--export-dir", str(tmp_path / "ship")],
                           capture_output=True, text=True, timeout=600)
@@ -106,6 +110,9 @@ def test_the_drafters_recipe_trains_both_and_writes_drafter_only_folders(tmp_pat
     assert 0 <= draft["agreement_with_target"] <= 1 and 0 <= draft["copy_test"] <= 1 and draft["dims"]["n_layers"] == 2
     heads = json.loads((tmp_path / "ship" / "ref-text-medusa" / "training.json").read_text())
     assert heads["steps"] == 2 and len(heads["agreement_with_target_per_head"]) == heads["num_heads"] == 5
-    for folder in ("ref-text-draft", "ref-text-medusa"):
+    eagle = json.loads((tmp_path / "ship" / "ref-text-eagle" / "training.json").read_text())
+    assert eagle["steps"] == {"copy": 1, "text": 2} and 0 <= eagle["agreement_with_target"] <= 1
+    assert eagle["copy_drafts_kept_per_pass"] >= 0 and eagle["data"]["copy"]["mix_by_characters"] == {"fill": 1.0}
+    for folder in ("ref-text-draft", "ref-text-medusa", "ref-text-eagle"):
         manifest = json.loads((tmp_path / "ship" / folder / "pipeline.json").read_text())
         assert list(manifest["components"]) == ["drafter"]

@@ -92,6 +92,9 @@ def arkit_register_drafters(register: Any) -> None:
              description="Propose the continuation of the latest earlier occurrence of each row's final n-gram.")
     register("core/medusa", "arkit.drafters.medusa:MedusaHeads",
              description="``num_heads`` heads guessing the tokens 2, 3, ... places after each verified position.")
+    register("core/eagle", "arkit.drafters.eagle:EagleDrafter",
+             description="One transformer layer over [target feature, next token's embedding] pairs, drafting with "
+                         "the target's head (EAGLE).")
     register("core/jacobi", "arkit.drafters.jacobi:JacobiDrafter",
              description="Draft the target's own predictions from the previous pass (Jacobi iteration; SJD when "
                          "probabilistic).")
@@ -186,5 +189,14 @@ def arkit_register_pipeline_presets(register: Any) -> None:
         description="core/ref-text with five Medusa heads self-distilled on it (0.66M parameters; rebuilt by "
                     "scripts/train_reference_drafters.py).",
         weights=Path(__file__).parent / "checkpoints" / "ref-text-medusa",
+        base="core/ref-text",
+    )
+    register(
+        "core/ref-text-eagle",
+        {"drafter": ("core/eagle", {"d_model": ref["d_model"], "vocab_size": vocab, "width": 128, "n_heads": 4,
+                                    "max_seq_len": ref["max_seq_len"]})},
+        description="core/ref-text with an EAGLE layer trained on its features (one transformer layer of width 128, "
+                    "0.33M parameters; rebuilt by scripts/train_reference_drafters.py).",
+        weights=Path(__file__).parent / "checkpoints" / "ref-text-eagle",
         base="core/ref-text",
     )

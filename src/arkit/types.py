@@ -474,8 +474,9 @@ class Draft:
 class Verification:
     """What the target decided in one pass; given to drafters that learn from it (``Drafter.observe``).
 
-    After the prefill ``n = 1`` (each row's last prompt token) and ``accepted`` is 0;
-    after a verification pass ``n = 1 + k`` (the row's pending token, then its drafts).
+    After the prefill ``n = 1`` (each row's last prompt token), ``accepted`` is 0 and
+    ``prompt_hidden`` holds every prompt slot's hidden state; after a verification pass
+    ``n = 1 + k`` (the row's pending token, then its drafts).
     """
 
     tokens: Any
@@ -494,6 +495,11 @@ class Verification:
     """``LongTensor[B]``: index into ``tokens`` of each row's last kept position, whose prediction is
     ``next_tokens`` (0 for the pending token). For a chain it equals ``accepted``; for a tree draft it
     is ``1 +`` the last kept node. ``None`` means ``accepted``."""
+    prompt_hidden: Any = None
+    """After the prefill only: ``Tensor[B, L, D]``, the target's final hidden states at every slot of the
+    prompts, laid out as they were fed (right-aligned: a row's prompt fills its last slots, and the slots
+    before hold no token and meaningless values). ``None`` after a verification pass. A drafter that
+    reads the context's features (EAGLE) starts from these; ``hidden`` holds the last of them."""
 
 
 @attrs.frozen(kw_only=True)

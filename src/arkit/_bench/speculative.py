@@ -5,11 +5,13 @@
    library's source and help text, with copy and edit structure, so that it repeats what
    its context repeats, as real models do). Its drafters ship next to it, trained on its own
    data by ``scripts/train_reference_drafters.py``: the draft model ``core/ref-text-draft``
-   (2 layers, d_model 128; for ``core/draft-model`` and ``core/hierarchical``) and five
-   Medusa heads ``core/ref-text-medusa`` (self-distilled on the frozen target).
+   (2 layers, d_model 128; for ``core/draft-model`` and ``core/hierarchical``), five
+   Medusa heads ``core/ref-text-medusa`` (self-distilled on the frozen target) and an
+   EAGLE layer ``core/ref-text-eagle`` (one layer over the target's features).
    ``--quick`` and ``run(train_steps=N)`` train a fresh target instead; then a 1-layer,
-   d_model 64 draft model trains briefly on :func:`arkit.tiny_corpus`, seeded, and Medusa
-   heads train on the target's own continuations of held-out passages, once per run.
+   d_model 64 draft model trains briefly on :func:`arkit.tiny_corpus`, seeded, Medusa
+   heads train on the target's own continuations of held-out passages, and an EAGLE
+   layer on held-out passages, once per run.
 2. Workloads that stand for real use:
 
    - *quote*: answers that repeat parts of the prompt: a passage followed by its opening
@@ -44,6 +46,7 @@ from ._common import interleaved, median
 
 REFERENCE = "core/ref-text"
 REFERENCE_DRAFT, REFERENCE_MEDUSA = "core/ref-text-draft", "core/ref-text-medusa"  # trained for it, shipped
+REFERENCE_EAGLE = "core/ref-text-eagle"
 TARGET_DIMS = {"d_model": 256, "n_layers": 4, "n_heads": 4, "max_seq_len": 512}
 DRAFT_DIMS = {"d_model": 64, "n_layers": 1, "n_heads": 2, "max_seq_len": 512}  # about 1/40 of the target's weights
 WORKLOADS = ("quote", "free", "mixed")
@@ -106,6 +109,20 @@ def _medusa(ctx: dict[str, Any]) -> Any:
     return heads
 
 
+def _eagle(ctx: dict[str, Any]) -> Any:
+    from ..drafters.eagle import EagleDrafter
+    from ..training.eagle import train_eagle
+
+    if ctx["shipped"]:
+        return arkit.Pipeline.from_preset(REFERENCE_EAGLE).drafter
+    target = ctx["target"]
+    torch.manual_seed(ctx["seed"])
+    eagle = EagleDrafter.for_pipeline(target)
+    train_eagle(target, eagle, _prompts(ctx["corpus"][::-1], 64, 160), steps=ctx["medusa_steps"], batch_size=8,
+                seq_len=128, seed=ctx["seed"], progress=False)  # held-out passages, as Medusa's
+    return eagle
+
+
 def _jacobi(ctx: dict[str, Any]) -> Any:
     return arkit.create("drafter", "core/jacobi")
 
@@ -125,6 +142,7 @@ RECIPES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "core/draft-model": _draft_model,
     "core/hierarchical": _hierarchical,
     "core/medusa": _medusa,
+    "core/eagle": _eagle,
     "core/jacobi": _jacobi,
     "core/token-recycling": _token_recycling,
     "retrieval/datastore": _datastore,  # skipped with a note where arkit-retrieval is not installed

@@ -351,6 +351,16 @@ def _medusa(target: Any) -> Any:
     return heads
 
 
+def _eagle(temperature: float) -> Callable[[Any], Any]:
+    def make(target: Any) -> Any:
+        from ..drafters.eagle import EagleDrafter
+
+        torch.manual_seed(13)
+        return EagleDrafter.for_pipeline(target, n_heads=2, init_std=0.6, temperature=temperature)
+
+    return make
+
+
 def _hierarchical(target: Any) -> Any:
     import arkit
 
@@ -363,6 +373,7 @@ def _hierarchical(target: Any) -> Any:
 BUILTIN_CASES: dict[str, dict[str, Callable[[Any], Any]]] = {
     "core/draft-model": {"core/draft-model(temperature=1)": _draft_model(1.0),
                          "core/draft-model(temperature=0)": _draft_model(0.0)},
+    "core/eagle": {"core/eagle(temperature=1)": _eagle(1.0), "core/eagle(temperature=0)": _eagle(0.0)},
     "core/hierarchical": {"core/hierarchical": _hierarchical},
     "core/jacobi": {"core/jacobi": _configured("core/jacobi"),
                     "core/jacobi(probabilistic)": _configured("core/jacobi", probabilistic=True)},

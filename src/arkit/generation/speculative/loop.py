@@ -143,19 +143,21 @@ def _passes(
 
         # 2. Verify: one target pass; the scoring step gives the target's distribution at each position.
         n = draft.tokens.shape[1] + 1  # positions whose predictions this pass needs
+        prefill = not slots.filled
         A = len(ids)
         began = time.perf_counter()
-        hidden = backbone(fed, positions=positions, cache=cache, attention_mask=mask, **extras,
-                          **(checked if slots.filled else {}))[:, -n:]
+        outputs = backbone(fed, positions=positions, cache=cache, attention_mask=mask, **extras,
+                           **({} if prefill else checked))
+        hidden = outputs[:, -n:]
         logits = head(hidden)
         stats.target_s += time.perf_counter() - began
-        if slots.filled:
+        if prefill:
+            stats.steps, stats.prefill_s = 1, time.perf_counter() - start
+            prefix = slots.context(L)
+        else:
             stats.steps += 1
             stats.target_calls += 1
             prefix = slots.pend(pending, ids, live)  # each row's context and pending token
-        else:
-            stats.steps, stats.prefill_s = 1, time.perf_counter() - start
-            prefix = slots.context(L)
         live_before = [rows.live[r] for r in ids]
         states = None if rows.states is None else [rows.states[r] for r in ids]
         scores = target_scores(scoring, logits, prefix, draft, states, live_before, [rows.produced[r] for r in ids])
@@ -188,7 +190,8 @@ def _passes(
                 tokens=fed[:B, -n:], hidden=hidden[:B], logits=guide(logits, config.guidance_scale) if guided else logits,
                 accepted=torch.tensor(kept, device=fed.device), next_tokens=next_tokens,
                 live=torch.tensor(live_before, device=fed.device),
-                last_kept=fed.new_zeros(B) if decision.last_kept is None else decision.last_kept.to(fed.device)))
+                last_kept=fed.new_zeros(B) if decision.last_kept is None else decision.last_kept.to(fed.device),
+                prompt_hidden=outputs[:B] if prefill else None))
         schedule.update(ids, kept, proposed)
         if not any(rows.live):
             return
