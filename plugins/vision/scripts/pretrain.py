@@ -28,6 +28,7 @@ The shipped shapes models are the 2,000-shape runs above, then fine-tuned (runs 
 
     pretrain.py --out-dir runs/vision --stages shapes-raster --finetune-steps 1500 --extra-shapes 18000
     pretrain.py --out-dir runs/vision/finetune --stages shapes-raster --resume-steps 3000
+    pretrain.py --out-dir runs/vision/finetune --stages shapes-raster --resume-steps 6000
     pretrain.py --out-dir runs/vision --stages shapes-next-scale --finetune-steps 1500 --extra-shapes 18000
     pretrain.py --out-dir runs/vision --stages shapes-draft --finetune-steps 1500 --finetune-lr 2e-3 --extra-shapes 18000
 
@@ -268,9 +269,6 @@ def _resume(name: str, out_dir: Path, steps: int) -> None:
     if done >= steps:
         raise SystemExit(f"{name}: {run} is already at step {done} >= --resume-steps {steps}")
     eval_every = int(extra["eval_every"])
-    extra["resumed"] = [*extra.get("resumed", []), {"from_step": done, "to_step": steps, "command": " ".join(sys.argv)}]
-    extra["model"] = attrs.asdict(size)
-    (run / "extra.json").write_text(json.dumps(extra, indent=2))
     config = arkit.TrainConfig(steps=steps, batch_size=size.batch_size, seq_len=int(extra["seq_len"]), lr=size.lr,
                                overflow="truncate", threads=1, progress=False, seed=size.seed, eval_every=eval_every,
                                checkpoint_every=eval_every, keep_checkpoints=steps // eval_every + 1,
@@ -279,6 +277,11 @@ def _resume(name: str, out_dir: Path, steps: int) -> None:
     _log(f"{name}: resuming at step {done}, training on to {steps}")
     pipe.fit(train, config, eval_data=valid, schedule=schedule)
     _log(f"{name}: trained {steps - done} more steps in {time.time() - t0:.0f} s")
+    # recorded once the steps are done (a resume that fails or is stopped leaves no entry; the next one goes on
+    # from the newest checkpoint and records that)
+    extra["resumed"] = [*extra.get("resumed", []), {"from_step": done, "to_step": steps, "command": " ".join(sys.argv)}]
+    extra["model"] = attrs.asdict(size)
+    (run / "extra.json").write_text(json.dumps(extra, indent=2))
     _export(name, run, extra)
 
 

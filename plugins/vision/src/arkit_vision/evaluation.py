@@ -75,7 +75,7 @@ class Decoding:
 DECODING: dict[str, Decoding] = {
     "digits_raster": Decoding(guidance_scale=1.25),
     "digits_next_scale": Decoding(guidance_scale=1.0, temperature=0.8),
-    "shapes_raster": Decoding(guidance_scale=1.5),
+    "shapes_raster": Decoding(guidance_scale=1.5, top_p=0.95),
     "shapes_next_scale": Decoding(guidance_scale=2.0, temperature=0.8, top_p=0.9),
 }
 """The documented decoding of each model (guidance scale, temperature, top-p), chosen on the validation images with
