@@ -152,6 +152,13 @@ def test_a_layer_built_for_another_target_is_refused_with_a_clear_error() -> Non
                                                                                 num_draft_tokens=2)
     with pytest.raises(arkit.ConfigError, match="temperature"):
         EagleDrafter(temperature=-1)
+    eagle = EagleDrafter.for_pipeline(target)
+    eagle.start(target, 1)
+    logits = torch.zeros(1, 4, target.head.vocab_size)  # what an OrtPipeline's graph returns instead of features
+    with pytest.raises(arkit.ConfigError, match="torch pipeline"):
+        eagle.observe(arkit.Verification(tokens=torch.zeros(1, 1, dtype=torch.long), hidden=logits[:, -1:],
+                                         logits=logits[:, -1:], accepted=torch.zeros(1, dtype=torch.long),
+                                         next_tokens=torch.zeros(1, dtype=torch.long), prompt_hidden=logits))
     for bad in (dict(steps=0), dict(lr=0.0), dict(cls_weight=-1.0), dict(noise=float("nan"))):
         with pytest.raises(arkit.ConfigError, match="train_eagle"):
             train_eagle(target, EagleDrafter.for_pipeline(target), CORPUS[:10], progress=False, **bad)

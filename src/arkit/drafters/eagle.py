@@ -154,7 +154,7 @@ class EagleDrafter(nn.Module):
         """Store the features of the positions the target kept: every prompt slot after the prefill; the pending
         token and the kept drafts after a verification pass (rows no longer live store nothing)."""
         if verification.prompt_hidden is not None:
-            prompt = verification.prompt_hidden.detach()
+            prompt = self._checked_width(verification.prompt_hidden.detach())
             B, L, D = prompt.shape
             self._features = torch.zeros(B, L + 64, D, dtype=prompt.dtype, device=prompt.device)
             self._features[:, :L] = prompt
@@ -163,11 +163,7 @@ class EagleDrafter(nn.Module):
             return
         if self._features is None:
             return
-        hidden = verification.hidden.detach()
-        if hidden.shape[-1] != self.d_model:
-            raise ConfigError(f"the eagle drafter reads the target's {self.d_model}-wide hidden states, but this "
-                              f"pipeline's passes give {hidden.shape[-1]}-wide outputs (an OrtPipeline's graph returns "
-                              f"logits): use it with a torch pipeline")
+        hidden = self._checked_width(verification.hidden.detach())
         kept = verification.accepted.tolist()
         live = [True] * len(kept) if verification.live is None else verification.live.tolist()
         need = self._prompt_slots + max(a + n + 1 for a, n in zip(self._appended, kept))
@@ -231,6 +227,13 @@ class EagleDrafter(nn.Module):
         return Draft(tokens=out.to(device), probs=None if q is None else q.to(device), lengths=lengths)
 
     # -- internals ---------------------------------------------------------------------
+    def _checked_width(self, hidden: torch.Tensor) -> torch.Tensor:
+        if hidden.shape[-1] != self.d_model:
+            raise ConfigError(f"the eagle drafter reads the target's {self.d_model}-wide hidden states, but this "
+                              f"pipeline's passes give {hidden.shape[-1]}-wide outputs (an OrtPipeline's graph returns "
+                              f"logits): use it with a torch pipeline")
+        return hidden
+
     def _reset_state(self) -> None:
         self._features: torch.Tensor | None = None  # [B, slots, D]: prompt slots as laid out, then kept positions
         self._prompt_slots = 0
