@@ -93,8 +93,8 @@ def arkit_register_drafters(register: Any) -> None:
     register("core/medusa", "arkit.drafters.medusa:MedusaHeads",
              description="``num_heads`` heads guessing the tokens 2, 3, ... places after each verified position.")
     register("core/eagle", "arkit.drafters.eagle:EagleDrafter",
-             description="One transformer layer over [target feature, next token's embedding] pairs, drafting with "
-                         "the target's head (EAGLE).")
+             description="One transformer layer over ``[target feature, token, next token]`` pairs, drafting with "
+                         "the target's head.")
     register("core/jacobi", "arkit.drafters.jacobi:JacobiDrafter",
              description="Draft the target's own predictions from the previous pass (Jacobi iteration; SJD when "
                          "probabilistic).")
