@@ -32,6 +32,7 @@ from torch import nn
 from ..errors import ConfigError, UnknownComponentError
 from ..registry import component_info, create
 from ..types import Draft
+from ._pick import pick
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -228,12 +229,12 @@ class DraftModel(nn.Module):
         else:
             self._truncate(keep)
         hidden = self._feed([context[r][keep[r]:] for r in range(B)], param)[:, -1:]
-        first, first_probs = self._pick(self.head(hidden)[:, 0])
+        first, first_probs = pick(self.head(hidden)[:, 0], self.temperature, self._generator)
         if inner is None:
             out, probs = [first], [first_probs]
             for _ in range(kk - 1):
                 hidden = self._feed_one(out[-1])
-                token, prob = self._pick(self.head(hidden)[:, 0])
+                token, prob = pick(self.head(hidden)[:, 0], self.temperature, self._generator)
                 out.append(token)
                 probs.append(prob)
             drafted = torch.stack(out, 1)
@@ -311,13 +312,6 @@ class DraftModel(nn.Module):
         tokens = torch.tensor([d[:kk] for d in drafted], dtype=torch.long)
         q = torch.stack([torch.stack(p[:kk]) for p in probs]) if self.temperature > 0 else None
         return tokens, q
-
-    def _pick(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        logits = logits.float()
-        if self.temperature == 0:
-            return logits.argmax(-1), None
-        probs = (logits / self.temperature).softmax(-1)
-        return torch.multinomial(probs, 1, generator=self._generator)[:, 0], probs
 
     # -- the draft model's own cache -------------------------------------------------
     def _reset(self, B: int, param: torch.Tensor) -> None:

@@ -34,6 +34,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..registry import create
 from ..types import Draft, Verification
+from ._pick import pick
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -186,16 +187,16 @@ class EagleDrafter(nn.Module):
             self._reset_cache(B, param)
         # feed the pairs not in the cache yet: (f_j, x_j, x_{j+1}) for j = cached .. known - 1, per row (0-based);
         # the last one's prediction is the pending token's feature
-        usable = [ok and known[row] > len(self._pairs[row]) for row, ok in enumerate(usable)]
+        usable = [ok and known[row] > self._pairs[row] for row, ok in enumerate(usable)]
         if not any(usable):
             return none
-        spans = [(len(self._pairs[row]), known[row]) if ok else (0, 0) for row, ok in enumerate(usable)]
+        spans = [(self._pairs[row], known[row]) if ok else (0, 0) for row, ok in enumerate(usable)]
         hidden = self._feed(spans, context, param, room=kk - 1)[:, -1]
         drafted, probs = [], []
         S = self._slots.shape[1]
         previous = torch.tensor([row[-1] for row in context], device=param.device)  # the pending tokens
         for i in range(kk):
-            token, q = self._pick(self._head(hidden.to(param.dtype)))
+            token, q = pick(self._head(hidden.to(param.dtype)), self.temperature, self._generator)
             drafted.append(token)
             probs.append(q)
             if i + 1 < kk:  # the drafted pair: the predicted feature, its token and the drafted one
@@ -228,14 +229,14 @@ class EagleDrafter(nn.Module):
         self._appended: list[int] = []
         self._batch: int | None = None
         self._cache = create("cache", "core/static")
-        self._pairs: list[list[int]] = []  # per row: the tokens x_{j+1} of the pairs in the cache, in order
+        self._pairs: list[int] = []  # per row: how many of its pairs the cache holds (its first ones)
         self._slots = torch.empty(0, 0, dtype=torch.bool)  # [B, S]: which cache slots hold a real pair
         self._holes = False
 
     def _reset_cache(self, B: int, param: torch.Tensor) -> None:
         self._cache.allocate(self.layer.cache_spec(), batch_size=B, max_len=self._capacity, dtype=param.dtype,
                              device=param.device)
-        self._batch, self._pairs, self._holes = B, [[] for _ in range(B)], False
+        self._batch, self._pairs, self._holes = B, [0] * B, False
         self._slots = torch.empty(B, 0, dtype=torch.bool, device=param.device)
 
     def _feature(self, row: int, j: int) -> int:
@@ -267,7 +268,7 @@ class EagleDrafter(nn.Module):
             own[row, T - n:] = torch.tensor(context[row][start:end], device=param.device)
             positions[row, T - n:] = torch.arange(start, end, device=param.device)
             new[row, T - n:] = True
-            self._pairs[row].extend(context[row][start + 1 : end + 1])
+            self._pairs[row] += n
         padded = not bool(new.all())
         mask = None
         if self._holes or padded:
@@ -291,9 +292,3 @@ class EagleDrafter(nn.Module):
         self._slots = torch.cat([self._slots, torch.ones(B, 1, dtype=torch.bool, device=self._slots.device)], 1)
         return out[:, -1]
 
-    def _pick(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        logits = logits.float()
-        if self.temperature == 0:
-            return logits.argmax(-1), None
-        probs = (logits / self.temperature).softmax(-1)
-        return torch.multinomial(probs, 1, generator=self._generator)[:, 0], probs

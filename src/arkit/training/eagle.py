@@ -27,7 +27,8 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError
-from .data import IGNORE, RowStream, Source, attention_mask, collate
+from ._drafter_steps import drafter_steps
+from .data import IGNORE, Batch, attention_mask
 
 if TYPE_CHECKING:
     from ..drafters.eagle import EagleDrafter
@@ -58,56 +59,33 @@ def train_eagle(
         raise ConfigError(f"the eagle drafter (d_model {drafter.d_model}, vocab {drafter.vocab_size}) does not fit the "
                           f"pipeline (d_model {pipe.backbone.d_model}, vocab {vocab}): build it with "
                           f"EagleDrafter.for_pipeline(pipe)")
-    special = pipe.tokenizer.special_tokens
-    source = Source(data, seed=seed, shuffle=True, shuffle_buffer=1000)
-    stream = RowStream(source, pipe.encode, special.get("eos"), seq_len=seq_len, overflow="split",
-                       pad_id=int(special.get("pad", 0)))
     device = next(pipe.backbone.parameters()).device
-    drafter.to(device).train()
-    torch.manual_seed(seed)
     generator = torch.Generator(device=device).manual_seed(seed)
-    optimizer = torch.optim.AdamW(drafter.parameters(), lr=lr, weight_decay=0.0)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
 
-        bar = tqdm(total=steps, desc="eagle drafter", unit="step", dynamic_ncols=True)
+    def loss(batch: Batch) -> torch.Tensor | None:
+        inputs, targets, positions, segments, _, extras = batch
+        mask = attention_mask(segments)
+        with torch.no_grad():
+            features = pipe.backbone(inputs, positions=positions, attention_mask=mask, **(extras or {}))
+            teacher = pipe.head(features).float()
+        shaken = features + noise * (2 * torch.rand(features.shape, generator=generator, device=device) - 1)
+        predicted = drafter(shaken, inputs, targets.clamp(min=0), positions=positions, attention_mask=mask)
+        # pair t predicts the feature at t + 1: both in one document, and x_{t+1} a real token
+        valid = (targets[:, :-1] != IGNORE) & (segments[:, 1:] == segments[:, :-1]) & (segments[:, 1:] > 0)
+        if not bool(valid.any()):
+            return None
+        guess = predicted[:, :-1][valid]
+        regression = F.smooth_l1_loss(guess, features[:, 1:][valid])
+        logp = pipe.head(guess).float().log_softmax(-1)
+        classification = -(teacher[:, 1:][valid].softmax(-1) * logp).sum(-1).mean()
+        return regression + cls_weight * classification
+
     frozen = [p for p in pipe.head.parameters() if p.requires_grad]  # the target's head: used, never trained
     for p in frozen:
         p.requires_grad_(False)
-    losses = []
     try:
-        for step in range(steps):
-            for group in optimizer.param_groups:
-                group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * step / steps))
-            inputs, targets, positions, segments, _, extras = collate(stream.take(batch_size)).to(device)
-            mask = attention_mask(segments)
-            with torch.no_grad():
-                features = pipe.backbone(inputs, positions=positions, attention_mask=mask, **(extras or {}))
-                teacher = pipe.head(features).float()
-            shaken = features + noise * (2 * torch.rand(features.shape, generator=generator, device=device) - 1)
-            predicted = drafter(shaken, inputs, targets.clamp(min=0), positions=positions, attention_mask=mask)
-            # pair t predicts the feature at t + 1: both in one document, and x_{t+1} a real token
-            valid = (targets[:, :-1] != IGNORE) & (segments[:, 1:] == segments[:, :-1]) & (segments[:, 1:] > 0)
-            if not bool(valid.any()):
-                continue
-            guess = predicted[:, :-1][valid]
-            regression = F.smooth_l1_loss(guess, features[:, 1:][valid])
-            logp = pipe.head(guess).float().log_softmax(-1)
-            classification = -(teacher[:, 1:][valid].softmax(-1) * logp).sum(-1).mean()
-            loss = regression + cls_weight * classification
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(drafter.parameters(), 1.0)
-            optimizer.step()
-            losses.append(float(loss.detach()))
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        return drafter_steps(pipe, drafter, data, loss, steps=steps, batch_size=batch_size, seq_len=seq_len, lr=lr,
+                             seed=seed, progress=progress, desc="eagle drafter")
     finally:
-        if bar is not None:
-            bar.close()
-        drafter.eval()
         for p in frozen:
             p.requires_grad_(True)
-    return losses

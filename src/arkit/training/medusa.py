@@ -20,14 +20,14 @@ target will say, which is what speculative decoding rewards.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-import math
 from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError, InputError
-from .data import IGNORE, RowStream, Source, attention_mask, collate
+from ._drafter_steps import drafter_steps
+from .data import IGNORE, Batch, attention_mask
 from .distill import _as_token_ids, _continuations
 
 if TYPE_CHECKING:
@@ -67,52 +67,27 @@ def train_medusa(
             raise InputError("with generate_tokens, train_medusa's data must be a non-empty list of prompts")
         data = _continuations(pipe, data, max_new_tokens=generate_tokens, batch_size=16, seed=seed)
         pipe = _as_token_ids(pipe)  # the rows are token ids already
-    special = pipe.tokenizer.special_tokens
-    source = Source(data, seed=seed, shuffle=True, shuffle_buffer=1000)
-    stream = RowStream(source, pipe.encode, special.get("eos"), seq_len=seq_len, overflow="split",
-                       pad_id=int(special.get("pad", 0)))
-    device = next(pipe.backbone.parameters()).device
-    drafter.to(device).train()
-    torch.manual_seed(seed)
-    optimizer = torch.optim.AdamW(drafter.parameters(), lr=lr, weight_decay=0.0)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
 
-        bar = tqdm(total=steps, desc="medusa heads", unit="step", dynamic_ncols=True)
-    losses = []
-    try:
-        for step in range(steps):
-            for group in optimizer.param_groups:
-                group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * step / steps))
-            inputs, targets, positions, segments, _, extras = collate(stream.take(batch_size)).to(device)
-            with torch.no_grad():
-                hidden = pipe.backbone(inputs, positions=positions, attention_mask=attention_mask(segments),
-                                       **(extras or {}))
-                teacher = pipe.head(hidden).float()
-            logits = drafter(hidden)  # [B, T, num_heads, V]
-            loss = logits.new_zeros(())
-            for i in range(1, drafter.num_heads + 1):
-                # head i at t predicts the token at t + i + 1: targets[t + i], the teacher's prediction at t + i
-                valid = (targets[:, i:] != IGNORE) & (segments[:, i:] == segments[:, :-i])
-                if not bool(valid.any()):
-                    continue
-                guess = logits[:, :-i, i - 1][valid].float()
-                if distill:
-                    head_loss = -(teacher[:, i:][valid].softmax(-1) * guess.log_softmax(-1)).sum(-1).mean()
-                else:
-                    head_loss = F.cross_entropy(guess, targets[:, i:][valid])
-                loss = loss + 0.8 ** (i - 1) * head_loss
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(drafter.parameters(), 1.0)
-            optimizer.step()
-            losses.append(float(loss.detach()))
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{losses[-1]:.3f}")
-    finally:
-        if bar is not None:
-            bar.close()
-        drafter.eval()
-    return losses
+    def loss(batch: Batch) -> torch.Tensor:
+        inputs, targets, positions, segments, _, extras = batch
+        with torch.no_grad():
+            hidden = pipe.backbone(inputs, positions=positions, attention_mask=attention_mask(segments),
+                                   **(extras or {}))
+            teacher = pipe.head(hidden).float()
+        logits = drafter(hidden)  # [B, T, num_heads, V]
+        total = logits.new_zeros(())
+        for i in range(1, drafter.num_heads + 1):
+            # head i at t predicts the token at t + i + 1: targets[t + i], the teacher's prediction at t + i
+            valid = (targets[:, i:] != IGNORE) & (segments[:, i:] == segments[:, :-i])
+            if not bool(valid.any()):
+                continue
+            guess = logits[:, :-i, i - 1][valid].float()
+            if distill:
+                head_loss = -(teacher[:, i:][valid].softmax(-1) * guess.log_softmax(-1)).sum(-1).mean()
+            else:
+                head_loss = F.cross_entropy(guess, targets[:, i:][valid])
+            total = total + 0.8 ** (i - 1) * head_loss
+        return total
+
+    return drafter_steps(pipe, drafter, data, loss, steps=steps, batch_size=batch_size, seq_len=seq_len, lr=lr,
+                         seed=seed, progress=progress, desc="medusa heads")
