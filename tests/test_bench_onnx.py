@@ -15,8 +15,10 @@ pytest.importorskip("onnxruntime")
 TINY = {"vocab_size": 64, "d_model": 32, "n_layers": 1, "n_heads": 2, "ffn_hidden": 64}
 
 
-def test_bench_onnx_reports_speed_parity_and_identical_tokens() -> None:
+def test_bench_onnx_reports_speed_parity_and_identical_tokens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # its own: other tests' folders come and go
 
     from arkit._bench.onnx import run
 

@@ -14,8 +14,10 @@ TINY = {"vocab_size": 64, "d_model": 32, "n_layers": 1, "n_heads": 2, "ffn_hidde
 
 
 @pytest.mark.slow  # runs onnxruntime-genai's model builder in a subprocess
-def test_bench_onnx_reports_the_peers_targets_and_where_the_time_goes() -> None:
+def test_bench_onnx_reports_the_peers_targets_and_where_the_time_goes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # its own: other tests' folders come and go
 
     from arkit._bench.onnx import run
 
