@@ -49,9 +49,11 @@ def _corpus(out_dir: Path, n_per_voice: int, seed: int) -> list[data.Sample]:
     return data.load_corpus(path)
 
 
-def _ship(pipe: arkit.Pipeline, target: Path, out_dir: Path, step: int, pattern: str) -> None:
+def _ship(pipe: arkit.Pipeline, args: argparse.Namespace, step: int) -> None:
     """Save ``pipe`` with float16 weights, its pattern in the tokenizer's config, greedy decoding (on held-out
-    rows it beat sampling at temperature 1 on WER and voice: scripts/diagnose.py), and the training log beside it."""
+    rows it beat sampling at temperature 1 on WER and voice: scripts/diagnose.py), and the training log beside it.
+    ``TRAINING.json`` records the run's data, options and the command that repeats it."""
+    target, out_dir, pattern = args.target, args.out_dir, args.pattern
     pipe.tokenizer.pattern = pattern
     pipe = pipe.replace(sampler=arkit.create("sampler", "core/greedy"))
     pipe.backbone.half()
@@ -62,10 +64,16 @@ def _ship(pipe: arkit.Pipeline, target: Path, out_dir: Path, step: int, pattern:
     metrics = out_dir / "metrics.jsonl"
     if metrics.is_file():
         shutil.copy(metrics, target / "metrics.jsonl")
+    options = {"steps": args.steps, "batch_size": args.batch_size, "seq_len": args.seq_len, "lr": args.lr,
+               "n_per_voice": args.n_per_voice, "seed": args.seed}
+    command = " ".join(["python plugins/speech/scripts/pretrain.py", f"--pattern {pattern}",
+                        *(["--by-word"] if args.by_word else []),
+                        *(f"--{key.replace('_', '-')} {value}" for key, value in options.items())])
     record = {"script": "plugins/speech/scripts/pretrain.py", "step": step, "pattern": pattern,
-              "by_word": bool(getattr(pipe.tokenizer, "by_word", False)), "seed": 0,
-              "sampler": "core/greedy",
-              "data": f"espeak-ng digit strings of 1-{MAX_WORDS} words, 600 per voice in {list(VOICES)} (seed 0), "
+              "by_word": bool(getattr(pipe.tokenizer, "by_word", False)), "seed": args.seed,
+              "sampler": "core/greedy", "options": options, "command": command,
+              "data": f"espeak-ng digit strings of 1-{MAX_WORDS} words, {args.n_per_voice} per voice in {list(VOICES)} "
+                      f"(seed {args.seed}), "
                       f"8 kHz, codec2-1200 as 6 byte codebooks; each utterance twice with a {PROMPT_FRAMES}-frame "
                       f"voice prompt from another utterance of its voice; 10 % without phonemes",
               "log": "metrics.jsonl: the training run's lines (loss every 10 steps); runs that were stopped and "
@@ -73,18 +81,18 @@ def _ship(pipe: arkit.Pipeline, target: Path, out_dir: Path, step: int, pattern:
     (target / "TRAINING.json").write_text(json.dumps(record, indent=1))
 
 
-def _export_latest(out_dir: Path, target: Path, pattern: str, by_word: bool) -> int:
-    checkpoints = sorted((out_dir / "checkpoints").glob("checkpoint-*"))
+def _export_latest(args: argparse.Namespace) -> int:
+    checkpoints = sorted((args.out_dir / "checkpoints").glob("checkpoint-*"))  # zero-padded steps
     if not checkpoints:
-        raise SystemExit(f"no checkpoint under {out_dir / 'checkpoints'}")
+        raise SystemExit(f"no checkpoint under {args.out_dir / 'checkpoints'}")
     weights = safetensors.torch.load_file(str(checkpoints[-1] / "model.safetensors"))
     pipe = arkit.Pipeline.from_preset("speech/tts-small")
-    if by_word:
+    if args.by_word:
         pipe = pipe.replace(tokenizer=arkit.create("tokenizer", "speech/tts", by_word=True))
     for name, module in (("backbone", pipe.backbone), ("head", pipe.head)):
         module.load_state_dict({k[len(name) + 1:]: v for k, v in weights.items() if k.startswith(name + ".")})
     step = int(checkpoints[-1].name.split("-")[-1])
-    _ship(pipe, target, out_dir, step, pattern)
+    _ship(pipe, args, step)
     return step
 
 
@@ -111,7 +119,7 @@ def main() -> None:
             args.target = CHECKPOINTS / "tts-digits-words"
     torch.set_num_threads(1)
     if args.export_only:
-        print(f"shipped step {_export_latest(args.out_dir, args.target, args.pattern, args.by_word)} to {args.target}")
+        print(f"shipped step {_export_latest(args)} to {args.target}")
         return
     torch.manual_seed(args.seed)
     samples = _corpus(args.out_dir, args.n_per_voice, args.seed)
@@ -131,7 +139,7 @@ def main() -> None:
                       warmup_steps=100, overflow="truncate", threads=1, progress=False, seed=args.seed,
                       out_dir=str(args.out_dir), log_every=10, checkpoint_every=args.checkpoint_every,
                       resume_from="latest" if args.resume else None)
-    _ship(pipe, args.target, args.out_dir, args.steps, args.pattern)
+    _ship(pipe, args, args.steps)
     print(f"loss {result.losses[0]:.3f} -> {result.losses[-1]:.3f}; saved to {args.target}")
 
 

@@ -68,11 +68,10 @@ def test_schedule_blocks_round_trip_and_obey_their_own_masks(T: int, pattern: st
     schedule = CodecSchedule(TOK, pattern)
     clip = np.random.default_rng(seed).integers(0, SIZE, (T, K))
     blocks = schedule.blocks(clip)
-    assert len(blocks) == (T + K if pattern == "delay" else T + 1)
-    assert np.array_equal(schedule.frames(blocks), clip)
-    # generation runs every block but delay's last (all eos, determined once codebook 0 has ended)
+    # generation runs every block: delay's all-eos block after T + K - 2 is determined, so it is neither run nor a target
     run = T + K - 1 if pattern == "delay" else T + 1
-    assert np.array_equal(schedule.frames(blocks[:run]), clip)
+    assert len(blocks) == run
+    assert np.array_equal(schedule.frames(blocks), clip)
     for k, block in enumerate(blocks[:run]):
         assert schedule.block_inputs(k, [1], blocks[:k]) is not None
         mask = schedule.allowed(k, [1], blocks[:k], K)
@@ -80,6 +79,9 @@ def test_schedule_blocks_round_trip_and_obey_their_own_masks(T: int, pattern: st
         assert all(bool(mask[j, t]) for j, t in enumerate(block)), f"block {k} breaks its mask"
     assert schedule.block_inputs(run, [1], blocks[:run]) is None
     assert 1 + run == min_calls(pattern, T, K)  # the prefill and one call per block run
+    # and the blocks are a valid training example, one target per block input
+    inputs, targets, _ = schedule.training_example([1], blocks)
+    assert len(inputs) == len(targets) == 1 + K * run
 
 
 @settings(max_examples=40, deadline=None)

@@ -8,8 +8,8 @@ two-way attention, the rest of its own inputs.
 
 End of audio: with ``delay``, codebook 0 emits ``eos`` instead of frame ``T``, codebook ``j``
 ``j`` steps later; generation ends with block ``T + K - 2``, which holds the last code
-(codebook ``K - 1`` of frame ``T - 1``): the all-``eos`` block that training targets end with
-is fully determined, so it costs no model call. A delay row thus takes the prefill, block 0
+(codebook ``K - 1`` of frame ``T - 1``): the all-``eos`` block after it is fully determined,
+so it costs no model call and is no training target either. A delay row thus takes the prefill, block 0
 (its K ``pad`` inputs) and ``T + K - 2`` more blocks: ``T + K`` calls, against flatten's
 ``T * K + 1`` (see :func:`arkit_speech.patterns.min_calls`). With ``parallel`` a block
 holding any ``eos`` ends the row (training targets put ``eos`` at every position). Positions
@@ -47,15 +47,17 @@ class CodecSchedule(arkit.BlockSchedule):
 
     # -- training targets --------------------------------------------------------------
     def blocks(self, frames: np.ndarray) -> list[list[int]]:
-        """Frames ``[T, K]`` to target blocks (ids), with the end-of-audio blocks appended."""
+        """Frames ``[T, K]`` to target blocks (ids), with the end-of-audio blocks appended: the blocks generation
+        runs, ``T + K - 1`` with ``delay`` and ``T + 1`` with ``parallel``."""
         steps = interleave(frames, "delay" if self._shift else "parallel", fill=-1)
         T = len(frames)
         offset = self.tokenizer.audio_offset
         out = []
         for s, step in enumerate(steps):
             out.append([self.pad if v < 0 else offset + j * self.size + v for j, v in enumerate(step)])
-        # codebook j ends at step T + j * shift: eos there and after, until the all-eos block
-        for s in range(T, T + self._shift * (self.K - 1) + 1):
+        # codebook j ends at step T + j * shift: eos there and after. Parallel ends with an all-eos block (the
+        # model's signal to stop); delay's would follow block T + K - 2 and is determined, so it is no target
+        for s in range(T, T + self._shift * (self.K - 1) + (0 if self._shift else 1)):
             if s < len(out):
                 out[s] = [self.eos if s - j * self._shift >= T else t for j, t in enumerate(out[s])]
             else:
