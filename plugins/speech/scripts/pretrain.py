@@ -36,16 +36,24 @@ import torch
 import arkit
 from arkit_speech import data
 from arkit_speech.espeak import VOICES
+from arkit_speech.evaluation import held_out_rows
 from arkit_speech.schedule import CodecSchedule
 from arkit_speech.presets import CHECKPOINTS, MAX_WORDS, PROMPT_FRAMES
 
 
+def held_out_texts() -> set[str]:
+    """Every string of the evaluation's held-out rows (what they say and what their voice prompts say), in any voice:
+    no training utterance says one. The 600-per-voice corpus of seed 0 never draws them; larger ones leave them out."""
+    return {text for row in held_out_rows() for text in row[:2]}
+
+
 def _corpus(out_dir: Path, n_per_voice: int, seed: int) -> list[data.Sample]:
-    path = out_dir / f"corpus-{n_per_voice}-{seed}-{MAX_WORDS}-words.npz"
+    path = out_dir / f"corpus-{n_per_voice}-{seed}-{MAX_WORDS}-words-heldout-excluded.npz"
     if not path.is_file():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", arkit.ArkitWarning)
-            data.save_corpus(data.make_corpus(n_per_voice, seed=seed, max_len=MAX_WORDS), path)
+            samples = data.make_corpus(n_per_voice, seed=seed, max_len=MAX_WORDS, exclude=held_out_texts())
+            data.save_corpus(samples, path)
     return data.load_corpus(path)
 
 
@@ -72,8 +80,9 @@ def _ship(pipe: arkit.Pipeline, args: argparse.Namespace, step: int) -> None:
     record = {"script": "plugins/speech/scripts/pretrain.py", "step": step, "pattern": pattern,
               "by_word": bool(getattr(pipe.tokenizer, "by_word", False)), "seed": args.seed,
               "sampler": "core/greedy", "options": options, "command": command,
-              "data": f"espeak-ng digit strings of 1-{MAX_WORDS} words, {args.n_per_voice} per voice in {list(VOICES)} "
-                      f"(seed {args.seed}), "
+              "data": f"espeak-ng digit strings of 1-{MAX_WORDS} words, {args.n_per_voice} drawn per voice in "
+                      f"{list(VOICES)} (seed {args.seed}), the evaluation's held-out strings left out "
+                      f"({len(_corpus(out_dir, args.n_per_voice, args.seed))} utterances), "
                       f"8 kHz, codec2-1200 as 6 byte codebooks; each utterance twice with a {PROMPT_FRAMES}-frame "
                       f"voice prompt from another utterance of its voice; 10 % without phonemes",
               "log": "metrics.jsonl: the training run's lines (loss every 10 steps); runs that were stopped and "

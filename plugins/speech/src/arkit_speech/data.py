@@ -8,7 +8,7 @@ synthesis and encoding cost about 10 ms per utterance.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 import json
 from pathlib import Path
@@ -82,12 +82,17 @@ def frame_starts(starts: Sequence[float], n: int, frames: int, frames_per_second
 
 
 def make_corpus(n_per_voice: int, *, seed: int, voices: tuple[str, ...] = VOICES, codec: Codec2Tokenizer | None = None,
-                max_len: int = 4) -> list[Sample]:
-    """Speak ``n_per_voice`` seeded digit strings in each voice and encode them with ``codec`` (codec2-1200)."""
+                max_len: int = 4, exclude: Collection[str] = ()) -> list[Sample]:
+    """Speak ``n_per_voice`` seeded digit strings in each voice and encode them with ``codec`` (codec2-1200).
+
+    Strings in ``exclude`` (an evaluation's held-out texts) are drawn but left out, so a voice may have fewer."""
     codec = codec or Codec2Tokenizer()
     out = []
+    left_out = set(exclude)
     for v, voice in enumerate(voices):
         for text in digit_texts(n_per_voice, seed=seed * 1000 + v, max_len=max_len):
+            if text in left_out:
+                continue
             frames = codec.audio_to_frames(speech(text, voice, codec.rate))
             out.append(Sample(text, voice, frames, word_starts(text, voice, len(frames), codec.frames_per_second)))
     return out
