@@ -2,11 +2,18 @@
 
 Features of a clip (at the codec's 8 kHz): 30 MFCCs (25 ms windows, 10 ms hop, 40 mel
 bands up to 4 kHz, scipy's DCT) over the frames louder than 1 % of the clip's peak
-energy; the clip is summarised by their mean and standard deviation (60 numbers). On
-codec2-1200 resynthesis of the demo's four voices this scored 0.83 where 13 MFCCs from
-26 bands scored 0.69 (``en`` and ``en-us`` share a timbre and differ in accent only).
-:class:`SpeakerClassifier` standardises the features with the training set's statistics
-and assigns a clip to the voice whose centroid is nearest.
+energy; the clip is summarised by their mean and standard deviation and the standard
+deviation of their frame-to-frame differences (90 numbers). On codec2-1200 resynthesis
+of the demo's four voices, 30 MFCCs scored 0.83 where 13 MFCCs from 26 bands scored 0.69.
+:class:`SpeakerClassifier` standardises the features with the training set's statistics,
+projects them onto the directions that separate the voices best (linear discriminant
+analysis, the within-voice scatter shrunk 10 % towards its mean variance: few clips, many
+features), and assigns a clip to the voice whose centroid is nearest there.
+
+Leave-one-out on the eval's 100 training clips (25 per voice, codec2 resynthesis):
+0.74 with the mean and standard deviation alone and no projection (the classifier before),
+0.84 with the projection, 0.87 with the differences too. The errors left are ``en``
+against ``en-us``, which share a timbre and differ in accent only.
 """
 
 from __future__ import annotations
@@ -61,37 +68,52 @@ def mfcc(audio: Audio, n_mfcc: int = _N_MFCC) -> tuple[np.ndarray, np.ndarray]:
 
 
 def voice_features(audio: Audio) -> np.ndarray:
-    """Mean and standard deviation of the MFCCs of the loud frames: a 60-number summary of the voice."""
+    """Mean and standard deviation of the MFCCs of the loud frames, and the standard deviation of their
+    frame-to-frame differences: a 90-number summary of the voice."""
     coeffs, energy = mfcc(audio)
     loud = energy > energy.max() + np.log(0.01)
-    coeffs = coeffs[loud] if loud.sum() >= 2 else coeffs
-    return np.concatenate([coeffs.mean(axis=0), coeffs.std(axis=0)])
+    coeffs = coeffs[loud] if loud.sum() >= 3 else coeffs
+    steps = np.diff(coeffs, axis=0) if len(coeffs) >= 2 else np.zeros((1, coeffs.shape[1]))
+    return np.concatenate([coeffs.mean(axis=0), coeffs.std(axis=0), steps.std(axis=0)])
+
+
+_FEATURES = 3 * _N_MFCC
+_SHRINK = 0.1  # of the within-voice scatter, towards its mean variance
 
 
 class SpeakerClassifier:
-    """Nearest centroid over standardised :func:`voice_features`."""
+    """Nearest centroid over standardised :func:`voice_features`, projected by linear discriminant analysis."""
 
     def __init__(self) -> None:
         self.voices: list[str] = []
-        self._centroids = np.zeros((0, 2 * _N_MFCC))
-        self._mean, self._std = np.zeros(2 * _N_MFCC), np.ones(2 * _N_MFCC)
+        self._mean, self._std = np.zeros(_FEATURES), np.ones(_FEATURES)
+        self._projection = np.eye(_FEATURES)
+        self._centroids = np.zeros((0, _FEATURES))
 
     def fit(self, clips: Sequence[Audio], voices: Sequence[str]) -> SpeakerClassifier:
-        """Learn one centroid per voice from labelled clips."""
+        """Learn the projection and one centroid per voice from labelled clips."""
         if len(clips) != len(voices) or not clips:
             raise InputError(f"give one voice label per clip (got {len(clips)} clips, {len(voices)} labels)")
+        self.voices = sorted(set(voices))
+        if len(self.voices) < 2:
+            raise InputError(f"fit the speaker classifier on clips of at least two voices, got {self.voices}")
         feats = np.stack([voice_features(c) for c in clips])
         self._mean, self._std = feats.mean(axis=0), feats.std(axis=0) + 1e-8
         z = (feats - self._mean) / self._std
-        self.voices = sorted(set(voices))
         labels = np.array(voices)
-        self._centroids = np.stack([z[labels == v].mean(axis=0) for v in self.voices])
+        means = np.stack([z[labels == v].mean(axis=0) for v in self.voices])
+        within = sum(np.cov(z[labels == v].T, bias=True) * (labels == v).sum() for v in self.voices) / len(z)
+        within = (1 - _SHRINK) * within + _SHRINK * np.eye(len(within)) * np.trace(within) / len(within)
+        between = np.cov(means.T, bias=True)
+        values, vectors = np.linalg.eig(np.linalg.solve(within, between))
+        self._projection = vectors[:, np.argsort(-values.real)[: len(self.voices) - 1]].real
+        self._centroids = means @ self._projection
         return self
 
     def predict(self, clips: Sequence[Audio]) -> list[str]:
         """The nearest voice of each clip."""
         if not self.voices:
             raise InputError("SpeakerClassifier.predict before fit: fit it on labelled clips first")
-        z = (np.stack([voice_features(c) for c in clips]) - self._mean) / self._std
+        z = (np.stack([voice_features(c) for c in clips]) - self._mean) / self._std @ self._projection
         d = ((z[:, None, :] - self._centroids[None]) ** 2).sum(-1)
         return [self.voices[i] for i in d.argmin(axis=1)]
