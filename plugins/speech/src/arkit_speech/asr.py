@@ -4,10 +4,13 @@ Open-vocabulary pocketsphinx is useless on synthetic speech; constrained to the 
 grammar ``( zero | one | ... | nine | oh )+`` it transcribes espeak-ng digit strings with a
 word error rate near 0.2-0.3 and returns nothing for noise. The recogniser is
 front-end sensitive, so every figure that is compared goes through one chain in
-:func:`transcribe`: audio at the codec's 8 kHz (other rates are resampled there first), then
-linear interpolation to the recogniser's 16 kHz. Measured here on codec2-1200 resynthesis of
-espeak digit strings, linear interpolation scored WER 0.22 where polyphase resampling scored
-0.34 (its images above 4 kHz suit the 16 kHz acoustic model).
+:func:`transcribe`: audio at the codec's 8 kHz (other rates are resampled there first), 0.3 s
+of silence added before and after, then linear interpolation to the recogniser's 16 kHz.
+Measured here on codec2-1200 resynthesis of espeak digit strings, linear interpolation scored
+WER 0.22 where polyphase resampling scored 0.34 (its images above 4 kHz suit the 16 kHz
+acoustic model). The silence lets the recogniser settle before the first word and after the
+last: on the eval's 100 speaker-training clips (codec2 resynthesis of training texts, never the
+held-out set) WER went from 0.596 without it to 0.383 with 0.1 s and 0.378 with 0.2-0.8 s.
 
 :func:`wer` is jiwer's word error rate over a corpus (total edits / total reference words).
 """
@@ -32,6 +35,7 @@ GRAMMAR = "#JSGF V1.0;\ngrammar digits;\npublic <digits> = ( " + " | ".join(DIGI
 
 _RATE = 16_000
 _CODEC_RATE = 8_000
+_PAD_S = 0.3  # seconds of silence before and after each clip (see the module docstring)
 _LOCAL = threading.local()
 
 
@@ -55,6 +59,8 @@ def transcribe(audio: Audio) -> str:
     x = resample(audio, _CODEC_RATE).samples.astype(np.float64)
     if len(x) == 0:
         return ""
+    silence = np.zeros(int(_PAD_S * _CODEC_RATE))
+    x = np.concatenate([silence, x, silence])
     up = np.interp(np.arange(2 * len(x)) / 2.0, np.arange(len(x)), x)
     pcm = Audio(up.astype(np.float32), _RATE).to_int16()
     dec = _decoder()
