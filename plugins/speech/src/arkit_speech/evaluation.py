@@ -84,7 +84,8 @@ class TestSet:
 
 
 def training_texts() -> dict[str, list[str]]:
-    """The shipped model's training texts per voice, re-drawn from their seeds (as ``data.make_corpus`` drew them)."""
+    """The reference corpus's texts per voice (:data:`~arkit_speech.presets.TRAINING_PER_VOICE`), re-drawn from their
+    seeds as ``data.make_corpus`` draws them: the held-out set avoids them, and larger training corpora avoid it."""
     return {v: digit_texts(TRAINING_PER_VOICE, seed=TRAINING_SEED * 1000 + i, max_len=MAX_WORDS)
             for i, v in enumerate(VOICES)}
 
@@ -92,7 +93,7 @@ def training_texts() -> dict[str, list[str]]:
 def held_out_rows(n_per_voice: int = HELD_OUT_PER_VOICE, *, exclude: set[str] | None = None,
                   voices: Sequence[str] = VOICES, seed: int = HELD_OUT_SEED) -> list[tuple[str, str, str]]:
     """The held-out set's rows ``(text, other, voice)``: ``n_per_voice`` distinct strings of :data:`MAX_WORDS`
-    words per voice, none of ``exclude`` (default: the shipped model's :func:`training_texts`), each with another
+    words per voice, none of ``exclude`` (default: the reference corpus's :func:`training_texts`), each with another
     such string of its voice that its voice prompt is cut from."""
     if exclude is None:
         exclude = {t for texts in training_texts().values() for t in texts}
@@ -329,7 +330,7 @@ def evaluate(pipe: arkit.Pipeline, *, delay: arkit.Pipeline | None = None,
              ort: bool = True, others: dict[str, arkit.Pipeline] | None = None,
              mel_rvq: MelRVQTokenizer | None = None) -> dict[str, Any]:
     """Everything ``arkit speech eval --json`` prints (see the module docstring); one torch thread. ``exclude``:
-    texts the held-out set must not say (default: the shipped model's training texts)."""
+    texts the held-out set must not say (default: the reference corpus's :func:`training_texts`)."""
     torch.set_num_threads(1)
     tok = pipe.tokenizer
     speaker_source = "given"
