@@ -107,6 +107,10 @@ def test_say_writes_a_wav_and_refuses_bad_text(tmp_path: Path) -> None:
     from scipy.io import wavfile
 
     assert arkit_cli(["speech", "say", "shipped", "four two", "--out", str(tmp_path / "a.wav")]) == 0
+    # the shipped delay checkpoint, all six codebooks per call
+    assert arkit_cli(["speech", "say", "shipped", "four two", "--pattern", "delay", "--out",
+                      str(tmp_path / "delay.wav")]) == 0
+    assert (tmp_path / "delay.wav").stat().st_size > 44
     rate, pcm = wavfile.read(tmp_path / "a.wav")
     assert rate == 8000 and pcm.dtype == np.int16 and len(pcm) % 320 == 0 and len(pcm) > 0
     with pytest.raises(arkit.InputError, match="GRINNING FACE"):

@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
     say = sub.add_parser("say", help="speak a digit string with a saved pipeline and write a WAV file")
-    say.add_argument("model", help="a saved pipeline folder ('shipped': the plugin's own checkpoint)")
+    say.add_argument("model", help="a saved pipeline folder ('shipped': the plugin's own checkpoint; with "
+                                   "--pattern delay, its delay checkpoint)")
     say.add_argument("text", help='what to say, e.g. "four two seven"')
     say.add_argument("--voice", default="en-us", help="the voice to imitate (its prompt is made with espeak-ng)")
     say.add_argument("--prompt-wav", help="a WAV file of the voice to imitate instead (resampled to 8 kHz)")
@@ -119,7 +120,8 @@ def _say(args: argparse.Namespace) -> int:
     from .synth import speak, voice_prompt_of
 
     text = check_text(args.text)
-    pipe = load(args.model)
+    # 'shipped' with --pattern delay: the shipped delay checkpoint (the default one is by-word flatten)
+    pipe = load(args.model, "tts-digits-delay" if args.model == "shipped" and args.pattern == "delay" else None)
     if args.prompt_wav:
         from scipy.io import wavfile
 
