@@ -53,7 +53,8 @@ class _PythonFloor:
         self.positions = torch.arange(prompt, total).view(-1, 1, 1).expand(-1, batch, 1).contiguous()
         self.all_true = torch.ones(batch * total, dtype=torch.bool)
         self.logits = torch.empty(batch, 1, self.backbone.vocab_size)
-        self.bindings: dict[int, object] = {}
+        self.bindings: dict[int, object] = {}  # by step, over self.buffer
+        self.buffer: torch.Tensor | None = None  # the cache's slot buffer the bindings point into (kept alive)
         self.run = self.backbone.decode_session._sess.run_with_iobinding
         self.options = onnxruntime.RunOptions()
 
@@ -68,6 +69,8 @@ class _PythonFloor:
                           attention_mask=(slots[None, :] <= slots[:, None]).expand(B, L, L))
         buffer = cache._slot_buffers((B, backbone.n_kv_heads, L + 1, backbone.head_dim), backbone.n_layers,
                                      torch.float32, torch.device("cpu"))
+        if self.buffer is not buffer:  # a new slot buffer: bindings to the old one would read freed memory
+            self.bindings, self.buffer = {}, buffer
         torch.argmax(logits[:, -1], -1, keepdim=True, out=self.tokens[0])
         for t in range(1, self.new_tokens):
             binding = self.bindings.get(t)

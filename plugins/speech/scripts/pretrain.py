@@ -36,15 +36,9 @@ import torch
 import arkit
 from arkit_speech import data
 from arkit_speech.espeak import VOICES
-from arkit_speech.evaluation import held_out_rows
+from arkit_speech.evaluation import held_out_texts
 from arkit_speech.schedule import CodecSchedule
 from arkit_speech.presets import CHECKPOINTS, MAX_WORDS, PROMPT_FRAMES
-
-
-def held_out_texts() -> set[str]:
-    """Every string of the evaluation's held-out rows (what they say and what their voice prompts say), in any voice:
-    no training utterance says one. The 600-per-voice corpus of seed 0 never draws them; larger ones leave them out."""
-    return {text for row in held_out_rows() for text in row[:2]}
 
 
 def _corpus(out_dir: Path, n_per_voice: int, seed: int) -> list[data.Sample]:

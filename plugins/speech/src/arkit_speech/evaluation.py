@@ -58,7 +58,7 @@ from .stored import stored
 from .synth import speak, voice_prompt_of
 from .tts import TTSTokenizer, Utterance
 
-__all__ = ["HELD_OUT_PER_VOICE", "HELD_OUT_SEED", "SPEAKER_PER_VOICE", "TestSet", "evaluate", "held_out_rows",
+__all__ = ["HELD_OUT_PER_VOICE", "HELD_OUT_SEED", "SPEAKER_PER_VOICE", "TestSet", "evaluate", "held_out_rows", "held_out_texts",
            "reconstruction", "speaker_pairs", "speaker_training", "teacher_forced", "test_set", "targets",
            "training_texts"]
 
@@ -104,6 +104,12 @@ def held_out_rows(n_per_voice: int = HELD_OUT_PER_VOICE, *, exclude: set[str] | 
         chosen = list(dict.fromkeys(pool))[: 2 * n_per_voice]
         rows += [(chosen[2 * i], chosen[2 * i + 1], voice) for i in range(n_per_voice)]
     return rows
+
+
+def held_out_texts() -> set[str]:
+    """Every string of the default held-out rows (what they say and what their voice prompts say), in any voice: no
+    training utterance may say one. The reference corpus never draws them; larger corpora leave them out."""
+    return {text for row in held_out_rows() for text in row[:2]}
 
 
 def test_set(tokenizer: TTSTokenizer, n_per_voice: int = HELD_OUT_PER_VOICE, *,
