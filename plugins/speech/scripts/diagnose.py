@@ -29,10 +29,7 @@ import torch
 
 import arkit
 from arkit_speech import Codec2Tokenizer, pretrained, pretrained_mel_rvq, speak
-from arkit_speech.data import digit_texts, speech
-from arkit_speech.espeak import VOICES
-from arkit_speech.evaluation import _accuracy, _wer, teacher_forced, test_set
-from arkit_speech.presets import MAX_WORDS, TRAINING_PER_VOICE, TRAINING_SEED
+from arkit_speech.evaluation import _accuracy, _wer, speaker_training, teacher_forced, test_set
 from arkit_speech.speaker import SpeakerClassifier
 
 
@@ -50,13 +47,6 @@ _DECODING = (("multinomial, temperature 1", 1.0, ("core/multinomial", {})),
              ("multinomial, temperature 1, guidance 3", 3.0, ("core/multinomial", {})),
              ("multinomial, temperature 0.5", 1.0, ("core/multinomial", {"temperature": 0.5})),
              ("greedy", 1.0, ("core/greedy", {})))
-
-
-def _speaker_training(codec: Codec2Tokenizer) -> tuple[list, list[str]]:
-    """25 training utterances per voice through codec2: the evaluation's speaker centroids."""
-    pairs = [(t, v) for i, v in enumerate(VOICES)
-             for t in digit_texts(TRAINING_PER_VOICE, seed=TRAINING_SEED * 1000 + i, max_len=MAX_WORDS)[:25]]
-    return [codec.frames_to_audio(codec.audio_to_frames(speech(t, v))) for t, v in pairs], [v for _, v in pairs]
 
 
 def main() -> None:
@@ -82,7 +72,7 @@ def main() -> None:
             clips = [tok.frames_to_audio(_corrupt(f, share, tok.codebook_size, rng, books)) for f in frames]
             row[str(share)] = _wer(data.texts, clips)
         report["corruption"][label] = row
-    clf = SpeakerClassifier().fit(*_speaker_training(codec))
+    clf = SpeakerClassifier().fit(*speaker_training(codec)[:2])  # the eval's classifier
     pipes["tts-digits-delay"] = pretrained("tts-digits-delay")
     for name, pipe in pipes.items():
         rows = {}

@@ -35,10 +35,11 @@ import torch
 
 import arkit
 from arkit_speech import data
+from arkit_speech.codec2 import Codec2Tokenizer
 from arkit_speech.espeak import VOICES
 from arkit_speech.evaluation import held_out_texts
 from arkit_speech.schedule import CodecSchedule
-from arkit_speech.presets import CHECKPOINTS, MAX_WORDS, PROMPT_FRAMES
+from arkit_speech.presets import CHECKPOINTS, MAX_WORDS, MODEL, PROMPT_FRAMES
 
 
 def _corpus(out_dir: Path, n_per_voice: int, seed: int) -> list[data.Sample]:
@@ -49,6 +50,24 @@ def _corpus(out_dir: Path, n_per_voice: int, seed: int) -> list[data.Sample]:
             samples = data.make_corpus(n_per_voice, seed=seed, max_len=MAX_WORDS, exclude=held_out_texts())
             data.save_corpus(samples, path)
     return data.load_corpus(path)
+
+
+def _pipeline(args: argparse.Namespace) -> arkit.Pipeline:
+    """A fresh ``speech/tts-small`` with the run's tokenizer options (its vocabulary follows the codebooks)."""
+    options = {"by_word": bool(args.by_word), "codec_split": args.codec_split}
+    vocab = arkit.create("tokenizer", "speech/tts", **options).vocab_size
+    backbone = {"vocab_size": vocab, "d_model": args.d_model, "n_layers": args.n_layers,
+                "n_heads": args.d_model // 32}  # heads of 32
+    return arkit.Pipeline.from_preset("speech/tts-small", tokenizer=options, backbone=backbone,
+                                      head={"vocab_size": vocab, "d_model": args.d_model})
+
+
+def _in_layout(samples: list[data.Sample], split: str) -> list[data.Sample]:
+    """The corpus (stored as codec2's bit slices) in the run's codebook layout."""
+    if split == "bits":
+        return samples
+    stored, wanted = Codec2Tokenizer(), Codec2Tokenizer(split=split)
+    return [dataclasses.replace(s, frames=wanted.frames_from(s.frames, stored)) for s in samples]
 
 
 def _ship(pipe: arkit.Pipeline, args: argparse.Namespace, step: int) -> None:
@@ -67,7 +86,8 @@ def _ship(pipe: arkit.Pipeline, args: argparse.Namespace, step: int) -> None:
     if metrics.is_file():
         shutil.copy(metrics, target / "metrics.jsonl")
     options = {"steps": args.steps, "batch_size": args.batch_size, "seq_len": args.seq_len, "lr": args.lr,
-               "n_per_voice": args.n_per_voice, "seed": args.seed}
+               "n_per_voice": args.n_per_voice, "seed": args.seed, "codec_split": args.codec_split,
+               "d_model": args.d_model, "n_layers": args.n_layers}
     command = " ".join(["python plugins/speech/scripts/pretrain.py", f"--pattern {pattern}",
                         *(["--by-word"] if args.by_word else []),
                         *(f"--{key.replace('_', '-')} {value}" for key, value in options.items())])
@@ -77,7 +97,8 @@ def _ship(pipe: arkit.Pipeline, args: argparse.Namespace, step: int) -> None:
               "data": f"espeak-ng digit strings of 1-{MAX_WORDS} words, {args.n_per_voice} drawn per voice in "
                       f"{list(VOICES)} (seed {args.seed}), the evaluation's held-out strings left out "
                       f"({len(_corpus(out_dir, args.n_per_voice, args.seed))} utterances), "
-                      f"8 kHz, codec2-1200 as 6 byte codebooks; each utterance twice with a {PROMPT_FRAMES}-frame "
+                      f"8 kHz, codec2-1200 as 6 codebooks (split={args.codec_split!r}); each utterance twice with a "
+                      f"{PROMPT_FRAMES}-frame "
                       f"voice prompt from another utterance of its voice; 10 % without phonemes",
               "log": "metrics.jsonl: the training run's lines (loss every 10 steps); runs that were stopped and "
                      "resumed with a new --steps keep their lines up to the checkpoint they resumed from"}
@@ -89,9 +110,7 @@ def _export_latest(args: argparse.Namespace) -> int:
     if not checkpoints:
         raise SystemExit(f"no checkpoint under {args.out_dir / 'checkpoints'}")
     weights = safetensors.torch.load_file(str(checkpoints[-1] / "model.safetensors"))
-    pipe = arkit.Pipeline.from_preset("speech/tts-small")
-    if args.by_word:
-        pipe = pipe.replace(tokenizer=arkit.create("tokenizer", "speech/tts", by_word=True))
+    pipe = _pipeline(args)
     for name, module in (("backbone", pipe.backbone), ("head", pipe.head)):
         module.load_state_dict({k[len(name) + 1:]: v for k, v in weights.items() if k.startswith(name + ".")})
     step = int(checkpoints[-1].name.split("-")[-1])
@@ -114,6 +133,10 @@ def main() -> None:
     parser.add_argument("--pattern", choices=("flatten", "delay", "parallel"), default="flatten")
     parser.add_argument("--by-word", action="store_true",
                         help="interleave each word's phonemes with its audio (flatten only; checkpoint tts-digits-words)")
+    parser.add_argument("--codec-split", choices=("bits", "fields"), default="bits",
+                        help="codec2's frame as 6 byte slices (bits) or as its own parameters (fields)")
+    parser.add_argument("--d-model", type=int, default=MODEL["d_model"], help="width (multiple of 32: heads of 32)")
+    parser.add_argument("--n-layers", type=int, default=MODEL["n_layers"])
     parser.add_argument("--target", type=Path, default=None, help="default: checkpoints/tts-digits[-PATTERN]")
     args = parser.parse_args()
     if args.target is None:
@@ -125,10 +148,8 @@ def main() -> None:
         print(f"shipped step {_export_latest(args)} to {args.target}")
         return
     torch.manual_seed(args.seed)
-    samples = _corpus(args.out_dir, args.n_per_voice, args.seed)
-    pipe = arkit.Pipeline.from_preset("speech/tts-small")
-    if args.by_word:
-        pipe = pipe.replace(tokenizer=arkit.create("tokenizer", "speech/tts", by_word=True))
+    samples = _in_layout(_corpus(args.out_dir, args.n_per_voice, args.seed), args.codec_split)
+    pipe = _pipeline(args)
     items = [item for k in range(2) for item in
              data.training_items(samples, pipe.tokenizer, seed=args.seed * 10 + k, prompt_frames=PROMPT_FRAMES,
                                  by_word=args.by_word)]

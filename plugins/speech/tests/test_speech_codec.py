@@ -44,6 +44,12 @@ class TestCodec2Contract(TokenizerContract):
         assert loaded.encode(clip) == original.encode(clip)
 
 
+class TestCodec2FieldsContract(TestCodec2Contract):
+    """The same contract with the codebooks along codec2's parameters."""
+
+    config = {"split": "fields"}
+
+
 def test_mode_1200_is_six_byte_codebooks_at_25_frames_per_second() -> None:
     assert (CODEC.num_codebooks, CODEC.codebook_size, CODEC.samples_per_frame) == (6, 256, 320)
     assert CODEC.frames_per_second == 25.0
@@ -63,9 +69,39 @@ def test_frames_ids_round_trip_is_exact(frames: list[list[int]]) -> None:
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.integers(0, SIZE - 1), min_size=K, max_size=K))
 def test_frame_bits_round_trip_through_codec2_bytes(values: list[int]) -> None:
-    data = CODEC._values_to_bytes(np.array(values))
+    (data,) = CODEC.frames_to_bytes(np.array([values]))
     assert len(data) == 6
-    assert CODEC._bytes_to_values(data).tolist() == values
+    assert CODEC.bytes_to_frames([data]).tolist() == [values]
+    assert list(data) == values  # split="bits" with 8-bit codebooks: codebook j is byte j
+
+
+FIELDS = Codec2Tokenizer(split="fields")
+
+
+def test_fields_split_is_codec2s_parameters() -> None:
+    assert (FIELDS.num_codebooks, FIELDS.codebook_size, FIELDS.field_sizes) == (6, 512, (32, 256, 256, 512, 512, 512))
+    assert FIELDS.vocab_size == 6 * 512 and FIELDS.config == {"mode": 1200, "codebook_bits": 8, "split": "fields"}
+    # the same bits as the byte split, cut elsewhere: both give codec2's own packed frames back
+    clip = _clip(0.6, seed=3)
+    packed = CODEC.frames_to_bytes(CODEC.audio_to_frames(clip))
+    frames = FIELDS.audio_to_frames(clip)
+    assert FIELDS.frames_to_bytes(frames) == packed
+    assert np.all(frames < np.array(FIELDS.field_sizes))
+    assert np.all(frames[:, 0] % 2 == 0)  # the spare bit, last of the voicing field, is always 0
+    # one field, counted from codec2's first packed bit: the first pitch-and-energy index is bits 2..9
+    first = int.from_bytes(packed[0], "big") >> (48 - 10) & 0xFF
+    assert frames[0, 1] == first
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(*(st.integers(0, n - 1) for n in FIELDS.field_sizes)), min_size=0, max_size=6))
+def test_fields_round_trip_through_codec2_bytes(values: list[tuple[int, ...]]) -> None:
+    frames = np.array(values, dtype=np.int64).reshape(-1, 6)
+    data = FIELDS.frames_to_bytes(frames)
+    assert all(len(d) == 6 for d in data)
+    assert np.array_equal(FIELDS.bytes_to_frames(data), frames)
+    # values past a field's size are read modulo it, so every id still decodes
+    assert FIELDS.frames_to_bytes(frames + np.array(FIELDS.field_sizes)) == data
 
 
 @settings(max_examples=15, deadline=None)
@@ -116,4 +152,8 @@ def test_bad_configs_are_refused() -> None:
         Codec2Tokenizer(mode=999)
     with pytest.raises(arkit.ConfigError, match="codebook_bits=5"):
         Codec2Tokenizer(codebook_bits=5)
+    with pytest.raises(arkit.ConfigError, match="split='bytes'"):
+        Codec2Tokenizer(split="bytes")
+    with pytest.raises(arkit.ConfigError, match="not 3200"):
+        Codec2Tokenizer(mode=3200, split="fields")
     assert arkit.create("tokenizer", "speech/codec2", mode=3200).num_codebooks == 8

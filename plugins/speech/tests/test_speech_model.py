@@ -23,9 +23,16 @@ NAMES = [p.name for p in sorted(CHECKPOINTS.glob("tts-digits*")) if (p / "pipeli
 
 @pytest.fixture(scope="module")
 def prompt() -> np.ndarray:
+    """A voice prompt in codec2's packed bytes split as ``tts-digits`` splits them; :func:`_in` recuts it."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", arkit.ArkitWarning)
-        return voice_prompt_of(speech("one two three four five", "en-us+f3"), pretrained().tokenizer, PROMPT_FRAMES)
+        return voice_prompt_of(speech("one two three four five", "en-us+f3"), pretrained("tts-digits").tokenizer,
+                               PROMPT_FRAMES)
+
+
+def _in(pipe: arkit.Pipeline, prompt: np.ndarray) -> np.ndarray:
+    """``prompt`` in ``pipe``'s codebook layout (the shipped checkpoints split codec2's frames two ways)."""
+    return pipe.tokenizer.codec.frames_from(prompt, pretrained("tts-digits").tokenizer.codec)
 
 
 def test_checkpoints_ship_small_float16_weights_with_their_training_log() -> None:
@@ -49,7 +56,7 @@ def test_checkpoints_ship_small_float16_weights_with_their_training_log() -> Non
 @pytest.mark.parametrize("name", ["tts-digits", "tts-digits-words", "tts-digits-delay"])
 def test_shipped_pipelines_speak_whole_frames(name: str, prompt: np.ndarray) -> None:
     pipe = pretrained(name)
-    out = speak(pipe, ["four two seven", "oh"], [prompt, prompt], seed=0, max_frames=40)
+    out = speak(pipe, ["four two seven", "oh"], [_in(pipe, prompt)] * 2, seed=0, max_frames=40)
     assert pipe.tokenizer.pattern == ("delay" if name.endswith("delay") else "flatten")
     for frames, audio in zip(out.frames, out.audio):
         assert frames.shape[1] == 6 and 1 <= len(frames) <= 40
@@ -97,10 +104,13 @@ class _Uncosted:
 
 def test_a_prompt_longer_than_the_context_is_refused(prompt: np.ndarray) -> None:
     pipe = pretrained()
+    prompt = _in(pipe, prompt)
     with pytest.raises(arkit.InputError, match="no room for audio"):
         speak(pipe, [" ".join(["seven"] * 80)], [prompt])
     with pytest.raises(arkit.InputError, match="one voice prompt"):
         speak(pipe, ["one", "two"], [prompt])
+    with pytest.raises(arkit.InputError, match="must lie in"):  # values past tts-digits' 256-id codebooks
+        speak(pretrained("tts-digits"), ["one"], [prompt % 256 + 256])
 
 
 def test_say_writes_a_wav_and_refuses_bad_text(tmp_path: Path) -> None:

@@ -125,3 +125,29 @@ def test_constraint_orders_codebooks_and_ends_only_between_frames() -> None:
     assert c.complete(state) and c.complete(c.advance(state, eos))
     with pytest.raises(arkit.ConfigError):
         CodebookConstraint(num_codebooks=2, codebook_size=8, audio_offset=10, vocab_size=20)
+    with pytest.raises(arkit.ConfigError, match="field_sizes"):
+        CodebookConstraint(num_codebooks=2, codebook_size=8, audio_offset=1, vocab_size=20, field_sizes=[8, 9])
+
+
+FIELDS = TTSTokenizer(codec_split="fields")
+
+
+def test_codec2_fields_allow_only_the_ids_that_carry_a_value() -> None:
+    """Under codec2's field split the voicing codebook holds 32 values and the pitch-and-energy ones 256 of their
+    512 ids: the flatten constraint and the delay schedule allow only those."""
+    size, offset, eos = FIELDS.codebook_size, FIELDS.audio_offset, FIELDS.special_tokens["eos"]
+    c = CodebookConstraint.for_tokenizer(FIELDS)
+    assert c.config["field_sizes"] == [32, 256, 256, 512, 512, 512]
+    assert CodebookConstraint(**c.config).field_sizes == c.field_sizes  # the config rebuilds it
+    assert "field_sizes" not in CodebookConstraint.for_tokenizer(TOK).config
+    state = c.start()
+    for j, width in enumerate(FIELDS.field_sizes):
+        codes = [t for t in torch.nonzero(c.allowed(state)).flatten().tolist() if t != eos]
+        assert codes == list(range(offset + j * size, offset + j * size + width))
+        state = c.advance(state, codes[-1])
+    schedule = CodecSchedule(FIELDS, "delay")
+    blocks = [[FIELDS.special_tokens["pad"]] * 6 for _ in range(6)]
+    mask = schedule.allowed(6, [1], blocks, 6)
+    for j, width in enumerate(FIELDS.field_sizes):
+        codes = [t for t in torch.nonzero(mask[j]).flatten().tolist() if t != eos]
+        assert codes == list(range(offset + j * size, offset + j * size + width))

@@ -13,18 +13,19 @@ from arkit_speech.speaker import SpeakerClassifier, voice_features
 @pytest.fixture(scope="module")
 def clips() -> tuple[list, list[str]]:
     audio, voices, source = speaker_training(Codec2Tokenizer())
-    assert source == "stored" and len(audio) == 100
+    assert source == "stored" and len(audio) == 800
     return audio, voices
 
 
 def test_held_out_clips_of_each_voice_are_recognised(clips: tuple[list, list[str]]) -> None:
     audio, voices = clips
-    train = [i for i in range(len(audio)) if i % 5]  # 20 per voice; every fifth clip held out
+    train = [i for i in range(len(audio)) if i % 5]  # 160 per voice; every fifth clip held out
     test = [i for i in range(len(audio)) if not i % 5]
     clf = SpeakerClassifier().fit([audio[i] for i in train], [voices[i] for i in train])
     predicted = clf.predict([audio[i] for i in test])
     right = [p == voices[i] for p, i in zip(predicted, test)]
-    assert sum(right) / len(right) >= 0.7  # 20 clips, 5 per voice: chance is 0.25 (0.8 here)
+    # 160 clips, 40 per voice: chance is 0.25, 0.95 here; 0.85 leaves about five standard errors
+    assert sum(right) / len(right) >= 0.85
     # the voices that differ in timbre are never confused; en and en-us differ in accent only
     assert all(ok for ok, i in zip(right, test) if voices[i] in ("en-us+f3", "en-us+m3"))
     assert clf._projection.shape == (voice_features(audio[0]).shape[0], len(set(voices)) - 1)

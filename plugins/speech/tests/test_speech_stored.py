@@ -15,12 +15,17 @@ from arkit_speech import TTSTokenizer
 from arkit_speech import evaluation  # not its test_set by name: pytest would collect it
 from arkit_speech.data import frame_starts
 from arkit_speech.evaluation import held_out_rows, held_out_texts, speaker_pairs, speaker_training
-from arkit_speech.stored import FOLDER, GROUPS, StoredAudio, StoredAudioError, load_stored, stored
+from arkit_speech.stored import (FOLDER, GROUPS, CodedClip, StoredAudio, StoredAudioError, load_speaker_codes,
+                                 load_stored, save_speaker_codes, speaker_codes, stored)
 
 STORED_DIGEST = "77540f0c0c9d4ecd094cdc865855b6b53eadeac658e89600121f674d04518eab"
 """SHA-256 of the stored clips (texts, voices, word times, int16 samples). The eval's figures depend on these
 exact samples: if you remake them with scripts/store_eval_audio.py on purpose, update this digest and say in the
 changelog that the eval's figures moved."""
+
+
+CODES_DIGEST = "ba15a75d0800daf6b6c924fd69282323f370fc0af6525c523909be788fffc7d3"
+"""SHA-256 of the speaker classifier's stored clips (texts, voices, codec2 frames); the same rule as above."""
 
 
 def _digest(store: StoredAudio) -> str:
@@ -53,7 +58,7 @@ def test_default_test_set_and_speaker_clips_are_the_stored_audio() -> None:
     assert data.word_times == [c.word_times for c in store.groups["reference"]]
     assert speaker_pairs() == [(c.text, c.voice) for c in store.groups["speaker"]]
     clips, voices, source = speaker_training(TTSTokenizer().codec)
-    assert source == "stored" and len(clips) == len(voices) == len(store.groups["speaker"])
+    assert source == "stored" and len(clips) == len(voices) == 4 * evaluation.SPEAKER_CODES_PER_VOICE
 
 
 def test_another_test_set_is_synthesised_and_says_so() -> None:
@@ -74,6 +79,34 @@ def test_a_corrupted_or_missing_stored_file_is_named(tmp_path: Path) -> None:
     npz.unlink()
     with pytest.raises(StoredAudioError, match="missing"):
         load_stored(tmp_path)
+
+
+def test_speaker_codes_are_the_recorded_frames_of_the_classifiers_texts(tmp_path: Path) -> None:
+    import numpy as np
+
+    coded = load_speaker_codes()
+    h = hashlib.sha256()
+    for c in coded:
+        h.update(json.dumps([c.text, c.voice]).encode())
+        h.update(c.frames.astype("uint8").tobytes())
+    assert h.hexdigest() == CODES_DIGEST
+    assert [(c.text, c.voice) for c in coded] == speaker_pairs(evaluation.SPEAKER_CODES_PER_VOICE)
+    assert list(speaker_codes()) == list(speaker_codes())  # cached, not re-read
+    # written and read back exactly; a flipped byte or a missing file is named
+    npz = save_speaker_codes(coded[:3], {"test": True}, tmp_path)
+    back = load_speaker_codes(tmp_path)
+    assert [(c.text, c.voice) for c in back] == [(c.text, c.voice) for c in coded[:3]]
+    assert all(np.array_equal(a.frames, b.frames) for a, b in zip(back, coded))
+    raw = bytearray(npz.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    npz.write_bytes(bytes(raw))
+    with pytest.raises(StoredAudioError, match="corrupted"):
+        load_speaker_codes(tmp_path)
+    npz.unlink()
+    with pytest.raises(StoredAudioError, match="missing"):
+        load_speaker_codes(tmp_path)
+    with pytest.raises(StoredAudioError, match=r"\[T, 6\]"):
+        save_speaker_codes([CodedClip("one", "en", np.zeros((3, 8), np.int64))], {}, tmp_path)
 
 
 def test_package_data_ships_the_stored_audio() -> None:

@@ -71,6 +71,16 @@ def test_the_audio_codec_is_swappable() -> None:
         TTSTokenizer(codec="mp3")
 
 
+def test_codec2_fields_split_widens_the_codebooks() -> None:
+    fields = TTSTokenizer(codec_split="fields")
+    assert "codec_split" not in TOK.config and fields.config["codec_split"] == "fields"
+    assert (fields.num_codebooks, fields.codebook_size) == (K, 512)
+    assert fields.vocab_size == fields.audio_offset + 6 * 512
+    loaded = arkit.create("tokenizer", "speech/tts", **fields.config)
+    item = Utterance(text="four two", voice_prompt=_FRAMES[1] % 32, audio=_FRAMES[2] % 32)
+    assert loaded.encode(item) == fields.encode(item)
+
+
 def test_espeak_speaks_every_voice_at_22050_hz() -> None:
     for voice in VOICES:
         pcm = synthesize("four two seven", voice)

@@ -30,8 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     demo.add_argument("--json", action="store_true", help="print the results as JSON")
     ev = sub.add_parser("eval", help="WER (pocketsphinx digit grammar) next to the codec floor and ceilings, speaker "
                                      "accuracy, real-time factor; the issue's targets")
-    ev.add_argument("--model", default="shipped", help="a saved pipeline folder (default: the shipped checkpoint)")
-    ev.add_argument("--delay", default="shipped", help="a delay-pattern pipeline ('shipped' default, 'none' to skip)")
+    ev.add_argument("--model", default="shipped",
+                    help="a saved flatten-pattern pipeline folder (default 'shipped': tts-digits-words)")
+    ev.add_argument("--delay", default="shipped",
+                    help="a delay-pattern pipeline, the one the targets judge ('shipped' default: tts-digits-delay; "
+                         "'none' to skip, and the targets judge --model)")
     ev.add_argument("--also", nargs="*", default=None,
                     help="more pipelines to score (WER, voice); default: the other shipped flatten checkpoint")
     ev.add_argument("--n-per-voice", type=int, default=10, help="held-out utterances per voice (default 10)")
@@ -40,8 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
     say = sub.add_parser("say", help="speak a digit string with a saved pipeline and write a WAV file")
-    say.add_argument("model", help="a saved pipeline folder ('shipped': the plugin's own checkpoint; with "
-                                   "--pattern delay, its delay checkpoint)")
+    say.add_argument("model", help="a saved pipeline folder ('shipped': the plugin's default checkpoint, "
+                                   "tts-digits-delay; with --pattern flatten, tts-digits-words)")
     say.add_argument("text", help='what to say, e.g. "four two seven"')
     say.add_argument("--voice", default="en-us", help="the voice to imitate (its prompt is made with espeak-ng)")
     say.add_argument("--prompt-wav", help="a WAV file of the voice to imitate instead (resampled to 8 kHz)")
@@ -92,13 +95,13 @@ def _eval(args: argparse.Namespace) -> int:
 
     if args.n_per_voice < 2 or args.speed_rows < 1:
         raise ConfigError("--n-per-voice must be >= 2 and --speed-rows >= 1")
-    from .presets import CHECKPOINTS, DEFAULT
+    from .presets import CHECKPOINTS, DELAY, FLATTEN
 
-    pipe = load(args.model)
-    delay = None if args.delay == "none" else load(args.delay, "tts-digits-delay")
+    pipe = load(args.model, FLATTEN)
+    delay = None if args.delay == "none" else load(args.delay, DELAY)
     if args.also is None:
-        names = [n for n in ("tts-digits", "tts-digits-words")
-                 if args.model == "shipped" and n != DEFAULT and (CHECKPOINTS / n / "pipeline.json").is_file()]
+        names = [n for n in ("tts-digits",)
+                 if args.model == "shipped" and (CHECKPOINTS / n / "pipeline.json").is_file()]
         also = {n: load("shipped", n) for n in names}
     else:
         also = {Path(a).name: load(a) for a in args.also}
@@ -116,12 +119,12 @@ def _say(args: argparse.Namespace) -> int:
     from .data import speech
     from .espeak import check_text
     from .outputs import write_wav
-    from .presets import PROMPT_FRAMES
+    from .presets import FLATTEN, PROMPT_FRAMES
     from .synth import speak, voice_prompt_of
 
     text = check_text(args.text)
-    # 'shipped' with --pattern delay: the shipped delay checkpoint (the default one is by-word flatten)
-    pipe = load(args.model, "tts-digits-delay" if args.model == "shipped" and args.pattern == "delay" else None)
+    # 'shipped': the default checkpoint (delay pattern), or the shipped flatten one with --pattern flatten
+    pipe = load(args.model, FLATTEN if args.pattern == "flatten" else None)
     if args.prompt_wav:
         from scipy.io import wavfile
 

@@ -1,13 +1,15 @@
 """``speech/codebooks``: flat codec tokens in codebook order, ending only at a frame boundary.
 
 With the flatten pattern the model emits one codec token per step; position ``n`` of the
-audio must come from codebook ``n % K``'s id range, ``eos`` is allowed only between
+audio must come from codebook ``n % K``'s id range (its first ``field_sizes[j]`` ids when the codebooks are
+not all full, as with codec2's ``split="fields"``), ``eos`` is allowed only between
 frames (after ``min_frames``), and after ``max_frames`` frames only ``eos`` is. Every
 generated sequence therefore decodes to whole codec frames.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -21,7 +23,8 @@ class CodebookConstraint:
     """Allowed ids per position of a flat (frame-major) codec sequence; the state is ``(tokens so far, ended)``."""
 
     def __init__(self, num_codebooks: int = 6, codebook_size: int = 256, audio_offset: int = 59, eos: int = 2,
-                 vocab_size: int = 1595, min_frames: int = 1, max_frames: int = 100) -> None:
+                 vocab_size: int = 1595, min_frames: int = 1, max_frames: int = 100,
+                 field_sizes: Sequence[int] | None = None) -> None:
         if num_codebooks < 1 or codebook_size < 1 or min_frames < 0 or max_frames < max(1, min_frames):
             raise ConfigError("CodebookConstraint needs num_codebooks, codebook_size >= 1 and "
                               "1 <= max_frames, min_frames <= max_frames")
@@ -30,10 +33,15 @@ class CodebookConstraint:
                               f"{eos} must lie in the vocabulary of {vocab_size} ids")
         self.K, self.size, self.offset, self.eos = int(num_codebooks), int(codebook_size), int(audio_offset), int(eos)
         self.vocab_size, self.min_frames, self.max_frames = int(vocab_size), int(min_frames), int(max_frames)
+        sizes = [self.size] * self.K if field_sizes is None else [int(f) for f in field_sizes]
+        if len(sizes) != self.K or not all(1 <= f <= self.size for f in sizes):
+            raise ConfigError(f"field_sizes must give each of the {self.K} codebooks a size in [1, {self.size}], "
+                              f"got {list(sizes)}")
+        self.field_sizes = tuple(sizes)
         self._masks = []
         for j in range(self.K):
             m = torch.zeros(self.vocab_size, dtype=torch.bool)
-            m[self.offset + j * self.size: self.offset + (j + 1) * self.size] = True
+            m[self.offset + j * self.size: self.offset + j * self.size + sizes[j]] = True
             self._masks.append(m)
         self._eos_mask = torch.zeros(self.vocab_size, dtype=torch.bool)
         self._eos_mask[self.eos] = True
@@ -42,14 +50,20 @@ class CodebookConstraint:
     @classmethod
     def for_tokenizer(cls, tokenizer: Any, **kwargs: Any) -> CodebookConstraint:
         """The constraint that matches a :class:`~arkit_speech.tts.TTSTokenizer`."""
+        sizes = tuple(getattr(tokenizer, "field_sizes", ()))
         return cls(num_codebooks=tokenizer.num_codebooks, codebook_size=tokenizer.codebook_size,
                    audio_offset=tokenizer.audio_offset, eos=tokenizer.special_tokens["eos"],
-                   vocab_size=tokenizer.vocab_size, **kwargs)
+                   vocab_size=tokenizer.vocab_size,
+                   field_sizes=sizes if sizes and set(sizes) != {tokenizer.codebook_size} else None, **kwargs)
 
     @property
-    def config(self) -> dict[str, int]:
-        return {"num_codebooks": self.K, "codebook_size": self.size, "audio_offset": self.offset, "eos": self.eos,
-                "vocab_size": self.vocab_size, "min_frames": self.min_frames, "max_frames": self.max_frames}
+    def config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"num_codebooks": self.K, "codebook_size": self.size, "audio_offset": self.offset,
+                                  "eos": self.eos, "vocab_size": self.vocab_size, "min_frames": self.min_frames,
+                                  "max_frames": self.max_frames}
+        if set(self.field_sizes) != {self.size}:
+            config["field_sizes"] = list(self.field_sizes)
+        return config
 
     def start(self) -> tuple[int, bool]:
         return (0, False)

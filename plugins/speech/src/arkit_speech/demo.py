@@ -18,7 +18,7 @@ from .data import make_corpus, speech, training_items
 from .espeak import VOICES, check_text
 from .evaluation import evaluate
 from .outputs import save_spectrograms, write_wav
-from .presets import PROMPT_FRAMES
+from .presets import FLATTEN, PROMPT_FRAMES
 from .synth import speak, voice_prompt_of
 
 __all__ = ["render_examples", "run_demo"]
@@ -37,9 +37,11 @@ def render_examples(pipe: arkit.Pipeline, texts: Sequence[str], out_dir: str | P
     tok = pipe.tokenizer
     texts = [check_text(t) for t in texts]
     chosen = [voices[i % len(voices)] for i in range(len(texts))]
-    prompts = [voice_prompt_of(speech("one two three four five", v), tok, PROMPT_FRAMES) for v in chosen]
+    sources = [speech("one two three four five", v) for v in chosen]
     models = [("model", pipe), *extra]
-    spoken = {name: speak(p, texts, prompts, guidance_scale=guidance_scale, seed=seed) for name, p in models}
+    spoken = {name: speak(p, texts, [voice_prompt_of(a, p.tokenizer, PROMPT_FRAMES) for a in sources],
+                          guidance_scale=guidance_scale, seed=seed)  # each model's prompts in its own codebooks
+              for name, p in models}
     rows, results = [], []
     for i, (text, voice) in enumerate(zip(texts, chosen)):
         ref = tok.codec.frames_to_audio(tok.codec.audio_to_frames(speech(text, voice)))
@@ -72,7 +74,7 @@ def run_demo(*, steps: int = 300, n_per_voice: int = 150, model: str | None = No
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ArkitWarning)
         if model is not None:
-            pipe = load(model)
+            pipe = load(model, FLATTEN)
             result["model"] = model
         else:
             samples = make_corpus(n_per_voice, seed=seed)
@@ -86,13 +88,14 @@ def run_demo(*, steps: int = 300, n_per_voice: int = 150, model: str | None = No
             result.update(trained_steps=steps, utterances=len(samples), loss_first=fit.losses[0],
                           loss_last=fit.losses[-1], pipeline=str(out_dir / "pipeline"))
         extra = []
-        if model == "shipped":
-            from .presets import pretrained
+        if model == "shipped":  # the shipped flatten checkpoint, and the delay one (the default) beside it
+            from .presets import DELAY, pretrained
 
-            extra = [("delay", pretrained("tts-digits-delay"))]
+            extra = [("delay", pretrained(DELAY))]
         result["examples"] = render_examples(pipe, list(texts), out_dir, guidance_scale=guidance_scale, seed=seed,
                                              extra=extra)
-        report = evaluate(pipe, n_per_voice=3, speed_rows=2, guidance_scale=guidance_scale, seed=seed)
+        report = evaluate(pipe, delay=dict(extra).get("delay"), n_per_voice=3, speed_rows=2,
+                          guidance_scale=guidance_scale, seed=seed)
     result.update(wer=report["wer"], speaker=report["speaker"], targets=report["targets"],
                   files=[str(out_dir / "spectrograms.png")])
     result["rtf"] = float(np.round(report["speed"]["flatten"]["rtf"], 4))

@@ -113,7 +113,7 @@ class CodecSchedule(arkit.BlockSchedule):
             elif j == 0 and frames_so_far >= self.max_frames:
                 mask[j, self.eos] = True
             else:
-                mask[j, offset + j * self.size: offset + (j + 1) * self.size] = True
+                mask[j, offset + j * self.size: offset + j * self.size + self.tokenizer.field_sizes[j]] = True
                 if k >= 1 and (j == 0 or not self._shift):
                     mask[j, self.eos] = True
         return mask

@@ -13,7 +13,11 @@ them here, in :data:`FOLDER`:
   prompt is cut from) and ``speaker`` (training utterances, the speaker classifier's centroids);
 - ``heldout.json``: how they were made (``made``: seeds, sizes, the espeak-ng build), per clip
   its text, voice and word start times (seconds, espeak's word events of the same call), and
-  the SHA-256 of ``heldout.npz``.
+  the SHA-256 of ``heldout.npz``;
+- ``speaker_codes.npz`` / ``.json``: more training utterances for the speaker classifier,
+  stored as what the classifier hears, codec2-1200 frames (6 bytes per 40 ms; 800 clips in
+  about 90 kB where their audio would take megabytes), with their texts and voices and the
+  same kind of description and SHA-256 (:func:`load_speaker_codes`).
 
 :func:`load_stored` reads and checks them; :func:`stored` caches that for the process;
 :meth:`StoredAudio.find` returns a group's clips when they are exactly the ones asked for.
@@ -36,8 +40,8 @@ from arkit import ArkitError
 
 from .audio import Audio
 
-__all__ = ["FOLDER", "GROUPS", "RATE", "Clip", "StoredAudio", "StoredAudioError", "load_stored", "save_stored",
-           "stored"]
+__all__ = ["FOLDER", "GROUPS", "RATE", "Clip", "CodedClip", "StoredAudio", "StoredAudioError", "load_speaker_codes",
+           "load_stored", "save_speaker_codes", "save_stored", "speaker_codes", "stored"]
 
 FOLDER = Path(__file__).parent / "eval_audio"
 """Where the stored evaluation audio lives (shipped as package data)."""
@@ -49,6 +53,7 @@ RATE = 8000
 """The stored clips' sample rate (the codec's)."""
 
 _NPZ, _JSON = "heldout.npz", "heldout.json"
+_CODES_NPZ, _CODES_JSON = "speaker_codes.npz", "speaker_codes.json"
 _SCRIPT = "plugins/speech/scripts/store_eval_audio.py"
 
 
@@ -64,6 +69,16 @@ class Clip:
     voice: str
     audio: Audio
     word_times: tuple[float, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class CodedClip:
+    """One stored utterance as codec2-1200 frames (``uint8[T, 6]``: codec2's packed bytes, ``Codec2Tokenizer()``'s
+    codebook values)."""
+
+    text: str
+    voice: str
+    frames: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,6 +135,54 @@ def load_stored(folder: str | Path = FOLDER) -> StoredAudio:
 def stored() -> StoredAudio:
     """The shipped stored evaluation audio (:func:`load_stored` of :data:`FOLDER`), read once per process."""
     return load_stored(FOLDER)
+
+
+def save_speaker_codes(clips: Sequence[CodedClip], made: Mapping[str, Any], folder: str | Path = FOLDER) -> Path:
+    """Write ``clips`` (codec2-1200 frames) and ``made`` to ``folder``: the npz first, then the JSON that names its
+    SHA-256 and each clip's text and voice. Returns the npz's path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if not clips or any(c.frames.ndim != 2 or c.frames.shape[1] != 6 for c in clips):
+        raise StoredAudioError("speaker codes are codec2-1200 frames of shape [T, 6], at least one clip")
+    npz = folder / _CODES_NPZ
+    np.savez_compressed(npz, frames=np.concatenate([c.frames for c in clips]).astype(np.uint8),
+                        lengths=np.array([len(c.frames) for c in clips], np.int64))
+    lines = ["  " + json.dumps({"text": c.text, "voice": c.voice}) for c in clips]
+    head = json.dumps({"made": dict(made), "codec": "codec2-1200, 6 byte codebooks", "sha256": _sha256(npz)},
+                      indent=1)
+    (folder / _CODES_JSON).write_text(head[:-2] + ',\n "clips": [\n' + ",\n".join(lines) + "\n ]\n}\n")
+    return npz
+
+
+def load_speaker_codes(folder: str | Path = FOLDER) -> list[CodedClip]:
+    """Read the stored speaker-classifier clips; :class:`StoredAudioError` if a file is missing, corrupted or does
+    not fit its description."""
+    folder = Path(folder)
+    path, npz = folder / _CODES_JSON, folder / _CODES_NPZ
+    if not path.is_file() or not npz.is_file():
+        raise StoredAudioError(f"the stored speaker clips are missing from {folder} (need {_CODES_NPZ} and "
+                               f"{_CODES_JSON}): reinstall arkit-speech, or make them with {_SCRIPT}")
+    try:
+        meta = json.loads(path.read_text())
+        described = [(d["text"], d["voice"]) for d in meta["clips"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StoredAudioError(f"cannot read {path}: {exc}; remake it with {_SCRIPT}") from None
+    if _sha256(npz) != meta.get("sha256"):
+        raise StoredAudioError(f"{npz} is corrupted or was replaced: its SHA-256 is not the one {_CODES_JSON} "
+                               f"names; restore it from the repository or remake both files with {_SCRIPT}")
+    with np.load(npz) as z:
+        frames, lengths = z["frames"], z["lengths"]
+    if len(lengths) != len(described) or int(lengths.sum()) != len(frames):
+        raise StoredAudioError(f"{npz} does not hold the {len(described)} clips {_CODES_JSON} describes; remake "
+                               f"both files with {_SCRIPT}")
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    return [CodedClip(t, v, frames[a:b].astype(np.int64)) for (t, v), a, b in zip(described, bounds[:-1], bounds[1:])]
+
+
+@functools.cache
+def speaker_codes() -> tuple[CodedClip, ...]:
+    """The shipped speaker-classifier clips (:func:`load_speaker_codes` of :data:`FOLDER`), read once per process."""
+    return tuple(load_speaker_codes(FOLDER))
 
 
 def _read_meta(folder: Path) -> dict[str, Any]:

@@ -67,7 +67,8 @@ class TTSTokenizer(nn.Module):
     """Phonemes + voice prompt + codec frames <-> ids (see the module docstring for the layout).
 
     ``codec``: the audio tokenizer, ``"codec2"`` (``speech/codec2`` in mode ``codec_mode`` with
-    ``codebook_bits``-bit codebooks) or ``"mel-rvq"`` (``speech/mel-rvq`` with the shipped
+    ``codebook_bits``-bit codebooks, or codebooks along codec2's own parameters with
+    ``codec_split="fields"``) or ``"mel-rvq"`` (``speech/mel-rvq`` with the shipped
     codebooks, :func:`~arkit_speech.melrvq.pretrained_mel_rvq`). A module, so that a learned
     codec's codebooks save with the pipeline (codec2 has no tensors: nothing is written)."""
 
@@ -75,7 +76,7 @@ class TTSTokenizer(nn.Module):
 
     def __init__(self, language: str = "en-us", codec_mode: int = 1200, codebook_bits: int = 8,
                  max_prompt_frames: int = 25, phonemes: str = PHONEMES, pattern: str = "flatten",
-                 by_word: bool = False, codec: str = "codec2") -> None:
+                 by_word: bool = False, codec: str = "codec2", codec_split: str = "bits") -> None:
         super().__init__()
         if codec not in _CODECS:
             raise ConfigError(f"unknown audio codec {codec!r} for speech/tts; use one of {', '.join(_CODECS)}")
@@ -89,26 +90,32 @@ class TTSTokenizer(nn.Module):
         self.codec_name = codec
         self.codec: Codec2Tokenizer | MelRVQTokenizer
         if codec == "codec2":
-            self.codec = Codec2Tokenizer(codec_mode, codebook_bits)
+            self.codec = Codec2Tokenizer(codec_mode, codebook_bits, codec_split)
         else:
             from .melrvq import pretrained_mel_rvq
 
             self.codec = pretrained_mel_rvq()
-        self._codec2_config = (int(codec_mode), int(codebook_bits))
+        self._codec2_config = (int(codec_mode), int(codebook_bits), codec_split)
         self.special_tokens: Mapping[str, int] = {name: i for i, name in enumerate(_SPECIALS)}
         self._phoneme_ids = {ch: len(_SPECIALS) + i for i, ch in enumerate(phonemes)}
         self.audio_offset = len(_SPECIALS) + len(phonemes)
         self.vocab_size = self.audio_offset + self.codec.vocab_size
         self.num_codebooks = self.codec.num_codebooks
         self.codebook_size = self.codec.codebook_size
+        self.field_sizes: tuple[int, ...] = tuple(getattr(self.codec, "field_sizes", None)
+                                                  or (self.codebook_size,) * self.num_codebooks)
+        """How many of each codebook's ``codebook_size`` ids carry a value (fewer than all under codec2's
+        ``codec_split="fields"``): generation allows only those."""
 
     @property
     def config(self) -> dict[str, Any]:
-        mode, bits = self._codec2_config
+        mode, bits, split = self._codec2_config
         config: dict[str, Any] = {"language": self.language, "codec_mode": mode, "codebook_bits": bits,
                                   "max_prompt_frames": self.max_prompt_frames, "phonemes": self.phonemes}
         if self.codec_name != "codec2":
             config["codec"] = self.codec_name
+        if split != "bits":
+            config["codec_split"] = split
         if self.pattern != "flatten":  # defaults are left out, so checkpoints written before these existed resume
             config["pattern"] = self.pattern
         if self.by_word:
