@@ -10,12 +10,14 @@ with the package (:mod:`arkit_speech.stored`); another set is spoken afresh, and
 (:func:`arkit_speech.asr.transcribe` on 8 kHz audio):
 
 - floor: codec2's own resynthesis of the espeak reference;
-- model: the pipeline's speech (flatten, and delay when a delay checkpoint is given);
+- model: the pipeline's speech (flatten, and delay when a delay checkpoint is given: then the
+  targets judge the delay checkpoint, the report's ``primary``);
 - ceiling: the same speech with its frames shuffled in time, and an untrained model's speech.
 
 Voice: :class:`~arkit_speech.speaker.SpeakerClassifier` fitted on codec2 resynthesis of
-25 training utterances per voice, scored on the generated speech against the prompted voice
-(and on the references, the same classifier's ceiling).
+200 training utterances per voice (:data:`SPEAKER_CODES_PER_VOICE`, stored as codec2 frames),
+scored on the generated speech against the prompted voice (and on the references, the same
+classifier's ceiling).
 Speed: real-time factor (generation seconds per second of audio, batch 1, one thread: ``rtf``
 by the wall clock, ``rtf_cpu`` by the CPU time of this process, which the targets use: on a
 machine shared by several jobs the wall clock also counts the time others held the cores)

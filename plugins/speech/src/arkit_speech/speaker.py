@@ -10,10 +10,11 @@ projects them onto the directions that separate the voices best (linear discrimi
 analysis, the within-voice scatter shrunk 10 % towards its mean variance: few clips, many
 features), and assigns a clip to the voice whose centroid is nearest there.
 
-Leave-one-out on the eval's 100 training clips (25 per voice, codec2 resynthesis):
-0.74 with the mean and standard deviation alone and no projection (the classifier before),
-0.84 with the projection, 0.87 with the differences too. The errors left are ``en``
-against ``en-us``, which share a timbre and differ in accent only.
+Leave-one-out on 100 training clips (25 per voice, codec2 resynthesis): 0.74 with the mean
+and standard deviation alone and no projection (the classifier before), 0.84 with the
+projection, 0.87 with the differences too. The errors left were ``en`` against ``en-us``,
+which share a timbre and differ in accent only; more clips teach the projection the accent:
+on 400 other corpus clips, 0.85 fitted on 25 per voice and 0.95 on 200 (what the eval fits).
 """
 
 from __future__ import annotations
