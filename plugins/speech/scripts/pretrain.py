@@ -9,7 +9,10 @@ voice; 10 % of the items have no phonemes (for classifier-free guidance). One to
 ``--pattern flatten`` (the default) trains next-token prediction over the flat codes
 (``tts-digits``); ``--pattern delay`` / ``parallel`` trains block-wise with
 ``arkit_speech.schedule.CodecSchedule`` (``Pipeline.fit(schedule=...)``): every codebook
-of a step in one call (``tts-digits-delay`` / ``tts-digits-parallel``).
+of a step in one call (``tts-digits-delay`` / ``tts-digits-parallel``). ``--codec-split
+fields`` makes the tokens codec2's own parameters instead of its bytes (the corpus is cached
+as bytes and recut), and ``--d-model`` / ``--n-layers`` size the backbone (the shipped
+``tts-digits-delay``: fields, 192, 6; see docs/speech.md for its commands).
 
     python plugins/speech/scripts/pretrain.py --steps 2000 --out-dir runs/speech-tts
     python plugins/speech/scripts/pretrain.py --pattern delay --seq-len 320 --out-dir runs/speech-delay
