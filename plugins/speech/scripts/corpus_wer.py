@@ -67,7 +67,7 @@ def main() -> None:
     heard = [asr.transcribe(a) for a in out.audio]
     import jiwer
 
-    counts = jiwer.process_words(texts, [h if h.strip() else "<none>" for h in heard])
+    counts = jiwer.process_words(texts, [h.strip() for h in heard])  # what asr.wer counts
     wer = asr.wer(texts, heard)
     words = sum(len(t.split()) for t in texts)
     print(json.dumps({"model": args.model, "rows": args.rows, "words": words, "wer": round(wer, 4),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import glob
 import hashlib
 import json
@@ -68,17 +69,21 @@ def test_another_test_set_is_synthesised_and_says_so() -> None:
     assert all(len(times) == len(text.split()) for times, text in zip(data.word_times, data.texts))
 
 
-def test_a_corrupted_or_missing_stored_file_is_named(tmp_path: Path) -> None:
-    shutil.copytree(FOLDER, tmp_path, dirs_exist_ok=True)
-    npz = tmp_path / "heldout.npz"
+def _corrupted_then_missing(npz: Path, load: Callable[[Path], object]) -> None:
+    """Flip a byte of ``npz``, then delete it: ``load`` of its folder must name each."""
     raw = bytearray(npz.read_bytes())
     raw[len(raw) // 2] ^= 0xFF
     npz.write_bytes(bytes(raw))
     with pytest.raises(StoredAudioError, match="corrupted"):
-        load_stored(tmp_path)
+        load(npz.parent)
     npz.unlink()
     with pytest.raises(StoredAudioError, match="missing"):
-        load_stored(tmp_path)
+        load(npz.parent)
+
+
+def test_a_corrupted_or_missing_stored_file_is_named(tmp_path: Path) -> None:
+    shutil.copytree(FOLDER, tmp_path, dirs_exist_ok=True)
+    _corrupted_then_missing(tmp_path / "heldout.npz", load_stored)
 
 
 def test_speaker_codes_are_the_recorded_frames_of_the_classifiers_texts(tmp_path: Path) -> None:
@@ -91,20 +96,13 @@ def test_speaker_codes_are_the_recorded_frames_of_the_classifiers_texts(tmp_path
         h.update(c.frames.astype("uint8").tobytes())
     assert h.hexdigest() == CODES_DIGEST
     assert [(c.text, c.voice) for c in coded] == speaker_pairs(evaluation.SPEAKER_CODES_PER_VOICE)
-    assert list(speaker_codes()) == list(speaker_codes())  # cached, not re-read
+    assert speaker_codes() is speaker_codes()  # cached, not re-read
     # written and read back exactly; a flipped byte or a missing file is named
     npz = save_speaker_codes(coded[:3], {"test": True}, tmp_path)
     back = load_speaker_codes(tmp_path)
     assert [(c.text, c.voice) for c in back] == [(c.text, c.voice) for c in coded[:3]]
     assert all(np.array_equal(a.frames, b.frames) for a, b in zip(back, coded))
-    raw = bytearray(npz.read_bytes())
-    raw[len(raw) // 2] ^= 0xFF
-    npz.write_bytes(bytes(raw))
-    with pytest.raises(StoredAudioError, match="corrupted"):
-        load_speaker_codes(tmp_path)
-    npz.unlink()
-    with pytest.raises(StoredAudioError, match="missing"):
-        load_speaker_codes(tmp_path)
+    _corrupted_then_missing(npz, load_speaker_codes)
     with pytest.raises(StoredAudioError, match=r"\[T, 6\]"):
         save_speaker_codes([CodedClip("one", "en", np.zeros((3, 8), np.int64))], {}, tmp_path)
 

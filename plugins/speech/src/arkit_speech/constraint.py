@@ -50,11 +50,9 @@ class CodebookConstraint:
     @classmethod
     def for_tokenizer(cls, tokenizer: Any, **kwargs: Any) -> CodebookConstraint:
         """The constraint that matches a :class:`~arkit_speech.tts.TTSTokenizer`."""
-        sizes = tuple(getattr(tokenizer, "field_sizes", ()))
         return cls(num_codebooks=tokenizer.num_codebooks, codebook_size=tokenizer.codebook_size,
                    audio_offset=tokenizer.audio_offset, eos=tokenizer.special_tokens["eos"],
-                   vocab_size=tokenizer.vocab_size,
-                   field_sizes=sizes if sizes and set(sizes) != {tokenizer.codebook_size} else None, **kwargs)
+                   vocab_size=tokenizer.vocab_size, field_sizes=getattr(tokenizer, "field_sizes", None), **kwargs)
 
     @property
     def config(self) -> dict[str, Any]:

@@ -170,8 +170,11 @@ def load_speaker_codes(folder: str | Path = FOLDER) -> list[CodedClip]:
     if _sha256(npz) != meta.get("sha256"):
         raise StoredAudioError(f"{npz} is corrupted or was replaced: its SHA-256 is not the one {_CODES_JSON} "
                                f"names; restore it from the repository or remake both files with {_SCRIPT}")
-    with np.load(npz) as z:
-        frames, lengths = z["frames"], z["lengths"]
+    try:
+        with np.load(npz) as z:
+            frames, lengths = z["frames"], z["lengths"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise StoredAudioError(f"cannot read {npz}: {exc}; remake both files with {_SCRIPT}") from None
     if len(lengths) != len(described) or int(lengths.sum()) != len(frames):
         raise StoredAudioError(f"{npz} does not hold the {len(described)} clips {_CODES_JSON} describes; remake "
                                f"both files with {_SCRIPT}")
