@@ -29,8 +29,16 @@ The shipped shapes models are the 2,000-shape runs above, then fine-tuned (runs 
     pretrain.py --out-dir runs/vision --stages shapes-raster --finetune-steps 1500 --extra-shapes 18000
     pretrain.py --out-dir runs/vision/finetune --stages shapes-raster --resume-steps 3000
     pretrain.py --out-dir runs/vision/finetune --stages shapes-raster --resume-steps 6000
+    pretrain.py --out-dir runs/vision-ft2 --stages shapes-raster --finetune-steps 6000 --finetune-lr 5e-4 \
+        --extra-shapes 40000                      # on from the 6,000-step fine-tune: 42,000 shapes
     pretrain.py --out-dir runs/vision --stages shapes-next-scale --finetune-steps 1500 --extra-shapes 18000
     pretrain.py --out-dir runs/vision --stages shapes-draft --finetune-steps 1500 --finetune-lr 2e-3 --extra-shapes 18000
+
+The shipped digits models are the 1,350-digit recipes with residual dropout and longer (the step of the lowest
+validation loss ships; both were at step 1,600 of 3,000)::
+
+    pretrain.py --out-dir runs/vision-digits-do --stages digits-raster --steps-scale 2.5 --dropout 0.2
+    pretrain.py --out-dir runs/vision-dns-do --stages digits-next-scale --steps-scale 2.5 --dropout 0.2
 
 On 2,000 shapes every shapes model overfits within about 1,000 steps (training 1,000 more steps of
 ``shapes-next-scale`` raised its validation loss from 2.344 to 2.487), so more steps need more images.
@@ -39,7 +47,8 @@ cosine schedule at ``--finetune-lr``) and trains on the training images plus ``-
 by ``make_shapes(n, seed=1)``: the generator's parameters are continuous, so these are new images, none of the
 validation or test shapes (drawn from ``seed=0``). Early stopping is on the same validation images; the run's
 ``training.json`` records the starting checkpoint (``finetuned_from``) and the data, and the starting
-checkpoint's log is kept as ``base_training_log.jsonl``.
+checkpoint's logs (its own and, for a fine-tuned one, its base's, oldest first) are kept as
+``base_training_log.jsonl``; a fine-tune of a fine-tune nests the earlier ``finetuned_from``.
 
 ``--resume-steps`` keeps the run's cosine schedule shape with the new total: the learning rate rises from its
 floor to where a ``--resume-steps`` run would be at the resumed step (a warm restart), then decays again.
@@ -235,13 +244,16 @@ def _finetune(name: str, out_dir: Path, steps: int, lr: float, extra_shapes: int
         schedule = pipe.tokenizer.schedule
         train, valid = scale_items(pipe.tokenizer, train), scale_items(pipe.tokenizer, valid)
     _log(f"{name}: {len(images)} training shapes prepared in {time.time() - t0:.0f} s")
-    previous = {k: before[k] for k in ("model", "steps_run", "best_step", "best_valid_loss", "command")}
+    previous = {k: before[k] for k in ("model", "steps_run", "best_step", "best_valid_loss", "command",
+                                       "extra_shapes", "resumed", "finetuned_from") if k in before}
     extra = {"data": "procedural shapes, 32 x 32 RGB, 4 classes: the 2,000 training shapes of load_shapes(seed=0) plus "
                      f"{extra_shapes:,} drawn by make_shapes({extra_shapes}, seed={EXTRA_SHAPES_SEED}); valid 200, "
                      "test 400 of load_shapes(seed=0) (never trained on)",
              "label_dropout": size.label_dropout, "tokenizer": before.get("tokenizer"), "extra_shapes": extra_shapes,
              "finetuned_from": {"checkpoint": f"shipped {name}", **previous, "log": "base_training_log.jsonl"}}
-    base_log = (CHECKPOINTS / name / "training_log.jsonl").read_text()
+    # the logs of every run before this one, oldest first (a fine-tune of a fine-tune keeps its base's too)
+    base = CHECKPOINTS / name / "base_training_log.jsonl"
+    base_log = (base.read_text() if base.is_file() else "") + (CHECKPOINTS / name / "training_log.jsonl").read_text()
     _train(name, pipe, train, valid, size, int(before["seq_len"]), out_dir, extra, eval_every, schedule=schedule,
            base_log=base_log)
 

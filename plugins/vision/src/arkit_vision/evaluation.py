@@ -73,8 +73,8 @@ class Decoding:
 
 
 DECODING: dict[str, Decoding] = {
-    "digits_raster": Decoding(guidance_scale=1.25),
-    "digits_next_scale": Decoding(guidance_scale=1.0, temperature=0.8),
+    "digits_raster": Decoding(guidance_scale=1.0),
+    "digits_next_scale": Decoding(guidance_scale=1.0),
     "shapes_raster": Decoding(guidance_scale=1.5, top_p=0.95),
     "shapes_next_scale": Decoding(guidance_scale=2.0, temperature=0.8, top_p=0.9),
 }
