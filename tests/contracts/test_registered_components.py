@@ -97,6 +97,8 @@ OVERRIDES: dict[str | tuple[str, str], dict[str, Any]] = {
                                                         "eos_token_id": 7, "max_length": 4, "vocab_size": 8}},
     ("constraint", "molecules/smiles"): {"vocab_size": 14, "config": {  # the tokenizer of that name: its examples
         "alphabet": ["C", "N", "O", "F", "1", "2", "3", "=", "#", "(", ")"], "max_tokens": 32, "max_ring_size": 6}},
+    ("constraint", "molecules/selfies"): {"vocab_size": 13, "config": {"max_ring_size": 5, "alphabet": [
+        "[C]", "[=C]", "[N]", "[O]", "[F]", "[Branch1]", "[=Branch1]", "[Ring1]", "[=Ring1]", "[Ring2]"]}},
     "retrieval/datastore": {"vocab_size": 40, "config": {"documents": [[1, 2, 3, 4, 5, 6], [3, 4, 7, 8, 9]],
                                                          "max_ngram": 3, "min_ngram": 1}},
 }

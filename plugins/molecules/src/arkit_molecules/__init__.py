@@ -1,4 +1,5 @@
-"""arkit-molecules: SMILES, SELFIES and protein generation with arkit, and a validity-constrained SMILES sampler."""
+"""arkit-molecules: SMILES, SELFIES and protein generation with arkit, a validity-constrained SMILES sampler and a
+ring-size-constrained SELFIES one."""
 
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from .shipped import pretrained
     from .protein import ProteinTokenizer
     from .sampling import Intervention, Samples, measure_intervention, sample_molecules
+    from .selfies_constraint import SelfiesConstraint
     from .selfies_tokenizer import SelfiesTokenizer, split_selfies, to_selfies, to_smiles
     from .smiles import SmilesTokenizer, split_smiles
 
@@ -23,6 +25,7 @@ __all__ = [
     "PropertyBins",
     "ProteinTokenizer",
     "Samples",
+    "SelfiesConstraint",
     "SelfiesTokenizer",
     "SmilesConstraint",
     "SmilesData",
@@ -61,6 +64,7 @@ __getattr__, __dir__, _ = lazy_loader.attach(
         "shipped": ["pretrained"],
         "protein": ["ProteinTokenizer"],
         "sampling": ["Intervention", "Samples", "measure_intervention", "sample_molecules"],
+        "selfies_constraint": ["SelfiesConstraint"],
         "selfies_tokenizer": ["SelfiesTokenizer", "split_selfies", "to_selfies", "to_smiles"],
         "smiles": ["SmilesTokenizer", "split_smiles"],
     },

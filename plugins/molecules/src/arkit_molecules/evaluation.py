@@ -1,7 +1,8 @@
 """``arkit molecules eval``: sample the (shipped) models, measure them against MOSES, print the targets.
 
 :func:`evaluate_models` samples ``samples`` molecules from each model: SMILES without
-and with the validity constraint, SELFIES as they come. It measures each run against a
+and with the validity constraint, SELFIES as they come and with the ring limit
+(``SelfiesConstraint``: SELFIES are valid anyway). It measures each run against a
 seeded sample of the MOSES test split, split into three disjoint parts:
 
 - ``samples`` molecules for FCD, and a second ``samples`` as a *real twin*: FCD between
@@ -11,8 +12,8 @@ seeded sample of the MOSES test split, split into three disjoint parts:
   twin is measured against the same reference, so every metric has a real-data value
   at the same n beside it.
 
-The constrained run limits ring sizes (``SmilesConstraint(max_ring_size=...)``): by
-default to the largest ring among :data:`RING_PROBE` seeded MOSES training molecules
+The constrained runs limit ring sizes (``SmilesConstraint(max_ring_size=...)``,
+``SelfiesConstraint(max_ring_size=...)``): by default to the largest ring among :data:`RING_PROBE` seeded MOSES training molecules
 (:func:`largest_training_ring`), so the constraint forbids only what the training
 data never shows.
 
@@ -166,7 +167,8 @@ def evaluate_models(models: Mapping[str, Any], *, samples: int = 1000, seed: int
 
     Returns ``{"samples", "seed", "reference_size", "constraint": {"max_ring_size", "source"}, "test": {...},
     "runs": {run: row}, "targets": [...], "picks": {run: [12 SMILES]}}``; runs are ``smiles``,
-    ``smiles+constraint`` (SMILES models) and ``selfies``.
+    ``smiles+constraint`` (SMILES models), ``selfies`` and ``selfies+constraint`` (SELFIES models; the ring
+    limit only, and only with a ``max_ring_size``).
     """
     from rdkit import Chem
 
@@ -204,6 +206,9 @@ def evaluate_models(models: Mapping[str, Any], *, samples: int = 1000, seed: int
                                                          max_ring_size=max_ring_size)
         elif kind == "selfies":
             runs["selfies"] = sample_molecules(pipe, samples, seed=seed, progress=progress)
+            if max_ring_size is not None:  # SELFIES are valid anyway: their constraint is the ring limit alone
+                runs["selfies+constraint"] = sample_molecules(pipe, samples, constrained=True, seed=seed,
+                                                              progress=progress, max_ring_size=max_ring_size)
         else:
             raise ConfigError(f"unknown model kind {kind!r}: use 'smiles' or 'selfies'")
     rows = {}
@@ -243,7 +248,10 @@ def targets(rows: Mapping[str, Mapping[str, Any]], test: Mapping[str, Any]) -> l
     value = smiles["valid"] if smiles else None
     out.append(_entry("unconstrained SMILES validity", value, f">= {t['validity']}",
                       value is not None and value >= t["validity"]))
-    for run, label in (("smiles+constraint", "constrained SMILES"), ("selfies", "SELFIES")):
+    for run, label in (("smiles+constraint", "constrained SMILES"), ("selfies", "SELFIES"),
+                       ("selfies+constraint", "constrained SELFIES")):
+        if run == "selfies+constraint" and run not in rows:
+            continue  # run only with a ring limit
         row = rows.get(run)
         ratio = row["fcd"] / row["fcd_floor"] if row and row.get("fcd_floor") else None
         out.append(_entry(f"FCD / same-n floor, {label}", ratio, f"<= {t['fcd_over_floor']}",

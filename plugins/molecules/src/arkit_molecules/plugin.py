@@ -31,10 +31,14 @@ def arkit_register_tokenizers(register: ComponentRegister) -> None:
 
 @arkit.hookimpl
 def arkit_register_constraints(register: ComponentRegister) -> None:
-    """``molecules/smiles``: valid Kekulé SMILES only, within a token budget and a largest ring size."""
+    """``molecules/smiles``: valid Kekulé SMILES only, within a token budget and a largest ring size;
+    ``molecules/selfies``: SELFIES whose rings stay within a largest size."""
     register("molecules/smiles", "arkit_molecules.constraint:SmilesConstraint",
              description="Kekulé SMILES that parse and sanitise in RDKit: valences, branches, ring closures; "
                          "optional max_tokens and max_ring_size (atoms per ring)")
+    register("molecules/selfies", "arkit_molecules.selfies_constraint:SelfiesConstraint",
+             description="SELFIES whose rings have at most max_ring_size atoms (ring indices followed through "
+                         "selfies' derivation)")
 
 
 @arkit.hookimpl

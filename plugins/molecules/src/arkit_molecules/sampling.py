@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from arkit import ConfigError, Pipeline
 
 from .constraint import SmilesConstraint
+from .selfies_constraint import SelfiesConstraint
 from .selfies_tokenizer import SelfiesTokenizer, to_smiles
 
 __all__ = ["Intervention", "Samples", "measure_intervention", "sample_molecules"]
@@ -100,19 +101,24 @@ def sample_molecules(
     """Sample ``n`` molecules (``prompt``: a condition tag such as ``"<qed2>"``, or nothing).
 
     ``constrained=True`` passes a :class:`SmilesConstraint` with ``max_tokens=max_new_tokens``
-    and ``max_ring_size`` (SMILES pipelines only) and measures its intervention (not with guidance, whose mixed
+    and ``max_ring_size`` (a SELFIES pipeline: a :class:`SelfiesConstraint`, ``max_ring_size`` required) and
+    measures its intervention (not with guidance, whose mixed
     logits the teacher-forced replay does not reproduce). ``guidance_scale`` != 1 mixes the
     prompted and the bare-``bos`` predictions (classifier-free guidance) to strengthen a condition.
     """
     import time
 
     selfies = isinstance(pipe.tokenizer, SelfiesTokenizer)
-    if constrained and selfies:
-        raise ConfigError("the validity constraint is for SMILES; SELFIES strings are valid by construction")
+    if constrained and selfies and max_ring_size is None:
+        raise ConfigError("SELFIES strings are valid by construction: their constraint only limits ring sizes, so "
+                          "pass max_ring_size with constrained=True")
     if max_ring_size is not None and not constrained:
-        raise ConfigError("max_ring_size limits the validity constraint's rings: pass constrained=True with it")
-    constraint = (SmilesConstraint(pipe.tokenizer, max_tokens=max_new_tokens, max_ring_size=max_ring_size)
-                  if constrained else None)
+        raise ConfigError("max_ring_size limits the constraint's rings: pass constrained=True with it")
+    constraint: SmilesConstraint | SelfiesConstraint | None = None
+    if constrained and selfies:
+        constraint = SelfiesConstraint(pipe.tokenizer, max_ring_size=max_ring_size)
+    elif constrained:
+        constraint = SmilesConstraint(pipe.tokenizer, max_tokens=max_new_tokens, max_ring_size=max_ring_size)
     prompt_ids = pipe.encode(prompt)
     raw: list[str] = []
     sequences: list[tuple[int, ...]] = []
