@@ -33,6 +33,8 @@ The shipped shapes models are the 2,000-shape runs above, then fine-tuned (runs 
         --extra-shapes 40000                      # on from the 6,000-step fine-tune: 42,000 shapes
     pretrain.py --out-dir runs/vision --stages shapes-next-scale --finetune-steps 1500 --extra-shapes 18000
     pretrain.py --out-dir runs/vision --stages shapes-draft --finetune-steps 1500 --finetune-lr 2e-3 --extra-shapes 18000
+    pretrain.py --out-dir runs/vision-draft2 --stages shapes-draft --finetune-steps 1500 --finetune-lr 2e-3 \
+        --extra-shapes 40000                      # on from that fine-tune: 42,000 shapes
 
 The shipped digits models are the 1,350-digit recipes with residual dropout and longer (the step of the lowest
 validation loss ships; both were at step 1,600 of 3,000)::
