@@ -10,23 +10,33 @@ makes an 8-14-membered ring.
 
 This constraint follows ``selfies``' own derivation (its grammar rules: bond
 orders capped by the atoms' free valence, branches that span ``Q + 1`` symbols,
-symbols after a saturated atom ignored) token by token, keeps the bonds placed so
-far, and allows an index symbol only if the ring it closes has at most
-``max_ring_size`` atoms (``path + 1`` through the partial molecule, as
-:class:`~arkit_molecules.SmilesConstraint` measures it). Everything else is
-allowed as the model likes it, the end token included, except where a ring's index
-is still being read and stopping there would close too large a ring. With the
-largest ring of the training molecules as the limit, it forbids only what the
+index symbols read past a branch's end, symbols after a saturated atom ignored,
+``.`` fragments) token by token, keeps the bonds placed so far, and allows an index
+symbol only if the ring it closes has at most ``max_ring_size`` atoms (``path + 1``
+through the partial molecule, as :class:`~arkit_molecules.SmilesConstraint`
+measures it). Everything else is allowed as the model likes it; a ring symbol only
+where some index will do, and the end only where it closes no ring too large. With
+the largest ring of the training molecules as the limit, it forbids only what the
 training data never shows.
 
-Ring bonds count as made when their symbol is read; ``selfies`` makes them at the
-end and leaves out one whose atoms have no valence left by then (or raises the
-order of an existing bond), which can only remove a ring: the limit still holds,
-except in the rare case where a left-out bond was the chord that had made a later
-ring small. A string cut off by ``max_new_tokens`` inside a ring's index reads the
-missing index symbols as 0, as ``selfies`` does. A bridged system whose closure
-first spans more than the limit (before a later closure adds its chord) is refused
-in that spelling.
+**Which bonds count.** ``selfies`` makes ring bonds at the end, in order, and leaves
+out one whose atoms have no valence left by then. A path through such a bond would
+not exist in the molecule, so a ring bond counts as a chord only once it is sure to
+be made: both its atoms keep a free valence even if every earlier ring bond on them
+is made and every chain or branch bond they may still take is. (Counting every ring
+bond let 2 % of a trained model's molecules keep a ring over the limit.) Each ring
+bond that is made then lies on a cycle within the limit, and those cycles form a
+cycle basis, so the molecule's smallest rings are within it too.
+
+**Fused rings.** A closure on an atom that is too large may wait: a second closure on
+the same atom can split it (``selfies`` writes a bicycle's outer ring first when the
+SMILES it came from closes it first). Until then the atom cannot be left: only ring
+symbols may follow, and only while some closures on it can still settle every waiting
+ring within the bonds and symbols the atom's level has left. A closure that only a
+later atom's ring could make small (peri-fused systems spelled that way) is refused.
+
+A string cut off by ``max_new_tokens`` inside a ring's index reads the missing index
+symbols as 0, as ``selfies`` does, and is not checked.
 
 Registered as the constraint ``molecules/selfies``: its config (the alphabet, the
 special ids and ``max_ring_size``) is JSON. Build it from a fitted tokenizer with
@@ -70,7 +80,8 @@ class _Mol(NamedTuple):
 class _State(NamedTuple):
     n: int  # tokens generated
     frames: tuple[_Frame, ...]  # the main chain first, the innermost branch last
-    reading: tuple[Any, ...]  # () or an index being read: (kind, value, index symbols still to read, codes so far)
+    reading: tuple[Any, ...]  # () or an index being read: (kind, value, symbols still to read, value so far,
+    #                           the ring bond order); value: a branch's starting state, a ring's atom
     mol: _Mol
     done: bool
 
@@ -191,14 +202,14 @@ class SelfiesConstraint:
     def advance(self, state: _State, token: int) -> _State:
         if state.done:
             raise ConfigError("the SELFIES string has ended; nothing may follow the end token")
-        if token == self.eos:
-            return state._replace(n=state.n + 1, done=True)
-        if token not in self._kind:
+        if token != self.eos and token not in self._kind:
             raise ConfigError(f"token {token} is not in the SELFIES alphabet of this constraint (special ids "
                               f"{sorted(self.special_tokens.values())} other than the end cannot be generated)")
         if token not in self.allowed(state):
-            raise ConfigError(f"token {token} would close a ring of more than {self.max_ring_size} atoms at generated "
-                              f"position {state.n}; pick one of allowed(state)")
+            raise ConfigError(f"token {token} would leave a ring of more than {self.max_ring_size} atoms at "
+                              f"generated position {state.n}; pick one of allowed(state)")
+        if token == self.eos:
+            return state._replace(n=state.n + 1, done=True)
         kind, value = self._kind[token]
         s = state._replace(n=state.n + 1)
         if kind == _NONE:
