@@ -175,10 +175,15 @@ def _judges(seed: int, steps: int) -> None:
         _log(f"judge-{dataset}: valid accuracy {info['valid_accuracy']} in {info['train_seconds']} s")
 
 
-def _stage(name: str, out_dir: Path, seed: int, scale: float, eval_every: int, dropout: float | None = None) -> None:
+def _stage(name: str, out_dir: Path, seed: int, scale: float, eval_every: int, dropout: float | None = None,
+           d_model: int | None = None, n_layers: int | None = None) -> None:
     size = attrs.evolve(SIZES[name], seed=seed, steps=max(eval_every, int(SIZES[name].steps * scale)))
     if dropout is not None:
         size = attrs.evolve(size, dropout=dropout)
+    if d_model is not None:
+        size = attrs.evolve(size, d_model=d_model, n_heads=max(1, d_model // 32))  # heads of 32
+    if n_layers is not None:
+        size = attrs.evolve(size, n_layers=n_layers)
     dataset = name.split("-")[0]
     data = split(dataset)
     extra: dict[str, Any] = {"data": DATA[dataset], "label_dropout": size.label_dropout}
@@ -317,6 +322,11 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=None,
                         help="the backbone's residual dropout for the stages trained from scratch (default: the "
                              "stage's size in arkit_vision.recipes.SHIPPED_SIZES)")
+    parser.add_argument("--d-model", type=int, default=None,
+                        help="the backbone's width for the stages trained from scratch (heads of 32; default: the "
+                             "stage's size)")
+    parser.add_argument("--n-layers", type=int, default=None,
+                        help="the backbone's depth for the stages trained from scratch (default: the stage's size)")
     parser.add_argument("--export-only", action="store_true",
                         help="ship the best checkpoint so far of each stage run under --out-dir, train nothing")
     args = parser.parse_args()
@@ -346,7 +356,8 @@ def main() -> None:
         if name == "judges":
             _judges(args.seed, args.judge_steps)
         else:
-            _stage(name, args.out_dir, args.seed, args.steps_scale, args.eval_every, args.dropout)
+            _stage(name, args.out_dir, args.seed, args.steps_scale, args.eval_every, args.dropout, args.d_model,
+                   args.n_layers)
 
 
 if __name__ == "__main__":
