@@ -17,6 +17,9 @@ as bytes and recut), and ``--d-model`` / ``--n-layers`` size the backbone (the s
     python plugins/speech/scripts/pretrain.py --steps 2000 --out-dir runs/speech-tts
     python plugins/speech/scripts/pretrain.py --pattern delay --seq-len 320 --out-dir runs/speech-delay
     # interrupted? the same command with --resume continues from the newest checkpoint
+    # train a shipped checkpoint on (its run's folder is gone): its weights, a fresh optimiser and schedule
+    python plugins/speech/scripts/pretrain.py --pattern delay --codec-split fields --d-model 192 --n-layers 6 \
+        --init-from plugins/speech/src/arkit_speech/checkpoints/tts-digits-delay --out-dir runs/speech-delay-on
     # ship the newest checkpoint of a run that is still going (or was stopped):
     python plugins/speech/scripts/pretrain.py --out-dir runs/speech-tts --export-only
 
@@ -93,7 +96,8 @@ def _ship(pipe: arkit.Pipeline, args: argparse.Namespace, step: int) -> None:
                "d_model": args.d_model, "n_layers": args.n_layers}
     command = " ".join(["python plugins/speech/scripts/pretrain.py", f"--pattern {pattern}",
                         *(["--by-word"] if args.by_word else []),
-                        *(f"--{key.replace('_', '-')} {value}" for key, value in options.items())])
+                        *(f"--{key.replace('_', '-')} {value}" for key, value in options.items()),
+                        *([f"--init-from {args.init_from}"] if args.init_from else [])])
     record = {"script": "plugins/speech/scripts/pretrain.py", "step": step, "pattern": pattern,
               "by_word": bool(getattr(pipe.tokenizer, "by_word", False)), "seed": args.seed,
               "sampler": "core/greedy", "options": options, "command": command,
@@ -141,6 +145,9 @@ def main() -> None:
     parser.add_argument("--d-model", type=int, default=MODEL["d_model"], help="width (multiple of 32: heads of 32)")
     parser.add_argument("--n-layers", type=int, default=MODEL["n_layers"])
     parser.add_argument("--target", type=Path, default=None, help="default: checkpoints/tts-digits[-PATTERN]")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="start from the weights of a saved pipeline with the same options (a fresh optimiser, "
+                             "warm-up and cosine schedule); for training a shipped checkpoint on once its run is gone")
     args = parser.parse_args()
     if args.target is None:
         args.target = CHECKPOINTS / ("tts-digits" if args.pattern == "flatten" else f"tts-digits-{args.pattern}")
@@ -153,6 +160,14 @@ def main() -> None:
     torch.manual_seed(args.seed)
     samples = _in_layout(_corpus(args.out_dir, args.n_per_voice, args.seed), args.codec_split)
     pipe = _pipeline(args)
+    if args.init_from is not None:
+        start = arkit.Pipeline.from_pretrained(args.init_from)
+        try:
+            pipe.backbone.load_state_dict({k: v.float() for k, v in start.backbone.state_dict().items()})
+            pipe.head.load_state_dict({k: v.float() for k, v in start.head.state_dict().items()})
+        except RuntimeError as exc:
+            raise SystemExit(f"--init-from {args.init_from}: its weights do not fit this run's options (pattern, "
+                             f"--codec-split, --d-model, --n-layers): {str(exc).splitlines()[0]}") from None
     items = [item for k in range(2) for item in
              data.training_items(samples, pipe.tokenizer, seed=args.seed * 10 + k, prompt_frames=PROMPT_FRAMES,
                                  by_word=args.by_word)]
