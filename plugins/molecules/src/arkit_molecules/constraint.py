@@ -126,6 +126,23 @@ def _distances(adj: tuple[tuple[int, ...], ...], source: int) -> tuple[int, ...]
     return tuple(dist)
 
 
+def _alphabet_and_specials(tokenizer: Any, alphabet: Sequence[str] | None, special_tokens: Mapping[str, int] | None,
+                           name: str, tokenizer_name: str) -> tuple[tuple[str, ...], dict[str, int]]:
+    """A constraint's alphabet and special ids, from a fitted tokenizer or given as its JSON config holds them."""
+    if tokenizer is not None:
+        if alphabet is not None or special_tokens is not None:
+            raise ConfigError("give either a tokenizer or alphabet/special_tokens, not both")
+        alphabet, special_tokens = tokenizer.alphabet, tokenizer.special_tokens
+    if alphabet is None:
+        raise ConfigError(f"{name} needs the tokenizer's alphabet: pass a fitted {tokenizer_name} or alphabet=[...]")
+    if isinstance(alphabet, str) or not all(isinstance(t, str) for t in alphabet):
+        raise ConfigError(f"alphabet must be a list of token strings, got {alphabet!r}")
+    special = dict(_SPECIAL if special_tokens is None else special_tokens)
+    if "eos" not in special or not all(isinstance(v, int) and not isinstance(v, bool) for v in special.values()):
+        raise ConfigError(f"special_tokens must map names to int ids and include 'eos', got {special!r}")
+    return tuple(alphabet), special
+
+
 def _bonded(adj: tuple[tuple[int, ...], ...], a: int, b: int) -> tuple[tuple[int, ...], ...]:
     """``adj`` with a bond between the existing atoms ``a`` and ``b``."""
     out = list(adj)
@@ -155,19 +172,8 @@ class SmilesConstraint:
                                           or max_ring_size < 3):
             raise ConfigError(f"max_ring_size must be an int >= 3 (the smallest ring has 3 atoms) or None, "
                               f"got {max_ring_size!r}")
-        if tokenizer is not None:
-            if alphabet is not None or special_tokens is not None:
-                raise ConfigError("give either a tokenizer or alphabet/special_tokens, not both")
-            alphabet, special_tokens = tokenizer.alphabet, tokenizer.special_tokens
-        if alphabet is None:
-            raise ConfigError("SmilesConstraint needs the tokenizer's alphabet: pass a fitted SmilesTokenizer or "
-                              "alphabet=[...]")
-        if isinstance(alphabet, str) or not all(isinstance(t, str) for t in alphabet):
-            raise ConfigError(f"alphabet must be a list of token strings, got {alphabet!r}")
-        special = dict(_SPECIAL if special_tokens is None else special_tokens)
-        if "eos" not in special or not all(isinstance(v, int) and not isinstance(v, bool) for v in special.values()):
-            raise ConfigError(f"special_tokens must map names to int ids and include 'eos', got {special!r}")
-        self.alphabet: tuple[str, ...] = tuple(alphabet)
+        self.alphabet, special = _alphabet_and_specials(tokenizer, alphabet, special_tokens, "SmilesConstraint",
+                                                        "SmilesTokenizer")
         self.special_tokens = special
         self.max_tokens = max_tokens
         self.max_ring_size = max_ring_size

@@ -52,11 +52,10 @@ from typing import Any, NamedTuple
 
 from arkit import ConfigError
 
-from .constraint import _distances
+from .constraint import _alphabet_and_specials, _distances
 
 __all__ = ["SelfiesConstraint"]
 
-_SPECIAL = {"pad": 0, "bos": 1, "eos": 2}  # the ids of arkit_molecules' alphabet tokenizers
 _ATOM, _BRANCH, _RING, _EPSILON, _FRAGMENT, _NONE = range(6)
 
 
@@ -125,19 +124,8 @@ class SelfiesConstraint:
 
         if not isinstance(max_ring_size, int) or isinstance(max_ring_size, bool) or max_ring_size < 3:
             raise ConfigError(f"max_ring_size must be an int >= 3 (the smallest ring has 3 atoms), got {max_ring_size!r}")
-        if tokenizer is not None:
-            if alphabet is not None or special_tokens is not None:
-                raise ConfigError("give either a tokenizer or alphabet/special_tokens, not both")
-            alphabet, special_tokens = tokenizer.alphabet, tokenizer.special_tokens
-        if alphabet is None:
-            raise ConfigError("SelfiesConstraint needs the tokenizer's alphabet: pass a fitted SelfiesTokenizer or "
-                              "alphabet=[...]")
-        if isinstance(alphabet, str) or not all(isinstance(t, str) for t in alphabet):
-            raise ConfigError(f"alphabet must be a list of token strings, got {alphabet!r}")
-        special = dict(_SPECIAL if special_tokens is None else special_tokens)
-        if "eos" not in special or not all(isinstance(v, int) and not isinstance(v, bool) for v in special.values()):
-            raise ConfigError(f"special_tokens must map names to int ids and include 'eos', got {special!r}")
-        self.alphabet: tuple[str, ...] = tuple(alphabet)
+        self.alphabet, special = _alphabet_and_specials(tokenizer, alphabet, special_tokens, "SelfiesConstraint",
+                                                        "SelfiesTokenizer")
         self.special_tokens = special
         self.max_ring_size = max_ring_size
         self.eos = int(special["eos"])
@@ -148,6 +136,8 @@ class SelfiesConstraint:
         self._every = [self.eos, *self._kind]  # what the model may write outside a ring's index
         self._rings = [t for t, (kind, _) in self._kind.items() if kind == _RING]
         self._plain = [t for t in self._every if t not in self._rings]
+        self._fragments = [t for t, (kind, _) in self._kind.items() if kind == _FRAGMENT]
+        self._tags = [t for t, (kind, _) in self._kind.items() if kind == _NONE]
         self._by_code: dict[int, list[int]] = {}
         for token_id, code in self._code.items():
             if self._kind[token_id][0] not in (_FRAGMENT, _NONE):  # "." and tags are never index symbols
@@ -190,9 +180,8 @@ class SelfiesConstraint:
         # an index symbol of a ring: only codes for which some completion of the index closes a small ring
         ids = []
         if self._stop_fits(state):
-            ids.append(self.eos)
-            ids.extend(t for t, (kind, _) in self._kind.items() if kind == _FRAGMENT)
-        ids.extend(t for t, (kind, _) in self._kind.items() if kind == _NONE)  # tags: not index symbols
+            ids += [self.eos, *self._fragments]
+        ids += self._tags  # tags: not index symbols
         _, atom, left, so_far, _ = reading
         for code, tokens in self._by_code.items():
             if self._ring_fits(state, atom, so_far * self._base + code, left - 1, left):
