@@ -21,8 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1; figures are their mean and spread (default 3)")
     ev.add_argument("--samples", type=int, default=500, help="generated digits per model and seed (default 500)")
     ev.add_argument("--shapes-samples", type=int, default=200, help="generated shapes per model and seed (default 200)")
-    ev.add_argument("--lantern-images", type=int, default=100,
-                    help="shapes decoded one at a time per speculative method and seed (default 100)")
+    ev.add_argument("--lantern-images", type=int, default=300,
+                    help="shapes decoded one at a time per speculative method and seed (default 300)")
     ev.add_argument("--lantern-delta", type=float, default=0.3, help="LANTERN total-variation budget (default 0.3)")
     ev.add_argument("--lantern-neighbours", type=int, default=8, help="LANTERN neighbourhood size (default 8)")
     ev.add_argument("--lantern-draft-tokens", type=int, default=8, help="draft tokens per target call (default 8)")

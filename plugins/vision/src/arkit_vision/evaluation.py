@@ -350,7 +350,7 @@ SECTIONS = ("digits", "shapes", "lantern")
 
 
 def evaluate(*, sections: Sequence[str] = SECTIONS, seeds: Sequence[int] = (0, 1, 2), samples: int = 500,
-             shapes_samples: int = 200, lantern_images: int = 100, lantern_delta: float = 0.3,
+             shapes_samples: int = 200, lantern_images: int = 300, lantern_delta: float = 0.3,
              lantern_neighbours: int = 8, lantern_draft_tokens: int = 8, lantern_guidance: float = 1.5,
              decoding: dict[str, Decoding] | None = None, models: Sequence[str] | None = None,
              from_scratch: bool = False, grids: str | os.PathLike[str] | None = None,
