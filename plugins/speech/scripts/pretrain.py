@@ -48,14 +48,43 @@ from arkit_speech.schedule import CodecSchedule
 from arkit_speech.presets import CHECKPOINTS, MAX_WORDS, MODEL, PROMPT_FRAMES
 
 
-def _corpus(out_dir: Path, n_per_voice: int, seed: int) -> list[data.Sample]:
-    path = out_dir / f"corpus-{n_per_voice}-{seed}-{MAX_WORDS}-words-heldout-excluded.npz"
+EXTRA_SEED_OFFSET = 100
+"""``--extra-per-voice`` strings are drawn with seed ``seed + EXTRA_SEED_OFFSET`` (voice ``v``: its ``* 1000 + v``),
+so they are not the main corpus's draws."""
+
+
+def _corpus(out_dir: Path, n_per_voice: int, seed: int, words: tuple[int, int] = (1, MAX_WORDS)
+            ) -> list[data.Sample]:
+    """The cached corpus of ``n_per_voice`` strings of ``words`` (fewest, most) words per voice, made on first use.
+    No string says a held-out string (as a run of whole words)."""
+    low, high = words
+    name = f"{low}-{high}" if low != 1 else f"{high}"  # the 1-to-MAX_WORDS corpus keeps its earlier file name
+    path = out_dir / f"corpus-{n_per_voice}-{seed}-{name}-words-heldout-excluded.npz"
     if not path.is_file():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", arkit.ArkitWarning)
-            samples = data.make_corpus(n_per_voice, seed=seed, max_len=MAX_WORDS, exclude=held_out_texts())
+            samples = data.make_corpus(n_per_voice, seed=seed, min_len=low, max_len=high, exclude=held_out_texts())
             data.save_corpus(samples, path)
     return data.load_corpus(path)
+
+
+def _samples(args: argparse.Namespace) -> list[data.Sample]:
+    """The run's utterances: the main corpus, plus ``--extra-per-voice`` longer strings if asked for."""
+    samples = _corpus(args.out_dir, args.n_per_voice, args.seed)
+    if args.extra_per_voice:
+        samples += _corpus(args.out_dir, args.extra_per_voice, args.seed + EXTRA_SEED_OFFSET, args.extra_words)
+    return samples
+
+
+def _word_range(text: str) -> tuple[int, int]:
+    low, _, high = text.partition("-")
+    try:
+        words = (int(low), int(high or low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or MIN-MAX words, got {text!r}") from None
+    if not 1 <= words[0] <= words[1]:
+        raise argparse.ArgumentTypeError(f"expected 1 <= MIN <= MAX words, got {text!r}")
+    return words
 
 
 def _pipeline(args: argparse.Namespace) -> arkit.Pipeline:
@@ -94,6 +123,8 @@ def _ship(pipe: arkit.Pipeline, args: argparse.Namespace, step: int) -> None:
     options = {"steps": args.steps, "batch_size": args.batch_size, "seq_len": args.seq_len, "lr": args.lr,
                "n_per_voice": args.n_per_voice, "seed": args.seed, "codec_split": args.codec_split,
                "d_model": args.d_model, "n_layers": args.n_layers}
+    if args.extra_per_voice:
+        options.update(extra_per_voice=args.extra_per_voice, extra_words="-".join(map(str, args.extra_words)))
     command = " ".join(["python plugins/speech/scripts/pretrain.py", f"--pattern {pattern}",
                         *(["--by-word"] if args.by_word else []),
                         *(f"--{key.replace('_', '-')} {value}" for key, value in options.items()),
@@ -102,8 +133,10 @@ def _ship(pipe: arkit.Pipeline, args: argparse.Namespace, step: int) -> None:
               "by_word": bool(getattr(pipe.tokenizer, "by_word", False)), "seed": args.seed,
               "sampler": "core/greedy", "options": options, "command": command,
               "data": f"espeak-ng digit strings of 1-{MAX_WORDS} words, {args.n_per_voice} drawn per voice in "
-                      f"{list(VOICES)} (seed {args.seed}), the evaluation's held-out strings left out "
-                      f"({len(_corpus(out_dir, args.n_per_voice, args.seed))} utterances), "
+                      f"{list(VOICES)} (seed {args.seed})" + (
+                          f", plus {args.extra_per_voice} of {'-'.join(map(str, args.extra_words))} words per voice "
+                          f"(seed {args.seed + EXTRA_SEED_OFFSET})" if args.extra_per_voice else "") +
+                      f", none saying one of the evaluation's held-out strings ({len(_samples(args))} utterances), "
                       f"8 kHz, codec2-1200 as 6 codebooks (split={args.codec_split!r}); each utterance twice with a "
                       f"{PROMPT_FRAMES}-frame "
                       f"voice prompt from another utterance of its voice; 10 % without phonemes",
@@ -133,6 +166,10 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--n-per-voice", type=int, default=600)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--extra-per-voice", type=int, default=0,
+                        help="also train on this many longer strings per voice (--extra-words), none saying a "
+                             "held-out string: new word sequences where the 1-3-word corpus repeats itself")
+    parser.add_argument("--extra-words", type=_word_range, default=(4, 4), help="N or MIN-MAX words (default 4)")
     parser.add_argument("--out-dir", type=Path, default=Path("runs/speech-tts"))
     parser.add_argument("--checkpoint-every", type=int, default=250)
     parser.add_argument("--resume", action="store_true")
@@ -158,7 +195,7 @@ def main() -> None:
         print(f"shipped step {_export_latest(args)} to {args.target}")
         return
     torch.manual_seed(args.seed)
-    samples = _in_layout(_corpus(args.out_dir, args.n_per_voice, args.seed), args.codec_split)
+    samples = _in_layout(_samples(args), args.codec_split)
     pipe = _pipeline(args)
     if args.init_from is not None:
         start = arkit.Pipeline.from_pretrained(args.init_from)

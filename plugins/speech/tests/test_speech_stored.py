@@ -141,3 +141,17 @@ def test_a_training_corpus_leaves_the_held_out_strings_out() -> None:
     first = digit_texts(4, seed=0, max_len=MAX_WORDS)
     samples = make_corpus(4, seed=0, voices=VOICES[:1], max_len=MAX_WORDS, exclude={first[1]})
     assert [s.text for s in samples] == [t for t in first if t != first[1]]
+
+
+def test_a_longer_training_string_never_says_a_held_out_one() -> None:
+    """Strings of more words than the held-out ones are left out when a held-out string is a run of their words."""
+    from arkit_speech.data import digit_texts, make_corpus, says_any
+    from arkit_speech.espeak import VOICES
+
+    assert says_any("one two three four", {"two three"}) and says_any("one", {"one"})
+    assert not says_any("one two three", {"tw", "one three", "three one"})
+    first = digit_texts(3, seed=0, min_len=4, max_len=4)
+    inner = " ".join(first[1].split()[1:3])  # two words in the middle of the second string
+    samples = make_corpus(3, seed=0, voices=VOICES[:1], min_len=4, max_len=4, exclude={inner})
+    assert [s.text for s in samples] == [t for t in first if not says_any(t, {inner})]
+    assert first[1] not in [s.text for s in samples]

@@ -20,8 +20,8 @@ from .codec2 import Codec2Tokenizer
 from .espeak import SAMPLE_RATE, VOICES, synthesize_words
 from .tts import TTSTokenizer, Utterance
 
-__all__ = ["DIGITS", "Sample", "digit_texts", "frame_starts", "load_corpus", "make_corpus", "save_corpus", "speech",
-           "speech_words", "training_items", "voice_prompt", "word_starts"]
+__all__ = ["DIGITS", "Sample", "digit_texts", "frame_starts", "load_corpus", "make_corpus", "save_corpus", "says_any",
+           "speech", "speech_words", "training_items", "voice_prompt", "word_starts"]
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "oh")
 """The words of the digit task (the recogniser's grammar has the same eleven)."""
@@ -81,17 +81,26 @@ def frame_starts(starts: Sequence[float], n: int, frames: int, frames_per_second
     return tuple(out)
 
 
-def make_corpus(n_per_voice: int, *, seed: int, voices: tuple[str, ...] = VOICES, codec: Codec2Tokenizer | None = None,
-                max_len: int = 4, exclude: Collection[str] = ()) -> list[Sample]:
-    """Speak ``n_per_voice`` seeded digit strings in each voice and encode them with ``codec`` (codec2-1200).
+def says_any(text: str, strings: Collection[str]) -> bool:
+    """Whether ``text`` says one of ``strings`` as a run of whole words (``"one two three four"`` says
+    ``"two three"``, not ``"tw"``)."""
+    padded = f" {text} "
+    return any(f" {s} " in padded for s in strings)
 
-    Strings in ``exclude`` (an evaluation's held-out texts) are drawn but left out, so a voice may have fewer."""
+
+def make_corpus(n_per_voice: int, *, seed: int, voices: tuple[str, ...] = VOICES, codec: Codec2Tokenizer | None = None,
+                max_len: int = 4, min_len: int = 1, exclude: Collection[str] = ()) -> list[Sample]:
+    """Speak ``n_per_voice`` seeded digit strings of ``min_len`` to ``max_len`` words in each voice and encode them
+    with ``codec`` (codec2-1200).
+
+    Strings that say one of ``exclude`` (an evaluation's held-out texts) as a run of whole words are drawn but left
+    out, so a voice may have fewer: a longer training string never contains a held-out one."""
     codec = codec or Codec2Tokenizer()
     out = []
     left_out = set(exclude)
     for v, voice in enumerate(voices):
-        for text in digit_texts(n_per_voice, seed=seed * 1000 + v, max_len=max_len):
-            if text in left_out:
+        for text in digit_texts(n_per_voice, seed=seed * 1000 + v, min_len=min_len, max_len=max_len):
+            if says_any(text, left_out):
                 continue
             frames = codec.audio_to_frames(speech(text, voice, codec.rate))
             out.append(Sample(text, voice, frames, word_starts(text, voice, len(frames), codec.frames_per_second)))
