@@ -123,8 +123,9 @@ def _ship(pipe: arkit.Pipeline, args: argparse.Namespace, step: int) -> None:
     options = {"steps": args.steps, "batch_size": args.batch_size, "seq_len": args.seq_len, "lr": args.lr,
                "n_per_voice": args.n_per_voice, "seed": args.seed, "codec_split": args.codec_split,
                "d_model": args.d_model, "n_layers": args.n_layers}
+    extra_words = "-".join(map(str, args.extra_words))
     if args.extra_per_voice:
-        options.update(extra_per_voice=args.extra_per_voice, extra_words="-".join(map(str, args.extra_words)))
+        options.update(extra_per_voice=args.extra_per_voice, extra_words=extra_words)
     command = " ".join(["python plugins/speech/scripts/pretrain.py", f"--pattern {pattern}",
                         *(["--by-word"] if args.by_word else []),
                         *(f"--{key.replace('_', '-')} {value}" for key, value in options.items()),
@@ -134,7 +135,7 @@ def _ship(pipe: arkit.Pipeline, args: argparse.Namespace, step: int) -> None:
               "sampler": "core/greedy", "options": options, "command": command,
               "data": f"espeak-ng digit strings of 1-{MAX_WORDS} words, {args.n_per_voice} drawn per voice in "
                       f"{list(VOICES)} (seed {args.seed})" + (
-                          f", plus {args.extra_per_voice} of {'-'.join(map(str, args.extra_words))} words per voice "
+                          f", plus {args.extra_per_voice} of {extra_words} words per voice "
                           f"(seed {args.seed + EXTRA_SEED_OFFSET})" if args.extra_per_voice else "") +
                       f", none saying one of the evaluation's held-out strings ({len(_samples(args))} utterances), "
                       f"8 kHz, codec2-1200 as 6 codebooks (split={args.codec_split!r}); each utterance twice with a "

@@ -57,7 +57,7 @@ one saves it in ``pipeline.json``. Build it from a fitted tokenizer with
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 import functools
 import re
 from typing import Any, NamedTuple
@@ -124,6 +124,19 @@ def _distances(adj: tuple[tuple[int, ...], ...], source: int) -> tuple[int, ...]
                 dist[other] = dist[atom] + 1
                 queue.append(other)
     return tuple(dist)
+
+
+def _replay(constraint: Any, ids: Sequence[int], done: Callable[[Any], bool]) -> bool:
+    """Whether ``constraint`` accepts ``ids`` from its start: every token allowed where it comes, and the sequence
+    complete at its end (or ``done`` on the way, after which the rest is not read)."""
+    state = constraint.start()
+    for token in ids:
+        if token not in constraint.allowed(state):
+            return False
+        state = constraint.advance(state, token)
+        if done(state):
+            return True
+    return bool(constraint.complete(state))
 
 
 def _alphabet_and_specials(tokenizer: Any, alphabet: Sequence[str] | None, special_tokens: Mapping[str, int] | None,
@@ -418,11 +431,4 @@ class SmilesConstraint:
 
     def check(self, ids: Sequence[int]) -> bool:
         """Whether the constraint would accept ``ids`` (generated tokens, ``eos`` optional) from the start."""
-        state = self.start()
-        for token in ids:
-            if token not in self.allowed(state):
-                return False
-            state = self.advance(state, token)
-            if state.phase == _DONE:
-                return True
-        return self.complete(state)
+        return _replay(self, ids, lambda state: state.phase == _DONE)

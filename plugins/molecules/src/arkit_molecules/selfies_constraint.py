@@ -52,7 +52,7 @@ from typing import Any, NamedTuple
 
 from arkit import ConfigError
 
-from .constraint import _alphabet_and_specials, _distances
+from .constraint import _alphabet_and_specials, _distances, _replay
 
 __all__ = ["SelfiesConstraint"]
 
@@ -212,14 +212,7 @@ class SelfiesConstraint:
 
     def check(self, ids: Sequence[int]) -> bool:
         """Whether the constraint would accept ``ids`` (generated tokens, ``eos`` optional) from the start."""
-        state = self.start()
-        for token in ids:
-            if token not in self.allowed(state):
-                return False
-            state = self.advance(state, token)
-            if state.done:
-                return True
-        return self.complete(state)
+        return _replay(self, ids, lambda state: state.done)
 
     # -- selfies' derivation, one symbol at a time ------------------------------------------
     @staticmethod
